@@ -1,0 +1,80 @@
+//! `tensorcell-server [config-file] [--directive value ...]`: the standalone server.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tensorcell::config::Config;
+use tensorcell::shared::Shared;
+use tensorcell::{log, notice, server, warning};
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("Usage: tensorcell-server [/path/to/tensorcell.conf] [--directive value ...]");
+        println!("       tensorcell-server --port 6380 --requirepass secret");
+        return;
+    }
+    if args.iter().any(|a| a == "-v" || a == "--version") {
+        println!("tensorcell-server v={}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    let file = match args.first() {
+        Some(f) if !f.starts_with("--") => Some(PathBuf::from(args.remove(0))),
+        _ => None,
+    };
+    let config = match Config::load(file.as_deref(), &args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("\n*** FATAL CONFIG FILE ERROR (tensorcell {}) ***\n{e}", env!("CARGO_PKG_VERSION"));
+            std::process::exit(1);
+        }
+    };
+    log::set_level(config.settings.loglevel);
+    if !config.settings.logfile.is_empty() {
+        if let Err(e) = log::set_file(&config.settings.logfile) {
+            eprintln!("Can't open the log file {}: {e}", config.settings.logfile);
+            std::process::exit(1);
+        }
+    }
+    let threads = config.settings.io_threads;
+    let shared = Arc::new(Shared::new(config));
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Can't start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(async move {
+        notice!("tensorcell {} starting, pid={}", env!("CARGO_PKG_VERSION"), std::process::id());
+        let listeners = match server::bind(&shared).await {
+            Ok(l) => l,
+            Err(e) => {
+                warning!("Failed listening on port {} (tcp): {e}", shared.settings().port);
+                return 1;
+            }
+        };
+        for l in &listeners {
+            if let Ok(a) = l.local_addr() {
+                notice!("Listening on {a}");
+            }
+        }
+        notice!("Ready to accept connections tcp");
+        server::run(listeners, shared, shutdown_signal()).await;
+        0
+    });
+    std::process::exit(code);
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

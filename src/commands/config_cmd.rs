@@ -1,0 +1,65 @@
+//! CONFIG GET | SET | RESETSTAT | REWRITE | HELP.
+
+use super::{Ctx, Outcome};
+use crate::args::Args;
+use crate::config::ConfigError;
+use crate::error::{CmdError, CmdResult};
+use crate::reply::Reply;
+use crate::util::{eq_ic, lossy};
+
+pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
+    let sub = args.bytes()?;
+    let reply = if eq_ic(&sub, "GET") {
+        let patterns: Vec<String> = args.rest().iter().map(|b| lossy(b)).collect();
+        if patterns.is_empty() {
+            return Err(CmdError::Arity("config|get".into()));
+        }
+        let cfg = ctx.shared.config.read();
+        let mut pairs = cfg.matching(&patterns);
+        // `port 0` binds a free port: report the real one, which is what a client wants to know.
+        for (name, value) in &mut pairs {
+            if *name == "port" {
+                *value = ctx.shared.bound_port().to_string();
+            }
+        }
+        Reply::Map(pairs.into_iter().map(|(n, v)| (Reply::lit(n), Reply::text(v))).collect())
+    } else if eq_ic(&sub, "SET") {
+        let pairs = args.rest();
+        if pairs.is_empty() || pairs.len() % 2 != 0 {
+            return Err(CmdError::Arity("config|set".into()));
+        }
+        // All or nothing: apply to a copy, swap it in only if every pair is valid.
+        let mut next = ctx.shared.config.read().clone();
+        for kv in pairs.chunks(2) {
+            let (name, value) = (lossy(&kv[0]), lossy(&kv[1]));
+            next.set(&name, &value).map_err(|e| match e {
+                ConfigError::Unknown(_) => CmdError::err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'")),
+                other => CmdError::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {other}")),
+            })?;
+        }
+        crate::log::set_level(next.settings.loglevel);
+        let backlog = next.settings.effect_backlog;
+        *ctx.shared.config.write() = next;
+        ctx.engine().effects.max_backlog = backlog;
+        Reply::OK
+    } else if eq_ic(&sub, "RESETSTAT") {
+        args.finish()?;
+        ctx.shared.stats.reset();
+        ctx.shared.slowlog.lock().reset();
+        Reply::OK
+    } else if eq_ic(&sub, "REWRITE") {
+        args.finish()?;
+        ctx.shared.config.read().rewrite().map_err(CmdError::Err)?;
+        Reply::OK
+    } else if eq_ic(&sub, "HELP") {
+        Reply::Array(
+            ["CONFIG GET <pattern> [<pattern> ...]", "CONFIG SET <directive> <value> [<directive> <value> ...]", "CONFIG RESETSTAT", "CONFIG REWRITE"]
+                .iter()
+                .map(|s| Reply::Status((*s).into()))
+                .collect(),
+        )
+    } else {
+        return Err(CmdError::UnknownSubcommand { sub: lossy(&sub), cmd: "CONFIG".into() });
+    };
+    Ok(reply.into())
+}

@@ -1,0 +1,49 @@
+//! DEBUG SLEEP | EFFECTS | SET-ACTIVE-EXPIRE: hooks for tests and operators.
+//!
+//! `DEBUG EFFECTS [count]` is the effect stream's first consumer: it returns the newest effects with their
+//! stream offsets, so tests can check exactly what the AOF and replicas will receive.
+
+use std::sync::atomic::Ordering;
+
+use super::{Ctx, Outcome};
+use crate::args::Args;
+use crate::error::{CmdError, CmdResult};
+use crate::reply::Reply;
+use crate::util::{eq_ic, lossy};
+
+pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
+    let sub = args.bytes()?;
+    let reply = if eq_ic(&sub, "SLEEP") {
+        let secs = args.float()?;
+        args.finish()?;
+        // Like Redis, this blocks the thread serving this client on purpose; it holds no lock while asleep.
+        ctx.unlock();
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
+        Reply::OK
+    } else if eq_ic(&sub, "EFFECTS") {
+        let count = match args.next() {
+            Some(n) => crate::util::parse_i64(&n).filter(|n| *n >= 0).ok_or(CmdError::NotInteger)? as usize,
+            None => 10,
+        };
+        let log = &ctx.engine().effects;
+        Reply::Array(
+            log.recent(count)
+                .map(|e| Reply::Array(vec![Reply::Int(e.offset as i64), Reply::bulks(e.argv.clone())]))
+                .collect(),
+        )
+    } else if eq_ic(&sub, "SET-ACTIVE-EXPIRE") {
+        let on = args.int()?;
+        ctx.shared.active_expire.store(on != 0, Ordering::Relaxed);
+        Reply::OK
+    } else if eq_ic(&sub, "HELP") {
+        Reply::Array(
+            ["DEBUG SLEEP <seconds>", "DEBUG EFFECTS [<count>]", "DEBUG SET-ACTIVE-EXPIRE <0|1>"]
+                .iter()
+                .map(|s| Reply::Status((*s).into()))
+                .collect(),
+        )
+    } else {
+        return Err(CmdError::UnknownSubcommand { sub: lossy(&sub), cmd: "DEBUG".into() });
+    };
+    Ok(reply.into())
+}

@@ -1,0 +1,251 @@
+//! The command path in one place: look up -> **policy** (arity, auth, subscribed context, MULTI queuing,
+//! OOM) -> **execute** -> **propagate** (effects to the stream, keyspace events, stats, slow log, MONITOR).
+//! Command bodies hold only data logic.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::flags::*;
+use super::{lookup, CommandSpec, Ctx, Event, Outcome};
+use crate::args::Args;
+use crate::config::notify;
+use crate::error::CmdError;
+use crate::reply::Reply;
+use crate::resp::Protocol;
+use crate::session::Session;
+use crate::shared::Shared;
+use crate::stats::Stats;
+use crate::util::lossy;
+
+/// Runs one request from a client and returns its reply (`None`: send nothing, as after SHUTDOWN).
+pub fn execute(shared: &Shared, session: &mut Session, argv: Vec<Bytes>) -> Option<Reply> {
+    let args = Args::new(argv);
+    match policy(shared, session, &args) {
+        Err(e) => {
+            if session.multi.is_some() {
+                session.multi_failed = true;
+            }
+            Stats::add(&shared.stats.error_replies, 1);
+            Some(Reply::Error(e))
+        }
+        Ok(Gate::Queue(spec)) => {
+            if let Some(q) = session.multi.as_mut() {
+                q.push((spec, args));
+            }
+            session.sync_info();
+            Some(Reply::Simple("QUEUED"))
+        }
+        Ok(Gate::Run(spec)) => {
+            let mut ctx = Ctx::new(shared, session);
+            call(&mut ctx, spec, args)
+        }
+    }
+}
+
+/// Redis quotes its own commands by their canonical lower-case name; RedisAI (a module) quotes argv[0]
+/// exactly as the client typed it.
+pub fn arity_error(spec: &CommandSpec, args: &Args) -> CmdError {
+    if spec.name.starts_with("ai.") {
+        CmdError::Arity(args.name())
+    } else {
+        CmdError::Arity(spec.name.to_string())
+    }
+}
+
+enum Gate {
+    Run(&'static CommandSpec),
+    Queue(&'static CommandSpec),
+}
+
+/// Every check that decides whether a command may run, before any command body does.
+fn policy(shared: &Shared, session: &Session, args: &Args) -> Result<Gate, CmdError> {
+    let argv = args.argv();
+    let Some(spec) = lookup(&argv[0]) else {
+        return Err(CmdError::UnknownCommand {
+            name: lossy(&argv[0]),
+            args: argv[1..].iter().map(|a| lossy(a)).collect(),
+        });
+    };
+    if !spec.arity_ok(argv.len()) {
+        return Err(arity_error(spec, args));
+    }
+    let (auth_needed, maxmemory) = {
+        let cfg = shared.config.read();
+        (!cfg.settings.requirepass.is_empty(), cfg.settings.maxmemory)
+    };
+    if auth_needed && !session.authenticated && !spec.has(NO_AUTH) {
+        return Err(CmdError::NoAuth);
+    }
+    if session.protocol == Protocol::Resp2 && session.subscriptions() > 0 && !spec.has(SUBSCRIBED_OK) {
+        return Err(CmdError::err(format!(
+            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        )));
+    }
+    let over_memory = || maxmemory > 0 && shared.engine.lock().db.used_memory() as u64 > maxmemory;
+    if session.multi.is_some() && !spec.has(TXN_CONTROL) {
+        if spec.name == "watch" {
+            return Err(CmdError::err("WATCH inside MULTI is not allowed"));
+        }
+        if spec.has(NO_MULTI) {
+            return Err(CmdError::err("Command not allowed inside a transaction"));
+        }
+        if spec.has(DENYOOM) && over_memory() {
+            return Err(CmdError::Oom);
+        }
+        return Ok(Gate::Queue(spec));
+    }
+    if spec.has(DENYOOM) && over_memory() {
+        return Err(CmdError::Oom);
+    }
+    Ok(Gate::Run(spec))
+}
+
+/// Executes an admitted command and propagates what it did. EXEC calls this for each queued command with
+/// the engine lock already held.
+pub fn call(ctx: &mut Ctx, spec: &'static CommandSpec, mut args: Args) -> Option<Reply> {
+    let start = Instant::now();
+    ctx.now = crate::util::now_ms();
+    let result = (spec.handler)(ctx, &mut args);
+    let usec = start.elapsed().as_micros() as u64;
+    let shared = ctx.shared;
+
+    // Keys that expired while the command looked them up are writes too, and come before its own.
+    let mut outcome = match result {
+        Ok(o) => o,
+        Err(e) => Outcome::new(Reply::Error(e)),
+    };
+    ctx.settle_expired();
+    if !ctx.expired_events.is_empty() {
+        let mut events = std::mem::take(&mut ctx.expired_events);
+        events.append(&mut outcome.events);
+        outcome.events = events;
+    }
+    propagate(ctx, outcome.effects, outcome.events);
+
+    let failed = outcome.reply.as_ref().is_some_and(Reply::is_error);
+    let stats = &shared.stats;
+    Stats::add(&stats.commands_processed, 1);
+    if failed {
+        Stats::add(&stats.error_replies, 1);
+    }
+    stats.record(spec.name, usec, false, failed);
+    {
+        let mut info = ctx.session.client.info.lock();
+        info.last_cmd = spec.name;
+        info.last_interaction_ms = ctx.now;
+    }
+    let (slower_than, max_len) = {
+        let cfg = shared.config.read();
+        (cfg.settings.slowlog_slower_than, cfg.settings.slowlog_max_len)
+    };
+    if slower_than >= 0 && usec >= slower_than as u64 && spec.name != "exec" {
+        let name = ctx.session.client.info.lock().name.as_ref().map(|n| lossy(n)).unwrap_or_default();
+        shared.slowlog.lock().push(usec, args.argv(), ctx.session.client.addr.clone(), name, max_len);
+    }
+    if !spec.has(SKIP_MONITOR | ADMIN) {
+        feed_monitors(shared, ctx.session, args.argv());
+    }
+    outcome.reply
+}
+
+/// Sends effects to the effect stream (with the engine lock held, so stream order is apply order) and raises
+/// keyspace events. The only place either happens.
+pub fn propagate(ctx: &mut Ctx, effects: Vec<Vec<Bytes>>, events: Vec<Event>) {
+    let shared = ctx.shared;
+    if !effects.is_empty() {
+        Stats::add(&shared.stats.changes, effects.len() as u64);
+        let wrap = ctx.in_exec && !ctx.exec_wrapped;
+        ctx.exec_wrapped |= wrap;
+        let log = &mut ctx.engine().effects;
+        if wrap {
+            log.append(vec![Bytes::from_static(b"MULTI")]);
+        }
+        for argv in effects {
+            log.append(argv);
+        }
+    }
+    if !events.is_empty() {
+        let flags = shared.config.read().settings.notify;
+        notify_events(shared, flags, &events);
+    }
+}
+
+/// Publishes keyspace (`__keyspace@0__:<key>`) and keyevent (`__keyevent@0__:<event>`) messages.
+pub fn notify_events(shared: &Shared, flags: u32, events: &[Event]) {
+    if flags & (notify::KEYSPACE | notify::KEYEVENT) == 0 || !shared.pubsub.has_listeners() {
+        return;
+    }
+    for ev in events.iter().filter(|e| flags & e.class != 0) {
+        if flags & notify::KEYSPACE != 0 {
+            let mut ch = b"__keyspace@0__:".to_vec();
+            ch.extend_from_slice(&ev.key);
+            shared.pubsub.publish(&Bytes::from(ch), &Bytes::from_static(ev.name.as_bytes()));
+        }
+        if flags & notify::KEYEVENT != 0 {
+            let ch = Bytes::from(format!("__keyevent@0__:{}", ev.name));
+            shared.pubsub.publish(&ch, &ev.key);
+        }
+    }
+}
+
+/// MONITOR lines: `+1700000000.123456 [0 127.0.0.1:5000] "SET" "k" "v"`.
+fn feed_monitors(shared: &Shared, session: &Session, argv: &[Bytes]) {
+    let monitors = shared.monitors.lock();
+    if monitors.is_empty() {
+        return;
+    }
+    let us = crate::util::now_us();
+    let mut line = format!("{}.{:06} [0 {}]", us / 1_000_000, us % 1_000_000, session.client.addr);
+    for a in argv {
+        line.push(' ');
+        line.push_str(&repr(a));
+    }
+    for (_, m) in monitors.iter() {
+        m.deliver(Reply::Status(line.clone()));
+    }
+}
+
+/// Redis's `sdscatrepr`: a quoted, escaped rendering of an argument.
+pub fn repr(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() + 2);
+    s.push('"');
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            c => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// One batch of active expiry: deletes up to `limit` expired keys and propagates them like any write.
+pub fn expire_cycle(shared: &Shared, limit: usize) -> usize {
+    let now = crate::util::now_ms();
+    let mut events = Vec::new();
+    let n = {
+        let mut g = shared.engine.lock();
+        let n = g.db.expire_cycle(now, limit);
+        for k in g.db.take_expired() {
+            g.effects.append(vec![Bytes::from_static(b"DEL"), k.clone()]);
+            events.push(Event { class: notify::EXPIRED, name: "expired", key: k });
+        }
+        n
+    };
+    if n > 0 {
+        Stats::add(&shared.stats.expired_keys, n as u64);
+        Stats::add(&shared.stats.changes, n as u64);
+        let flags = shared.config.read().settings.notify;
+        notify_events(shared, flags, &events);
+    }
+    n
+}

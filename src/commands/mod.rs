@@ -1,0 +1,175 @@
+//! Commands: one table ([`table::TABLE`]) declares each command's name, arity, flags, ACL categories, key
+//! positions and summary; dispatch, COMMAND, the policy checks and (later) the Redis module derive from it.
+//! Each command family lives in its own file and returns an [`Outcome`]: a reply plus the effects
+//! (propagated writes) and keyspace events it caused. Commands never touch sockets or logs.
+
+mod ai_tensor;
+mod client;
+mod command;
+mod config_cmd;
+mod connection;
+mod debug;
+pub mod dispatch;
+mod info;
+mod keys;
+mod multi;
+mod pubsub_cmd;
+mod server_cmd;
+mod strings;
+pub mod table;
+
+use bytes::Bytes;
+use parking_lot::MutexGuard;
+
+pub use dispatch::execute;
+pub use table::{lookup, CommandSpec, TABLE};
+
+use crate::args::Args;
+use crate::error::CmdResult;
+use crate::keyspace::Db;
+use crate::reply::Reply;
+use crate::session::Session;
+use crate::shared::{Engine, Shared};
+
+/// Command flags (Redis's names in COMMAND output).
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const LOADING: u32 = 1 << 6;
+    pub const STALE: u32 = 1 << 7;
+    pub const FAST: u32 = 1 << 8;
+    pub const NO_AUTH: u32 = 1 << 9;
+    /// Refused inside MULTI (RedisAI's blocking commands, WATCH).
+    pub const NO_MULTI: u32 = 1 << 10;
+    /// Allowed while a RESP2 client is subscribed.
+    pub const SUBSCRIBED_OK: u32 = 1 << 11;
+    /// Runs even while a MULTI is open instead of being queued (EXEC, DISCARD, ...).
+    pub const TXN_CONTROL: u32 = 1 << 12;
+    /// Not shown to MONITOR (AUTH, HELLO carry passwords).
+    pub const SKIP_MONITOR: u32 = 1 << 13;
+    pub const BLOCKING: u32 = 1 << 14;
+    pub const RANDOM: u32 = 1 << 15;
+
+    /// Names shown by COMMAND INFO, in bit order.
+    pub const NAMES: [(u32, &str); 11] = [
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MULTI, "no_multi"),
+    ];
+}
+
+/// A keyspace event for `notify-keyspace-events`: class bit, event name, key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub class: u32,
+    pub name: &'static str,
+    pub key: Bytes,
+}
+
+/// What a command produced: the reply, the writes to propagate, the keyspace events to raise.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub reply: Option<Reply>,
+    pub effects: Vec<Vec<Bytes>>,
+    pub events: Vec<Event>,
+}
+
+impl Outcome {
+    pub fn new(reply: Reply) -> Self {
+        Outcome { reply: Some(reply), effects: Vec::new(), events: Vec::new() }
+    }
+
+    /// Adds a write to propagate (the RESP command that reproduces it).
+    pub fn effect(mut self, argv: Vec<Bytes>) -> Self {
+        self.effects.push(argv);
+        self
+    }
+
+    /// Adds a keyspace event.
+    pub fn event(mut self, class: u32, name: &'static str, key: Bytes) -> Self {
+        self.events.push(Event { class, name, key });
+        self
+    }
+}
+
+impl From<Reply> for Outcome {
+    fn from(r: Reply) -> Self {
+        Outcome::new(r)
+    }
+}
+
+/// The signature every command implements.
+pub type Handler = fn(&mut Ctx, &mut Args) -> CmdResult<Outcome>;
+
+/// What a command body can reach: the shared server state, its own session, and the engine, locked on first
+/// use and released when the command (or the whole EXEC) ends.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub session: &'a mut Session,
+    guard: Option<MutexGuard<'a, Engine>>,
+    /// Milliseconds time for this command: one clock read, so every expiry check in it agrees.
+    pub now: u64,
+    /// Inside EXEC: effects are wrapped in MULTI/EXEC once the first one is propagated.
+    pub(crate) in_exec: bool,
+    pub(crate) exec_wrapped: bool,
+    /// `expired` events of keys this command found expired, raised with its own events.
+    pub(crate) expired_events: Vec<Event>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(shared: &'a Shared, session: &'a mut Session) -> Self {
+        Ctx { shared, session, guard: None, now: crate::util::now_ms(), in_exec: false, exec_wrapped: false, expired_events: Vec::new() }
+    }
+
+    /// The engine, locking it if this command has not yet.
+    pub fn engine(&mut self) -> &mut Engine {
+        if self.guard.is_none() {
+            self.guard = Some(self.shared.engine.lock());
+        }
+        self.guard.as_mut().expect("locked above")
+    }
+
+    /// The keyspace.
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.engine().db
+    }
+
+    /// Releases the engine lock early, for read-only work on `Arc`s taken out of the keyspace (encoding a
+    /// large tensor reply). Keys that expired during the lookup are propagated first, so the effect stream
+    /// stays in apply order. A command that has effects of its own must not call this. Inside EXEC the lock
+    /// stays held until the transaction ends.
+    pub fn unlock(&mut self) {
+        if self.in_exec {
+            return;
+        }
+        self.settle_expired();
+        self.guard = None;
+    }
+
+    /// Propagates keys that lazy expiry deleted during this command (DEL effects now, events later).
+    pub(crate) fn settle_expired(&mut self) {
+        let Some(g) = self.guard.as_mut() else { return };
+        let expired = g.db.take_expired();
+        if expired.is_empty() {
+            return;
+        }
+        crate::stats::Stats::add(&self.shared.stats.expired_keys, expired.len() as u64);
+        crate::stats::Stats::add(&self.shared.stats.changes, expired.len() as u64);
+        for k in expired {
+            g.effects.append(vec![Bytes::from_static(b"DEL"), k.clone()]);
+            self.expired_events.push(Event { class: crate::config::notify::EXPIRED, name: "expired", key: k });
+        }
+    }
+}

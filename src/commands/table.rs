@@ -1,0 +1,175 @@
+//! The one command table. Dispatch, COMMAND (INFO, DOCS, COUNT, LIST, GETKEYS), the policy checks and the
+//! Redis module all read it; adding a command is one row here plus its handler.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use super::flags::*;
+use super::{ai_tensor, client, command, config_cmd, connection, debug, info, keys, multi, pubsub_cmd, server_cmd, strings, Handler};
+
+/// One command's declaration.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis convention: N = exactly N arguments (name included); -N = at least N.
+    pub arity: i32,
+    pub flags: u32,
+    /// ACL categories, without the `@`.
+    pub acl: &'static [&'static str],
+    /// First key, last key (-1 = last argument), step; all 0 for no keys.
+    pub keys: (i32, i32, i32),
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub handler: Handler,
+}
+
+impl CommandSpec {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Whether `argc` arguments (name included) satisfy the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        (a > 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+    }
+
+    /// Indexes of the key arguments in `argv` (COMMAND GETKEYS, and later cluster routing).
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        let (first, last, step) = self.keys;
+        if first <= 0 || step <= 0 {
+            return vec![];
+        }
+        let last = if last < 0 { argc as i32 + last } else { last.min(argc as i32 - 1) };
+        (first..=last).step_by(step as usize).map(|i| i as usize).collect()
+    }
+}
+
+macro_rules! cmd {
+    ($name:literal, $arity:expr, $flags:expr, [$($acl:literal),*], ($f:expr, $l:expr, $s:expr), $group:literal, $since:literal, $summary:literal, $h:path) => {
+        CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            acl: &[$($acl),*],
+            keys: ($f, $l, $s),
+            group: $group,
+            since: $since,
+            summary: $summary,
+            handler: $h,
+        }
+    };
+}
+
+const RW: u32 = WRITE | DENYOOM;
+
+/// Every command the server knows.
+pub static TABLE: &[CommandSpec] = &[
+    // connection
+    cmd!("ping", -1, FAST | SUBSCRIBED_OK | STALE | LOADING, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Returns the server's liveliness response.", connection::ping),
+    cmd!("echo", 2, FAST | STALE | LOADING, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Returns the given string.", connection::echo),
+    cmd!("hello", -1, FAST | NO_AUTH | STALE | LOADING | SKIP_MONITOR | TXN_CONTROL, ["fast", "connection"], (0, 0, 0), "connection", "6.0.0", "Handshakes with the server, optionally switching protocol and authenticating.", connection::hello),
+    cmd!("auth", -2, FAST | NO_AUTH | STALE | LOADING | SKIP_MONITOR, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Authenticates the connection.", connection::auth),
+    cmd!("select", 2, FAST | STALE | LOADING, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Changes the selected database (only 0 exists).", connection::select),
+    cmd!("quit", -1, FAST | NO_AUTH | STALE | LOADING | SUBSCRIBED_OK | TXN_CONTROL, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Closes the connection.", connection::quit),
+    cmd!("reset", 1, FAST | NO_AUTH | STALE | LOADING | SUBSCRIBED_OK | TXN_CONTROL, ["fast", "connection"], (0, 0, 0), "connection", "6.2.0", "Resets the connection.", connection::reset),
+    cmd!("client", -2, STALE | LOADING, ["slow", "connection"], (0, 0, 0), "connection", "2.4.0", "Inspects and manages client connections (ID, SETNAME, GETNAME, SETINFO, LIST, INFO, KILL).", client::client),
+    cmd!("command", -1, STALE | LOADING, ["slow", "connection"], (0, 0, 0), "server", "2.8.13", "Returns details about commands (COUNT, INFO, DOCS, LIST, GETKEYS).", command::command),
+    // server
+    cmd!("info", -1, STALE | LOADING, ["slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Returns information and statistics about the server.", info::info),
+    cmd!("config", -2, ADMIN | NOSCRIPT | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "2.0.0", "Reads or changes configuration (GET, SET, RESETSTAT, REWRITE).", config_cmd::config),
+    cmd!("dbsize", 1, READONLY | FAST, ["keyspace", "read", "fast"], (0, 0, 0), "server", "1.0.0", "Returns the number of keys.", server_cmd::dbsize),
+    cmd!("flushall", -1, WRITE, ["keyspace", "write", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Removes all keys.", server_cmd::flushall),
+    cmd!("flushdb", -1, WRITE, ["keyspace", "write", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Removes all keys of the current database.", server_cmd::flushall),
+    cmd!("time", 1, FAST | RANDOM | STALE | LOADING, ["fast"], (0, 0, 0), "server", "2.6.0", "Returns the server time.", server_cmd::time),
+    cmd!("shutdown", -1, ADMIN | NOSCRIPT | STALE | LOADING | NO_MULTI, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Stops the server.", server_cmd::shutdown),
+    cmd!("slowlog", -2, ADMIN | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "2.2.12", "Reads or resets the slow log (GET, LEN, RESET).", server_cmd::slowlog),
+    cmd!("monitor", 1, ADMIN | NOSCRIPT | STALE | LOADING | NO_MULTI, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Streams every command the server processes.", server_cmd::monitor),
+    cmd!("debug", -2, ADMIN | NOSCRIPT | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Debugging hooks (SLEEP, EFFECTS, SET-ACTIVE-EXPIRE).", debug::debug),
+    // strings
+    cmd!("get", 2, READONLY | FAST, ["read", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Returns the string value of a key.", strings::get),
+    cmd!("set", -3, RW, ["write", "string", "slow"], (1, 1, 1), "string", "1.0.0", "Sets the string value of a key, with optional expiry and conditions.", strings::set),
+    cmd!("setnx", 3, RW | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Sets a key only if it does not exist.", strings::setnx),
+    cmd!("mget", -2, READONLY | FAST, ["read", "string", "fast"], (1, -1, 1), "string", "1.0.0", "Returns the values of several keys.", strings::mget),
+    cmd!("mset", -3, RW, ["write", "string", "slow"], (1, -1, 2), "string", "1.0.1", "Sets several keys.", strings::mset),
+    cmd!("getdel", 2, WRITE | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "6.2.0", "Returns a key's string value and deletes it.", strings::getdel),
+    cmd!("append", 3, RW | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "2.0.0", "Appends to a string value.", strings::append),
+    cmd!("strlen", 2, READONLY | FAST, ["read", "string", "fast"], (1, 1, 1), "string", "2.2.0", "Returns the length of a string value.", strings::strlen),
+    cmd!("incr", 2, RW | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Increments an integer value by one.", strings::incr),
+    cmd!("incrby", 3, RW | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Increments an integer value.", strings::incrby),
+    cmd!("decr", 2, RW | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Decrements an integer value by one.", strings::decr),
+    cmd!("decrby", 3, RW | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Decrements an integer value.", strings::decrby),
+    cmd!("incrbyfloat", 3, RW | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "2.6.0", "Increments a floating point value.", strings::incrbyfloat),
+    // keys
+    cmd!("del", -2, WRITE, ["keyspace", "write", "slow"], (1, -1, 1), "generic", "1.0.0", "Deletes keys.", keys::del),
+    cmd!("unlink", -2, WRITE | FAST, ["keyspace", "write", "fast"], (1, -1, 1), "generic", "4.0.0", "Deletes keys (values are freed off the hot path).", keys::del),
+    cmd!("exists", -2, READONLY | FAST, ["keyspace", "read", "fast"], (1, -1, 1), "generic", "1.0.0", "Counts how many of the keys exist.", keys::exists),
+    cmd!("type", 2, READONLY | FAST, ["keyspace", "read", "fast"], (1, 1, 1), "generic", "1.0.0", "Returns the type of a key's value.", keys::type_),
+    cmd!("keys", 2, READONLY, ["keyspace", "read", "slow", "dangerous"], (0, 0, 0), "generic", "1.0.0", "Returns all keys matching a pattern.", keys::keys),
+    cmd!("scan", -2, READONLY | RANDOM, ["keyspace", "read", "slow"], (0, 0, 0), "generic", "2.8.0", "Iterates over the keys.", keys::scan),
+    cmd!("rename", 3, WRITE, ["keyspace", "write", "slow"], (1, 2, 1), "generic", "1.0.0", "Renames a key.", keys::rename),
+    cmd!("expire", -3, WRITE | FAST, ["keyspace", "write", "fast"], (1, 1, 1), "generic", "1.0.0", "Sets a key's time to live in seconds.", keys::expire),
+    cmd!("pexpire", -3, WRITE | FAST, ["keyspace", "write", "fast"], (1, 1, 1), "generic", "2.6.0", "Sets a key's time to live in milliseconds.", keys::pexpire),
+    cmd!("expireat", -3, WRITE | FAST, ["keyspace", "write", "fast"], (1, 1, 1), "generic", "1.2.0", "Sets a key's expiry as a Unix time in seconds.", keys::expireat),
+    cmd!("pexpireat", -3, WRITE | FAST, ["keyspace", "write", "fast"], (1, 1, 1), "generic", "2.6.0", "Sets a key's expiry as a Unix time in milliseconds.", keys::pexpireat),
+    cmd!("ttl", 2, READONLY | FAST, ["keyspace", "read", "fast"], (1, 1, 1), "generic", "1.0.0", "Returns a key's time to live in seconds.", keys::ttl),
+    cmd!("pttl", 2, READONLY | FAST, ["keyspace", "read", "fast"], (1, 1, 1), "generic", "2.6.0", "Returns a key's time to live in milliseconds.", keys::pttl),
+    cmd!("persist", 2, WRITE | FAST, ["keyspace", "write", "fast"], (1, 1, 1), "generic", "2.2.0", "Removes a key's expiry.", keys::persist),
+    cmd!("randomkey", 1, READONLY | RANDOM, ["keyspace", "read", "slow"], (0, 0, 0), "generic", "1.0.0", "Returns a random key.", keys::randomkey),
+    // transactions
+    cmd!("multi", 1, FAST | NOSCRIPT | LOADING | STALE | TXN_CONTROL, ["fast", "transaction"], (0, 0, 0), "transactions", "1.2.0", "Starts a transaction.", multi::multi),
+    cmd!("exec", 1, NOSCRIPT | LOADING | STALE | TXN_CONTROL, ["slow", "transaction"], (0, 0, 0), "transactions", "1.2.0", "Executes the queued commands.", multi::exec),
+    cmd!("discard", 1, FAST | NOSCRIPT | LOADING | STALE | TXN_CONTROL, ["fast", "transaction"], (0, 0, 0), "transactions", "2.0.0", "Discards the queued commands.", multi::discard),
+    cmd!("watch", -2, FAST | NOSCRIPT | LOADING | STALE | NO_MULTI, ["fast", "transaction"], (1, -1, 1), "transactions", "2.2.0", "Watches keys for optimistic locking.", multi::watch),
+    cmd!("unwatch", 1, FAST | NOSCRIPT | LOADING | STALE, ["fast", "transaction"], (0, 0, 0), "transactions", "2.2.0", "Forgets all watched keys.", multi::unwatch),
+    // pub/sub
+    cmd!("publish", 3, PUBSUB | FAST | LOADING | STALE, ["pubsub", "fast"], (0, 0, 0), "pubsub", "2.0.0", "Posts a message to a channel.", pubsub_cmd::publish),
+    cmd!("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, ["pubsub", "slow"], (0, 0, 0), "pubsub", "2.0.0", "Listens to channels.", pubsub_cmd::subscribe),
+    cmd!("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, ["pubsub", "slow"], (0, 0, 0), "pubsub", "2.0.0", "Stops listening to channels.", pubsub_cmd::unsubscribe),
+    cmd!("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, ["pubsub", "slow"], (0, 0, 0), "pubsub", "2.0.0", "Listens to channels matching patterns.", pubsub_cmd::psubscribe),
+    cmd!("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, ["pubsub", "slow"], (0, 0, 0), "pubsub", "2.0.0", "Stops listening to patterns.", pubsub_cmd::punsubscribe),
+    cmd!("pubsub", -2, PUBSUB | LOADING | STALE, ["pubsub", "slow"], (0, 0, 0), "pubsub", "2.8.0", "Inspects pub/sub state (CHANNELS, NUMSUB, NUMPAT).", pubsub_cmd::pubsub),
+    // AI tensors
+    cmd!("ai.tensorset", -4, RW, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Stores a tensor.", ai_tensor::tensorset),
+    cmd!("ai.tensorget", -2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "1.0.0", "Returns a tensor's metadata, blob or values.", ai_tensor::tensorget),
+];
+
+/// Looks a command up by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| TABLE.iter().map(|c| (c.name, c)).collect());
+    if name.len() > 32 {
+        return None;
+    }
+    let mut buf = [0u8; 32];
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    index.get(std::str::from_utf8(lower).ok()?).copied()
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_lowercase_and_found() {
+        let mut seen = std::collections::HashSet::new();
+        for c in TABLE {
+            assert_eq!(c.name, c.name.to_lowercase());
+            assert!(seen.insert(c.name), "duplicate {}", c.name);
+            assert!(std::ptr::eq(lookup(c.name.to_uppercase().as_bytes()).unwrap(), c));
+            assert!(c.has(WRITE) != c.has(READONLY) || (!c.has(WRITE) && !c.has(READONLY)));
+        }
+    }
+
+    #[test]
+    fn key_positions_follow_the_spec() {
+        assert_eq!(lookup(b"mset").unwrap().key_positions(5), vec![1, 3]);
+        assert_eq!(lookup(b"del").unwrap().key_positions(4), vec![1, 2, 3]);
+        assert_eq!(lookup(b"ping").unwrap().key_positions(1), Vec::<usize>::new());
+    }
+}

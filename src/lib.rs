@@ -1,0 +1,39 @@
+//! tensorcell: an in-memory tensor, model and state server that speaks RESP.
+//!
+//! # Crate map and dependency rules
+//!
+//! ```text
+//!   server/  (feature "server": tokio)  -- sockets, connections, signals
+//!      |
+//!   commands/ -> dispatch (policy, execute, propagate) -> Outcome { reply, effects }
+//!      |
+//!   keyspace/  tensor/  config  pubsub  effects  resp/  args  reply  error   (the engine core)
+//! ```
+//!
+//! - The engine core (everything outside `server/`) depends on neither tokio nor redis-module. CI checks it
+//!   with `cargo tree --no-default-features -e normal`, which must not mention tokio.
+//! - tract will live only in `src/model/onnx.rs`, pyo3 only in `src/script/python.rs`.
+//! - `unsafe` is forbidden in this crate; the Redis module's type glue is the one place that may use it.
+#![forbid(unsafe_code)]
+
+pub mod args;
+pub mod clients;
+pub mod commands;
+pub mod config;
+pub mod effects;
+pub mod error;
+pub mod glob;
+pub mod keyspace;
+pub mod log;
+pub mod pubsub;
+pub mod reply;
+pub mod session;
+pub mod resp;
+pub mod shared;
+pub mod slowlog;
+pub mod stats;
+pub mod tensor;
+pub mod util;
+
+#[cfg(feature = "server")]
+pub mod server;

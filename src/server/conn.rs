@@ -1,0 +1,186 @@
+//! One client connection: read into a buffer, run every complete request in it, write all replies with one
+//! flush; deliver pub/sub and MONITOR pushes in between. A protocol error gets Redis's `-ERR Protocol error`
+//! line and closes this connection only.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, mpsc, Notify};
+
+use crate::commands;
+use crate::pubsub::Subscriber;
+use crate::reply::Reply;
+use crate::resp::encode::encode;
+use crate::resp::request::RequestParser;
+use crate::session::Session;
+use crate::shared::Shared;
+use crate::stats::Stats;
+
+/// Most bytes of pushed messages a slow subscriber may have queued before it is disconnected (Redis's
+/// default `client-output-buffer-limit pubsub 32mb`).
+const PUSH_LIMIT: usize = 32 << 20;
+
+/// The connection's push queue, seen by the core as a [`Subscriber`].
+struct Sink {
+    tx: mpsc::UnboundedSender<Reply>,
+    queued: AtomicUsize,
+    kill: Arc<Notify>,
+}
+
+fn approx_size(r: &Reply) -> usize {
+    match r {
+        Reply::Bulk(b) => b.len() + 16,
+        Reply::Status(s) => s.len() + 4,
+        Reply::Push(v) | Reply::Array(v) => v.iter().map(approx_size).sum::<usize>() + 8,
+        _ => 16,
+    }
+}
+
+impl Subscriber for Sink {
+    fn deliver(&self, msg: Reply) {
+        let size = approx_size(&msg);
+        if self.queued.fetch_add(size, Ordering::Relaxed) + size > PUSH_LIMIT {
+            crate::warning!("Client closed for overcoming of output buffer limits (pubsub).");
+            self.kill.notify_one();
+            return;
+        }
+        let _ = self.tx.send(msg);
+    }
+}
+
+pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
+    Stats::add(&shared.stats.connections_received, 1);
+    let settings = shared.settings();
+    if shared.clients.len() >= settings.maxclients {
+        Stats::add(&shared.stats.rejected_connections, 1);
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        return;
+    }
+    if settings.protected_mode && settings.requirepass.is_empty() && !peer.ip().is_loopback() {
+        let _ = stream
+            .write_all(b"-DENIED tensorcell is running in protected mode because protected mode is enabled and no password is set for the default user. Set requirepass or turn protected-mode off.\r\n")
+            .await;
+        return;
+    }
+    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let kill = Arc::new(Notify::new());
+    let k2 = kill.clone();
+    let client = shared.clients.register(peer.to_string(), laddr, Box::new(move || k2.notify_one()));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let sink = Arc::new(Sink { tx, queued: AtomicUsize::new(0), kill: kill.clone() });
+    let mut session = Session::new(client.clone(), sink.clone(), settings.requirepass.is_empty());
+    let mut parser = RequestParser::new(settings.proto_max_bulk_len, settings.query_buffer_limit);
+    parser.unauthenticated = !session.authenticated;
+
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut wbuf = BytesMut::with_capacity(16 * 1024);
+    let mut open = true;
+    while open {
+        let idle = shared.settings().timeout;
+        let idle_timer = async {
+            if idle == 0 || session.subscriptions() > 0 || session.monitor {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(Duration::from_secs(idle)).await;
+        };
+        tokio::select! {
+            read = stream.read_buf(&mut rbuf) => {
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        Stats::add(&shared.stats.net_input_bytes, n as u64);
+                        open = process(&shared, &mut session, &mut parser, &mut rbuf, &mut wbuf);
+                    }
+                }
+            }
+            Some(msg) = rx.recv() => {
+                push(&sink, &session, msg, &mut wbuf);
+                while let Ok(m) = rx.try_recv() {
+                    push(&sink, &session, m, &mut wbuf);
+                }
+            }
+            _ = kill.notified() => break,
+            _ = stop.recv() => break,
+            _ = idle_timer => break,
+        }
+        if !wbuf.is_empty() {
+            Stats::add(&shared.stats.net_output_bytes, wbuf.len() as u64);
+            if stream.write_all(&wbuf).await.is_err() {
+                break;
+            }
+            wbuf.clear();
+            // Don't keep a huge buffer around after one large reply.
+            if wbuf.capacity() > 1 << 20 {
+                wbuf = BytesMut::with_capacity(16 * 1024);
+            }
+        }
+        if let Some(need) = parser.pending_big_arg(&rbuf) {
+            // A big argument gets a buffer of exactly its size, so the keyspace can keep it without a copy.
+            if rbuf.capacity() < need {
+                let mut fresh = BytesMut::with_capacity(need);
+                fresh.extend_from_slice(&rbuf);
+                rbuf = fresh;
+            }
+        } else if rbuf.is_empty() && rbuf.capacity() > 1 << 20 {
+            rbuf = BytesMut::with_capacity(16 * 1024);
+        }
+    }
+    cleanup(&shared, session);
+}
+
+fn push(sink: &Sink, session: &Session, msg: Reply, wbuf: &mut BytesMut) {
+    sink.queued.fetch_sub(approx_size(&msg), Ordering::Relaxed);
+    encode(wbuf, msg, session.protocol);
+}
+
+/// Runs every complete request in `rbuf`, encoding replies into `wbuf`. Returns false to close.
+fn process(shared: &Shared, session: &mut Session, parser: &mut RequestParser, rbuf: &mut BytesMut, wbuf: &mut BytesMut) -> bool {
+    loop {
+        match parser.next(rbuf) {
+            Ok(Some(argv)) => {
+                session.suppress_reply = false;
+                let reply = commands::execute(shared, session, argv);
+                parser.unauthenticated = !session.authenticated;
+                if let (Some(r), false) = (reply, session.suppress_reply) {
+                    encode(wbuf, r, session.protocol);
+                }
+                if session.close_after_reply {
+                    return false;
+                }
+            }
+            Ok(None) => return true,
+            Err(e) => {
+                crate::verbose!("Protocol error ({}) from client: {}", e.0, session.client.addr);
+                Stats::add(&shared.stats.error_replies, 1);
+                encode(wbuf, Reply::Error(crate::error::CmdError::Err(e.0.trim_start_matches("ERR ").to_string())), session.protocol);
+                return false;
+            }
+        }
+    }
+}
+
+/// Releases everything a closing connection held: subscriptions, watches, MONITOR, its registry entry.
+fn cleanup(shared: &Shared, mut session: Session) {
+    let id = session.id();
+    for ch in std::mem::take(&mut session.channels) {
+        shared.pubsub.unsubscribe(&ch, id);
+    }
+    for p in std::mem::take(&mut session.patterns) {
+        shared.pubsub.punsubscribe(&p, id);
+    }
+    if !session.watches.is_empty() {
+        let mut g = shared.engine.lock();
+        for w in &session.watches {
+            g.db.unwatch(&w.key);
+        }
+    }
+    if session.monitor {
+        shared.monitors.lock().retain(|(m, _)| *m != id);
+    }
+    shared.clients.unregister(id);
+}
