@@ -116,7 +116,11 @@ mod tests {
     use super::*;
 
     fn args(v: &[&str]) -> Args {
-        Args::new(v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect())
+        Args::new(
+            v.iter()
+                .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+                .collect(),
+        )
     }
 
     #[test]

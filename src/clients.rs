@@ -82,7 +82,12 @@ pub struct Clients {
 
 impl Clients {
     /// Registers a new connection; returns its handle.
-    pub fn register(&self, addr: String, laddr: String, kill: Box<dyn Fn() + Send + Sync>) -> Arc<ClientHandle> {
+    pub fn register(
+        &self,
+        addr: String,
+        laddr: String,
+        kill: Box<dyn Fn() + Send + Sync>,
+    ) -> Arc<ClientHandle> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let now = now_ms();
         let h = Arc::new(ClientHandle {
@@ -90,7 +95,12 @@ impl Clients {
             addr,
             laddr,
             created_ms: now,
-            info: Mutex::new(ClientInfo { last_interaction_ms: now, resp: 2, multi: -1, ..Default::default() }),
+            info: Mutex::new(ClientInfo {
+                last_interaction_ms: now,
+                resp: 2,
+                multi: -1,
+                ..Default::default()
+            }),
             kill,
         });
         self.map.lock().insert(id, h.clone());

@@ -14,7 +14,10 @@ use crate::util::parse_memory;
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     Bool,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// A byte size with Redis's units (`1gb`, `512mb`); shown as plain bytes.
     Memory,
     Str,
@@ -34,38 +37,175 @@ pub struct Directive {
     pub doc: &'static str,
 }
 
-const fn d(name: &'static str, kind: Kind, default: &'static str, mutable: bool, doc: &'static str) -> Directive {
-    Directive { name, kind, default, mutable, doc }
+const fn d(
+    name: &'static str,
+    kind: Kind,
+    default: &'static str,
+    mutable: bool,
+    doc: &'static str,
+) -> Directive {
+    Directive {
+        name,
+        kind,
+        default,
+        mutable,
+        doc,
+    }
 }
 
-const INT: Kind = Kind::Int { min: 0, max: i64::MAX };
+const INT: Kind = Kind::Int {
+    min: 0,
+    max: i64::MAX,
+};
 
 /// Every directive the server accepts.
 pub const DIRECTIVES: &[Directive] = &[
-    d("bind", Kind::Str, "127.0.0.1", false, "Addresses to listen on, space separated."),
-    d("port", Kind::Int { min: 0, max: 65535 }, "6379", false, "TCP port; 0 picks a free port (logged at start)."),
-    d("protected-mode", Kind::Bool, "yes", true, "Refuse non-loopback clients while no requirepass is set."),
-    d("requirepass", Kind::Str, "", true, "Password clients must AUTH with; empty means none."),
-    d("maxclients", Kind::Int { min: 1, max: 1_000_000 }, "10000", true, "Most simultaneous clients."),
-    d("timeout", INT, "0", true, "Close clients idle this many seconds; 0 never."),
-    d("tcp-backlog", Kind::Int { min: 1, max: 65535 }, "511", false, "Listen backlog."),
-    d("io-threads", Kind::Int { min: 1, max: 128 }, "2", false, "Threads serving client connections."),
-    d("hz", Kind::Int { min: 1, max: 500 }, "10", true, "Background task frequency (active expiry), per second."),
-    d("proto-max-bulk-len", Kind::Memory, "536870912", true, "Largest bulk argument and tensor, in bytes."),
-    d("client-query-buffer-limit", Kind::Memory, "1073741824", true, "Largest single request, in bytes."),
-    d("maxmemory", Kind::Memory, "0", true, "Refuse deny-oom commands above this many bytes; 0 no limit."),
-    d("maxmemory-policy", Kind::Enum(&["noeviction"]), "noeviction", true, "Only noeviction: writes fail with OOM."),
-    d("notify-keyspace-events", Kind::Notify, "", true, "Keyspace notification classes (K E g $ x d A ...)."),
-    d("slowlog-log-slower-than", Kind::Int { min: -1, max: i64::MAX }, "10000", true, "Log commands slower than this many microseconds; -1 off."),
-    d("slowlog-max-len", INT, "128", true, "Entries the slow log keeps."),
-    d("loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]), "notice", true, "Log verbosity."),
-    d("logfile", Kind::Str, "", false, "Log file; empty logs to standard output."),
-    d("effect-backlog-size", Kind::Memory, "1048576", true, "Bytes of recent effects kept in memory (the future replication backlog)."),
+    d(
+        "bind",
+        Kind::Str,
+        "127.0.0.1",
+        false,
+        "Addresses to listen on, space separated.",
+    ),
+    d(
+        "port",
+        Kind::Int { min: 0, max: 65535 },
+        "6379",
+        false,
+        "TCP port; 0 picks a free port (logged at start).",
+    ),
+    d(
+        "protected-mode",
+        Kind::Bool,
+        "yes",
+        true,
+        "Refuse non-loopback clients while no requirepass is set.",
+    ),
+    d(
+        "requirepass",
+        Kind::Str,
+        "",
+        true,
+        "Password clients must AUTH with; empty means none.",
+    ),
+    d(
+        "maxclients",
+        Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        "10000",
+        true,
+        "Most simultaneous clients.",
+    ),
+    d(
+        "timeout",
+        INT,
+        "0",
+        true,
+        "Close clients idle this many seconds; 0 never.",
+    ),
+    d(
+        "tcp-backlog",
+        Kind::Int { min: 1, max: 65535 },
+        "511",
+        false,
+        "Listen backlog.",
+    ),
+    d(
+        "io-threads",
+        Kind::Int { min: 1, max: 128 },
+        "2",
+        false,
+        "Threads serving client connections.",
+    ),
+    d(
+        "hz",
+        Kind::Int { min: 1, max: 500 },
+        "10",
+        true,
+        "Background task frequency (active expiry), per second.",
+    ),
+    d(
+        "proto-max-bulk-len",
+        Kind::Memory,
+        "536870912",
+        true,
+        "Largest bulk argument and tensor, in bytes.",
+    ),
+    d(
+        "client-query-buffer-limit",
+        Kind::Memory,
+        "1073741824",
+        true,
+        "Largest single request, in bytes.",
+    ),
+    d(
+        "maxmemory",
+        Kind::Memory,
+        "0",
+        true,
+        "Refuse deny-oom commands above this many bytes; 0 no limit.",
+    ),
+    d(
+        "maxmemory-policy",
+        Kind::Enum(&["noeviction"]),
+        "noeviction",
+        true,
+        "Only noeviction: writes fail with OOM.",
+    ),
+    d(
+        "notify-keyspace-events",
+        Kind::Notify,
+        "",
+        true,
+        "Keyspace notification classes (K E g $ x d A ...).",
+    ),
+    d(
+        "slowlog-log-slower-than",
+        Kind::Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        "10000",
+        true,
+        "Log commands slower than this many microseconds; -1 off.",
+    ),
+    d(
+        "slowlog-max-len",
+        INT,
+        "128",
+        true,
+        "Entries the slow log keeps.",
+    ),
+    d(
+        "loglevel",
+        Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        "notice",
+        true,
+        "Log verbosity.",
+    ),
+    d(
+        "logfile",
+        Kind::Str,
+        "",
+        false,
+        "Log file; empty logs to standard output.",
+    ),
+    d(
+        "effect-backlog-size",
+        Kind::Memory,
+        "1048576",
+        true,
+        "Bytes of recent effects kept in memory (the future replication backlog).",
+    ),
 ];
 
 /// Looks a directive up by name, case-insensitively.
 pub fn directive(name: &str) -> Option<&'static Directive> {
-    DIRECTIVES.iter().find(|d| d.name.eq_ignore_ascii_case(name))
+    DIRECTIVES
+        .iter()
+        .find(|d| d.name.eq_ignore_ascii_case(name))
 }
 
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -122,8 +262,15 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        let values = DIRECTIVES.iter().map(|d| (d.name, d.default.to_string())).collect();
-        let mut c = Config { values, settings: placeholder_settings(), file: None };
+        let values = DIRECTIVES
+            .iter()
+            .map(|d| (d.name, d.default.to_string()))
+            .collect();
+        let mut c = Config {
+            values,
+            settings: placeholder_settings(),
+            file: None,
+        };
         c.derive();
         c
     }
@@ -157,7 +304,8 @@ impl Config {
     pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<Config, String> {
         let mut c = Config::default();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("Can't open config file '{}': {e}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("Can't open config file '{}': {e}", path.display()))?;
             c.apply_text(&text)?;
             c.file = Some(path.to_path_buf());
         }
@@ -186,11 +334,21 @@ impl Config {
             let argv = crate::resp::request::split_args(line.as_bytes())
                 .ok_or_else(|| fail("Unbalanced quotes in configuration line".into()))?;
             let name = String::from_utf8_lossy(&argv[0]).into_owned();
-            let value = argv[1..].iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" ");
-            if argv.len() < 2 && !matches!(directive(&name).map(|d| d.kind), Some(Kind::Str | Kind::Notify)) {
+            let value = argv[1..]
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            if argv.len() < 2
+                && !matches!(
+                    directive(&name).map(|d| d.kind),
+                    Some(Kind::Str | Kind::Notify)
+                )
+            {
                 return Err(fail("Bad directive or wrong number of arguments".into()));
             }
-            self.set_inner(&name, &value, true).map_err(|e| fail(e.to_string()))?;
+            self.set_inner(&name, &value, true)
+                .map_err(|e| fail(e.to_string()))?;
         }
         Ok(())
     }
@@ -220,7 +378,11 @@ impl Config {
     pub fn matching(&self, patterns: &[String]) -> Vec<(&'static str, String)> {
         self.values
             .iter()
-            .filter(|(n, _)| patterns.iter().any(|p| glob::matches(p.as_bytes(), n.as_bytes(), true)))
+            .filter(|(n, _)| {
+                patterns
+                    .iter()
+                    .any(|p| glob::matches(p.as_bytes(), n.as_bytes(), true))
+            })
             .map(|(n, v)| (*n, v.clone()))
             .collect()
     }
@@ -239,7 +401,10 @@ impl Config {
     /// CONFIG REWRITE: rewrites directive lines of the config file in place with current values and
     /// appends changed directives the file did not mention; comments and unknown lines are kept.
     pub fn rewrite(&self) -> Result<(), String> {
-        let path = self.file.as_ref().ok_or("The server is running without a config file")?;
+        let path = self
+            .file
+            .as_ref()
+            .ok_or("The server is running without a config file")?;
         let old = std::fs::read_to_string(path).unwrap_or_default();
         let mut seen = std::collections::HashSet::new();
         let mut out = String::new();
@@ -264,7 +429,9 @@ impl Config {
             }
         }
         let tmp = path.with_extension("rewrite.tmp");
-        std::fs::write(&tmp, out).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| format!("Rewriting config file: {e}"))
+        std::fs::write(&tmp, out)
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("Rewriting config file: {e}"))
     }
 
     fn derive(&mut self) {
@@ -317,14 +484,18 @@ fn canonicalize(d: &Directive, value: &str) -> Result<String, ConfigError> {
             }
             Ok(n.to_string())
         }
-        Kind::Memory => parse_memory(value).map(|n| n.to_string()).ok_or(ConfigError::Memory),
+        Kind::Memory => parse_memory(value)
+            .map(|n| n.to_string())
+            .ok_or(ConfigError::Memory),
         Kind::Str => Ok(value.to_string()),
         Kind::Enum(opts) => opts
             .iter()
             .find(|o| o.eq_ignore_ascii_case(value))
             .map(|o| o.to_string())
             .ok_or_else(|| ConfigError::Enum(opts.join(","))),
-        Kind::Notify => notify_flags(value).map(notify_string).ok_or(ConfigError::Notify),
+        Kind::Notify => notify_flags(value)
+            .map(notify_string)
+            .ok_or(ConfigError::Notify),
     }
 }
 
@@ -345,7 +516,8 @@ pub mod notify {
     pub const MODULE: u32 = 1 << 12;
     pub const NEW: u32 = 1 << 13;
     /// `A`: every class but key-miss and new.
-    pub const ALL: u32 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+    pub const ALL: u32 =
+        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 }
 
 const NOTIFY_LETTERS: [(char, u32); 13] = [
@@ -414,7 +586,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("t.conf");
         std::fs::write(&f, "# c\nport 7000\nmaxmemory 1mb\nrequirepass \"a b\"\n").unwrap();
-        let c = Config::load(Some(&f), &["--port".into(), "7001".into(), "--hz".into(), "20".into()]).unwrap();
+        let c = Config::load(
+            Some(&f),
+            &["--port".into(), "7001".into(), "--hz".into(), "20".into()],
+        )
+        .unwrap();
         assert_eq!(c.settings.port, 7001);
         assert_eq!(c.settings.maxmemory, 1 << 20);
         assert_eq!(c.settings.requirepass, "a b");
@@ -432,7 +608,10 @@ mod tests {
         assert_eq!(c.get("notify-keyspace-events"), Some("AKE"));
         c.set("notify-keyspace-events", "Kx$").unwrap();
         assert_eq!(c.get("notify-keyspace-events"), Some("$xK"));
-        assert_eq!(c.set("notify-keyspace-events", "Q"), Err(ConfigError::Notify));
+        assert_eq!(
+            c.set("notify-keyspace-events", "Q"),
+            Err(ConfigError::Notify)
+        );
         c.set("PROTECTED-MODE", "NO").unwrap();
         assert_eq!(c.get("protected-mode"), Some("no"));
     }
@@ -444,13 +623,19 @@ mod tests {
         for line in example.lines() {
             let t = line.trim_start_matches('#').trim();
             if let Some(name) = t.split_whitespace().next() {
-                if directive(name).is_some() && line.starts_with(name) || line.starts_with(&format!("# {name} ")) {
+                if directive(name).is_some() && line.starts_with(name)
+                    || line.starts_with(&format!("# {name} "))
+                {
                     documented.insert(name.to_string());
                 }
             }
         }
         for d in DIRECTIVES {
-            assert!(documented.contains(d.name), "redis.conf.example lacks {}", d.name);
+            assert!(
+                documented.contains(d.name),
+                "redis.conf.example lacks {}",
+                d.name
+            );
         }
         // And the example must load as a real config file.
         let mut c = Config::default();

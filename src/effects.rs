@@ -36,19 +36,29 @@ pub struct EffectLog {
 
 impl std::fmt::Debug for EffectLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EffectLog").field("offset", &self.offset).field("backlog", &self.backlog.len()).finish()
+        f.debug_struct("EffectLog")
+            .field("offset", &self.offset)
+            .field("backlog", &self.backlog.len())
+            .finish()
     }
 }
 
 /// Length of `argv` encoded as a RESP multibulk.
 pub fn resp_len(argv: &[Bytes]) -> usize {
     let digits = |n: usize| n.to_string().len();
-    3 + digits(argv.len()) + argv.iter().map(|a| 5 + digits(a.len()) + a.len()).sum::<usize>()
+    3 + digits(argv.len())
+        + argv
+            .iter()
+            .map(|a| 5 + digits(a.len()) + a.len())
+            .sum::<usize>()
 }
 
 impl EffectLog {
     pub fn new(max_backlog: usize) -> Self {
-        EffectLog { max_backlog, ..Default::default() }
+        EffectLog {
+            max_backlog,
+            ..Default::default()
+        }
     }
 
     /// Offset after the last effect.
@@ -65,7 +75,10 @@ impl EffectLog {
     pub fn append(&mut self, argv: Vec<Bytes>) {
         let len = resp_len(&argv);
         self.offset += len as u64;
-        let effect = Effect { offset: self.offset, argv };
+        let effect = Effect {
+            offset: self.offset,
+            argv,
+        };
         for s in &mut self.sinks {
             s.accept(&effect);
         }
@@ -80,7 +93,9 @@ impl EffectLog {
 
     /// The newest `n` effects in the backlog, oldest first.
     pub fn recent(&self, n: usize) -> impl Iterator<Item = &Effect> {
-        self.backlog.iter().skip(self.backlog.len().saturating_sub(n))
+        self.backlog
+            .iter()
+            .skip(self.backlog.len().saturating_sub(n))
     }
 }
 

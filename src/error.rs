@@ -75,7 +75,9 @@ impl CmdError {
                 truncate(sub, 128),
                 cmd.to_uppercase()
             ),
-            CmdError::WrongType => "WRONGTYPE Operation against a key holding the wrong kind of value".into(),
+            CmdError::WrongType => {
+                "WRONGTYPE Operation against a key holding the wrong kind of value".into()
+            }
             CmdError::NotInteger => "ERR value is not an integer or out of range".into(),
             CmdError::NotFloat => "ERR value is not a valid float".into(),
             CmdError::Overflow => "ERR increment or decrement would overflow".into(),
@@ -118,14 +120,26 @@ mod tests {
             CmdError::WrongType.line(),
             "WRONGTYPE Operation against a key holding the wrong kind of value"
         );
-        assert_eq!(CmdError::Arity("AI.TENSORSET".into()).line(), "ERR wrong number of arguments for 'AI.TENSORSET' command");
-        assert_eq!(CmdError::Raw("Invalid argument: x".into()).line(), "Invalid argument: x");
+        assert_eq!(
+            CmdError::Arity("AI.TENSORSET".into()).line(),
+            "ERR wrong number of arguments for 'AI.TENSORSET' command"
+        );
+        assert_eq!(
+            CmdError::Raw("Invalid argument: x".into()).line(),
+            "Invalid argument: x"
+        );
         assert_eq!(CmdError::err("a\r\nb").line(), "ERR a  b");
     }
 
     #[test]
     fn unknown_command_lists_args() {
-        let e = CmdError::UnknownCommand { name: "foo".into(), args: vec!["a".into(), "b".into()] };
-        assert_eq!(e.line(), "ERR unknown command 'foo', with args beginning with: 'a' 'b' ");
+        let e = CmdError::UnknownCommand {
+            name: "foo".into(),
+            args: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(
+            e.line(),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
     }
 }

@@ -6,7 +6,13 @@ pub fn matches(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
     // Iterative with one backtrack point for the last `*`, so a hostile pattern cannot recurse deeply.
     let (mut p, mut i) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
-    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     while i < s.len() {
         if p < pattern.len() {
             match pattern[p] {

@@ -48,7 +48,10 @@ pub fn set_level(l: Level) {
 
 /// Sends log lines to a file instead of stdout (`logfile`).
 pub fn set_file(path: &str) -> std::io::Result<()> {
-    let f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     *SINK.lock() = Some(f);
     Ok(())
 }
@@ -58,7 +61,13 @@ pub fn log(level: Level, msg: &str) {
     if (level as u8) < LEVEL.load(Ordering::Relaxed) || level == Level::Nothing {
         return;
     }
-    let line = format!("{}:M {} {} {}\n", std::process::id(), timestamp(), level.mark(), msg);
+    let line = format!(
+        "{}:M {} {} {}\n",
+        std::process::id(),
+        timestamp(),
+        level.mark(),
+        msg
+    );
     let mut sink = SINK.lock();
     match sink.as_mut() {
         Some(f) => {
@@ -78,8 +87,14 @@ fn timestamp() -> String {
     let secs = ms / 1000;
     let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
     let (y, mo, d) = civil_from_days((secs / 86400) as i64);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!("{d:02} {} {y} {h:02}:{m:02}:{s:02}.{:03}", MONTHS[(mo - 1) as usize], ms % 1000)
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{d:02} {} {y} {h:02}:{m:02}:{s:02}.{:03}",
+        MONTHS[(mo - 1) as usize],
+        ms % 1000
+    )
 }
 
 /// Howard Hinnant's days-to-civil-date algorithm.

@@ -27,7 +27,12 @@ pub struct PubSub {
 impl PubSub {
     /// Subscribes client `id`; false if it already was.
     pub fn subscribe(&self, channel: Bytes, id: u64, sub: Arc<dyn Subscriber>) -> bool {
-        self.channels.write().entry(channel).or_default().insert(id, sub).is_none()
+        self.channels
+            .write()
+            .entry(channel)
+            .or_default()
+            .insert(id, sub)
+            .is_none()
     }
 
     pub fn unsubscribe(&self, channel: &[u8], id: u64) -> bool {
@@ -35,7 +40,12 @@ impl PubSub {
     }
 
     pub fn psubscribe(&self, pattern: Bytes, id: u64, sub: Arc<dyn Subscriber>) -> bool {
-        self.patterns.write().entry(pattern).or_default().insert(id, sub).is_none()
+        self.patterns
+            .write()
+            .entry(pattern)
+            .or_default()
+            .insert(id, sub)
+            .is_none()
     }
 
     pub fn punsubscribe(&self, pattern: &[u8], id: u64) -> bool {
@@ -102,7 +112,9 @@ impl PubSub {
 }
 
 fn remove(map: &mut HashMap<Bytes, Subs>, name: &[u8], id: u64) -> bool {
-    let Some(subs) = map.get_mut(name) else { return false };
+    let Some(subs) = map.get_mut(name) else {
+        return false;
+    };
     let removed = subs.remove(&id).is_some();
     if subs.is_empty() {
         map.remove(name);

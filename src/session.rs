@@ -66,7 +66,11 @@ impl Session {
         i.sub = self.channels.len();
         i.psub = self.patterns.len();
         i.multi = self.multi.as_ref().map_or(-1, |q| q.len() as isize);
-        i.resp = if self.protocol == Protocol::Resp3 { 3 } else { 2 };
+        i.resp = if self.protocol == Protocol::Resp3 {
+            3
+        } else {
+            2
+        };
         i.monitor = self.monitor;
     }
 }

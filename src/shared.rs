@@ -23,6 +23,9 @@ pub struct Engine {
     pub effects: EffectLog,
 }
 
+/// What the front end registers to be told to stop.
+pub type ShutdownHook = Box<dyn Fn(ShutdownMode) + Send + Sync>;
+
 /// How SHUTDOWN asked the server to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShutdownMode {
@@ -47,14 +50,17 @@ pub struct Shared {
     pub port: AtomicU16,
     /// `DEBUG SET-ACTIVE-EXPIRE 0` turns the active expiry cycle off (tests of lazy expiry).
     pub active_expire: AtomicBool,
-    shutdown: Mutex<Option<Box<dyn Fn(ShutdownMode) + Send + Sync>>>,
+    shutdown: Mutex<Option<ShutdownHook>>,
 }
 
 impl Shared {
     pub fn new(config: Config) -> Self {
         let backlog = config.settings.effect_backlog;
         Shared {
-            engine: Mutex::new(Engine { db: Db::new(), effects: EffectLog::new(backlog) }),
+            engine: Mutex::new(Engine {
+                db: Db::new(),
+                effects: EffectLog::new(backlog),
+            }),
             config: RwLock::new(config),
             pubsub: PubSub::default(),
             clients: Clients::default(),
@@ -62,7 +68,9 @@ impl Shared {
             slowlog: Mutex::new(SlowLog::default()),
             stats: Stats::default(),
             started: Instant::now(),
-            run_id: (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0')).collect(),
+            run_id: (0..40)
+                .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
+                .collect(),
             port: AtomicU16::new(0),
             active_expire: AtomicBool::new(true),
             shutdown: Mutex::new(None),
@@ -70,7 +78,7 @@ impl Shared {
     }
 
     /// The front end registers how to stop itself.
-    pub fn on_shutdown(&self, f: Box<dyn Fn(ShutdownMode) + Send + Sync>) {
+    pub fn on_shutdown(&self, f: ShutdownHook) {
         *self.shutdown.lock() = Some(f);
     }
 

@@ -31,7 +31,11 @@ impl SlowLog {
     pub fn push(&mut self, usec: u64, argv: &[Bytes], addr: String, name: String, max_len: usize) {
         let mut kept: Vec<Bytes> = argv
             .iter()
-            .take(if argv.len() > MAX_ARGS { MAX_ARGS - 1 } else { MAX_ARGS })
+            .take(if argv.len() > MAX_ARGS {
+                MAX_ARGS - 1
+            } else {
+                MAX_ARGS
+            })
             .map(|a| {
                 if a.len() > MAX_ARG_LEN {
                     let more = a.len() - MAX_ARG_LEN;
@@ -44,7 +48,10 @@ impl SlowLog {
             })
             .collect();
         if argv.len() > MAX_ARGS {
-            kept.push(Bytes::from(format!("... ({} more arguments)", argv.len() - MAX_ARGS + 1)));
+            kept.push(Bytes::from(format!(
+                "... ({} more arguments)",
+                argv.len() - MAX_ARGS + 1
+            )));
         }
         self.entries.push_front(Entry {
             id: self.next_id,

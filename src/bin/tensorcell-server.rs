@@ -25,7 +25,10 @@ fn main() {
     let config = match Config::load(file.as_deref(), &args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("\n*** FATAL CONFIG FILE ERROR (tensorcell {}) ***\n{e}", env!("CARGO_PKG_VERSION"));
+            eprintln!(
+                "\n*** FATAL CONFIG FILE ERROR (tensorcell {}) ***\n{e}",
+                env!("CARGO_PKG_VERSION")
+            );
             std::process::exit(1);
         }
     };
@@ -38,7 +41,11 @@ fn main() {
     }
     let threads = config.settings.io_threads;
     let shared = Arc::new(Shared::new(config));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("Can't start the runtime: {e}");
@@ -46,11 +53,18 @@ fn main() {
         }
     };
     let code = runtime.block_on(async move {
-        notice!("tensorcell {} starting, pid={}", env!("CARGO_PKG_VERSION"), std::process::id());
+        notice!(
+            "tensorcell {} starting, pid={}",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id()
+        );
         let listeners = match server::bind(&shared).await {
             Ok(l) => l,
             Err(e) => {
-                warning!("Failed listening on port {} (tcp): {e}", shared.settings().port);
+                warning!(
+                    "Failed listening on port {} (tcp): {e}",
+                    shared.settings().port
+                );
                 return 1;
             }
         };
@@ -69,7 +83,10 @@ fn main() {
 /// Completes on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         std::future::pending::<()>().await;
         return;
     };

@@ -30,19 +30,31 @@ pub fn tensorset(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let key = args.bytes()?;
     let now = ctx.now;
     // RedisAI checks the key's type before parsing anything else.
-    if ctx.db().get(&key, now).is_some_and(|e| !matches!(e.value, Value::Tensor(_))) {
+    if ctx
+        .db()
+        .get(&key, now)
+        .is_some_and(|e| !matches!(e.value, Value::Tensor(_)))
+    {
         return Err(CmdError::WrongType);
     }
     ctx.unlock();
-    let limits = TensorSetArgs { max_bytes: ctx.shared.config.read().settings.proto_max_bulk_len };
+    let limits = TensorSetArgs {
+        max_bytes: ctx.shared.config.read().settings.proto_max_bulk_len,
+    };
     let tensor = Arc::new(parse_tensorset(args, limits)?);
     let effect = tensorset_effect(key.clone(), &tensor);
     // The type may have changed while the arguments were parsed without the lock; check again.
-    if ctx.db().get(&key, now).is_some_and(|e| !matches!(e.value, Value::Tensor(_))) {
+    if ctx
+        .db()
+        .get(&key, now)
+        .is_some_and(|e| !matches!(e.value, Value::Tensor(_)))
+    {
         return Err(CmdError::WrongType);
     }
     ctx.db().set(key.clone(), Value::Tensor(tensor), None);
-    Ok(Outcome::new(Reply::OK).effect(effect).event(notify::MODULE, "ai.tensorset", key))
+    Ok(Outcome::new(Reply::OK)
+        .effect(effect)
+        .event(notify::MODULE, "ai.tensorset", key))
 }
 
 pub fn tensorget(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {

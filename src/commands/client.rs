@@ -9,7 +9,9 @@ use crate::util::{eq_ic, lossy};
 /// Client names may not contain spaces, newlines or other special characters (Redis's rule).
 pub fn check_name(name: &[u8]) -> CmdResult<()> {
     if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
-        return Err(CmdError::err("Client names cannot contain spaces, newlines or special characters."));
+        return Err(CmdError::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
     Ok(())
 }
@@ -47,7 +49,10 @@ pub fn client(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             arity(args.remaining() == 2)?;
             let (attr, value) = (args.bytes()?, args.bytes()?);
             check_name(&value).map_err(|_| {
-                CmdError::err(format!("{} cannot contain spaces, newlines or special characters.", lossy(&attr)))
+                CmdError::err(format!(
+                    "{} cannot contain spaces, newlines or special characters.",
+                    lossy(&attr)
+                ))
             })?;
             let mut info = ctx.session.client.info.lock();
             if eq_ic(&attr, "LIB-NAME") {
@@ -55,7 +60,10 @@ pub fn client(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             } else if eq_ic(&attr, "LIB-VER") {
                 info.lib_ver = Some(value);
             } else {
-                return Err(CmdError::err(format!("Unrecognized option '{}'", lossy(&attr))));
+                return Err(CmdError::err(format!(
+                    "Unrecognized option '{}'",
+                    lossy(&attr)
+                )));
             }
             Reply::OK
         }
@@ -112,15 +120,24 @@ pub fn client(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         "help" => Reply::Array(
             [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "ID", "SETNAME <name>", "GETNAME", "SETINFO <LIB-NAME|LIB-VER> <value>",
-                "LIST [TYPE normal|pubsub] [ID id ...]", "INFO",
+                "ID",
+                "SETNAME <name>",
+                "GETNAME",
+                "SETINFO <LIB-NAME|LIB-VER> <value>",
+                "LIST [TYPE normal|pubsub] [ID id ...]",
+                "INFO",
                 "KILL <ip:port> | KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no]",
             ]
             .iter()
             .map(|s| Reply::Status((*s).into()))
             .collect(),
         ),
-        _ => return Err(CmdError::UnknownSubcommand { sub: lossy(&sub), cmd: "CLIENT".into() }),
+        _ => {
+            return Err(CmdError::UnknownSubcommand {
+                sub: lossy(&sub),
+                cmd: "CLIENT".into(),
+            })
+        }
     };
     ctx.session.sync_info();
     Ok(reply.into())
@@ -130,7 +147,12 @@ fn kill(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Reply> {
     // Old form: CLIENT KILL ip:port -> OK or an error.
     if args.remaining() == 1 {
         let addr = args.text()?;
-        let target = ctx.shared.clients.all().into_iter().find(|c| c.addr == addr);
+        let target = ctx
+            .shared
+            .clients
+            .all()
+            .into_iter()
+            .find(|c| c.addr == addr);
         return match target {
             Some(c) => {
                 kill_one(ctx, &c);
@@ -143,7 +165,12 @@ fn kill(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Reply> {
     while let Some(opt) = args.next() {
         let val = args.bytes()?;
         if eq_ic(&opt, "ID") {
-            id = Some(crate::util::parse_i64(&val).filter(|n| *n > 0).ok_or_else(|| CmdError::err("client-id should be greater than 0"))? as u64);
+            id = Some(
+                crate::util::parse_i64(&val)
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| CmdError::err("client-id should be greater than 0"))?
+                    as u64,
+            );
         } else if eq_ic(&opt, "ADDR") {
             addr = Some(lossy(&val));
         } else if eq_ic(&opt, "LADDR") {

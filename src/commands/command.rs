@@ -11,7 +11,11 @@ use crate::util::{eq_ic, lossy};
 
 /// The COMMAND INFO entry of one command (Redis 7's 10-element shape).
 pub fn info_entry(c: &CommandSpec) -> Reply {
-    let flags = NAMES.iter().filter(|(bit, _)| c.has(*bit)).map(|(_, n)| Reply::Simple(n)).collect();
+    let flags = NAMES
+        .iter()
+        .filter(|(bit, _)| c.has(*bit))
+        .map(|(_, n)| Reply::Simple(n))
+        .collect();
     let acl = c.acl.iter().map(|a| Reply::Simple(acl_name(a))).collect();
     Reply::Array(vec![
         Reply::lit(c.name),
@@ -30,10 +34,23 @@ pub fn info_entry(c: &CommandSpec) -> Reply {
 /// `@read`-style names; static so replies need no allocation.
 fn acl_name(cat: &str) -> &'static str {
     const ALL: [&str; 12] = [
-        "@read", "@write", "@string", "@fast", "@slow", "@keyspace", "@connection", "@admin", "@dangerous",
-        "@pubsub", "@transaction", "@ai",
+        "@read",
+        "@write",
+        "@string",
+        "@fast",
+        "@slow",
+        "@keyspace",
+        "@connection",
+        "@admin",
+        "@dangerous",
+        "@pubsub",
+        "@transaction",
+        "@ai",
     ];
-    ALL.iter().find(|a| &a[1..] == cat).copied().unwrap_or("@slow")
+    ALL.iter()
+        .find(|a| &a[1..] == cat)
+        .copied()
+        .unwrap_or("@slow")
 }
 
 fn docs_entry(c: &CommandSpec) -> Reply {
@@ -55,7 +72,12 @@ pub fn command(_ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         if names.is_empty() {
             Reply::Array(TABLE.iter().map(info_entry).collect())
         } else {
-            Reply::Array(names.iter().map(|n| lookup(n).map_or(Reply::NilArray, info_entry)).collect())
+            Reply::Array(
+                names
+                    .iter()
+                    .map(|n| lookup(n).map_or(Reply::NilArray, info_entry))
+                    .collect(),
+            )
         }
     } else if eq_ic(&sub, "DOCS") {
         let names = args.rest();
@@ -64,7 +86,12 @@ pub fn command(_ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         } else {
             names.iter().filter_map(|n| lookup(n)).collect()
         };
-        Reply::Map(chosen.into_iter().map(|c| (Reply::lit(c.name), docs_entry(c))).collect())
+        Reply::Map(
+            chosen
+                .into_iter()
+                .map(|c| (Reply::lit(c.name), docs_entry(c)))
+                .collect(),
+        )
     } else if eq_ic(&sub, "LIST") {
         let filter = if args.eat("FILTERBY") {
             let kind = args.text()?.to_ascii_lowercase();
@@ -81,7 +108,13 @@ pub fn command(_ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             Some((k, _)) if k == "module" => false,
             Some(_) => false,
         };
-        Reply::Array(TABLE.iter().filter(keep).map(|c| Reply::lit(c.name)).collect())
+        Reply::Array(
+            TABLE
+                .iter()
+                .filter(keep)
+                .map(|c| Reply::lit(c.name))
+                .collect(),
+        )
     } else if eq_ic(&sub, "GETKEYS") {
         let argv = args.rest();
         let Some(first) = argv.first() else {
@@ -89,22 +122,38 @@ pub fn command(_ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         };
         let spec = lookup(first).ok_or_else(|| CmdError::err("Invalid command specified"))?;
         if !spec.arity_ok(argv.len()) {
-            return Err(CmdError::err("Invalid number of arguments specified for command"));
+            return Err(CmdError::err(
+                "Invalid number of arguments specified for command",
+            ));
         }
         let pos = spec.key_positions(argv.len());
         if pos.is_empty() {
             return Err(CmdError::err("The command has no key arguments"));
         }
-        Reply::Array(pos.into_iter().map(|i| Reply::Bulk(argv[i].clone())).collect())
-    } else if eq_ic(&sub, "HELP") {
         Reply::Array(
-            ["COMMAND", "COMMAND COUNT", "COMMAND INFO <name>...", "COMMAND DOCS <name>...", "COMMAND LIST [FILTERBY MODULE|ACLCAT|PATTERN <x>]", "COMMAND GETKEYS <cmd> <arg>..."]
-                .iter()
-                .map(|s| Reply::Status((*s).into()))
+            pos.into_iter()
+                .map(|i| Reply::Bulk(argv[i].clone()))
                 .collect(),
         )
+    } else if eq_ic(&sub, "HELP") {
+        Reply::Array(
+            [
+                "COMMAND",
+                "COMMAND COUNT",
+                "COMMAND INFO <name>...",
+                "COMMAND DOCS <name>...",
+                "COMMAND LIST [FILTERBY MODULE|ACLCAT|PATTERN <x>]",
+                "COMMAND GETKEYS <cmd> <arg>...",
+            ]
+            .iter()
+            .map(|s| Reply::Status((*s).into()))
+            .collect(),
+        )
     } else {
-        return Err(CmdError::UnknownSubcommand { sub: lossy(&sub), cmd: "COMMAND".into() });
+        return Err(CmdError::UnknownSubcommand {
+            sub: lossy(&sub),
+            cmd: "COMMAND".into(),
+        });
     };
     Ok(reply.into())
 }

@@ -22,7 +22,12 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
                 *value = ctx.shared.bound_port().to_string();
             }
         }
-        Reply::Map(pairs.into_iter().map(|(n, v)| (Reply::lit(n), Reply::text(v))).collect())
+        Reply::Map(
+            pairs
+                .into_iter()
+                .map(|(n, v)| (Reply::lit(n), Reply::text(v)))
+                .collect(),
+        )
     } else if eq_ic(&sub, "SET") {
         let pairs = args.rest();
         if pairs.is_empty() || pairs.len() % 2 != 0 {
@@ -33,8 +38,12 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         for kv in pairs.chunks(2) {
             let (name, value) = (lossy(&kv[0]), lossy(&kv[1]));
             next.set(&name, &value).map_err(|e| match e {
-                ConfigError::Unknown(_) => CmdError::err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'")),
-                other => CmdError::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {other}")),
+                ConfigError::Unknown(_) => CmdError::err(format!(
+                    "Unknown option or number of arguments for CONFIG SET - '{name}'"
+                )),
+                other => CmdError::err(format!(
+                    "CONFIG SET failed (possibly related to argument '{name}') - {other}"
+                )),
             })?;
         }
         crate::log::set_level(next.settings.loglevel);
@@ -53,13 +62,21 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         Reply::OK
     } else if eq_ic(&sub, "HELP") {
         Reply::Array(
-            ["CONFIG GET <pattern> [<pattern> ...]", "CONFIG SET <directive> <value> [<directive> <value> ...]", "CONFIG RESETSTAT", "CONFIG REWRITE"]
-                .iter()
-                .map(|s| Reply::Status((*s).into()))
-                .collect(),
+            [
+                "CONFIG GET <pattern> [<pattern> ...]",
+                "CONFIG SET <directive> <value> [<directive> <value> ...]",
+                "CONFIG RESETSTAT",
+                "CONFIG REWRITE",
+            ]
+            .iter()
+            .map(|s| Reply::Status((*s).into()))
+            .collect(),
         )
     } else {
-        return Err(CmdError::UnknownSubcommand { sub: lossy(&sub), cmd: "CONFIG".into() });
+        return Err(CmdError::UnknownSubcommand {
+            sub: lossy(&sub),
+            cmd: "CONFIG".into(),
+        });
     };
     Ok(reply.into())
 }

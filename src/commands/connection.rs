@@ -64,7 +64,11 @@ pub fn hello(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             Some(2) => Protocol::Resp2,
             Some(3) => Protocol::Resp3,
             Some(_) => return Err(CmdError::Raw("NOPROTO unsupported protocol version".into())),
-            None => return Err(CmdError::err("Protocol version is not an integer or out of range")),
+            None => {
+                return Err(CmdError::err(
+                    "Protocol version is not an integer or out of range",
+                ))
+            }
         };
     }
     let mut setname = None;
@@ -79,7 +83,10 @@ pub fn hello(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             super::client::check_name(&name)?;
             setname = Some(name);
         } else {
-            return Err(CmdError::err(format!("Syntax error in HELLO option '{}'", crate::util::lossy(&opt))));
+            return Err(CmdError::err(format!(
+                "Syntax error in HELLO option '{}'",
+                crate::util::lossy(&opt)
+            )));
         }
     }
     let needs_auth = !ctx.shared.config.read().settings.requirepass.is_empty();
@@ -99,7 +106,10 @@ pub fn hello(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let n = if proto == Protocol::Resp3 { 3 } else { 2 };
     Ok(Reply::Map(vec![
         (Reply::lit("server"), Reply::lit("redis")),
-        (Reply::lit("version"), Reply::lit(crate::commands::info::REDIS_COMPAT_VERSION)),
+        (
+            Reply::lit("version"),
+            Reply::lit(crate::commands::info::REDIS_COMPAT_VERSION),
+        ),
         (Reply::lit("proto"), Reply::Int(n)),
         (Reply::lit("id"), Reply::Int(ctx.session.id() as i64)),
         (Reply::lit("mode"), Reply::lit("standalone")),

@@ -22,13 +22,20 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         Reply::OK
     } else if eq_ic(&sub, "EFFECTS") {
         let count = match args.next() {
-            Some(n) => crate::util::parse_i64(&n).filter(|n| *n >= 0).ok_or(CmdError::NotInteger)? as usize,
+            Some(n) => crate::util::parse_i64(&n)
+                .filter(|n| *n >= 0)
+                .ok_or(CmdError::NotInteger)? as usize,
             None => 10,
         };
         let log = &ctx.engine().effects;
         Reply::Array(
             log.recent(count)
-                .map(|e| Reply::Array(vec![Reply::Int(e.offset as i64), Reply::bulks(e.argv.clone())]))
+                .map(|e| {
+                    Reply::Array(vec![
+                        Reply::Int(e.offset as i64),
+                        Reply::bulks(e.argv.clone()),
+                    ])
+                })
                 .collect(),
         )
     } else if eq_ic(&sub, "SET-ACTIVE-EXPIRE") {
@@ -37,13 +44,20 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         Reply::OK
     } else if eq_ic(&sub, "HELP") {
         Reply::Array(
-            ["DEBUG SLEEP <seconds>", "DEBUG EFFECTS [<count>]", "DEBUG SET-ACTIVE-EXPIRE <0|1>"]
-                .iter()
-                .map(|s| Reply::Status((*s).into()))
-                .collect(),
+            [
+                "DEBUG SLEEP <seconds>",
+                "DEBUG EFFECTS [<count>]",
+                "DEBUG SET-ACTIVE-EXPIRE <0|1>",
+            ]
+            .iter()
+            .map(|s| Reply::Status((*s).into()))
+            .collect(),
         )
     } else {
-        return Err(CmdError::UnknownSubcommand { sub: lossy(&sub), cmd: "DEBUG".into() });
+        return Err(CmdError::UnknownSubcommand {
+            sub: lossy(&sub),
+            cmd: "DEBUG".into(),
+        });
     };
     Ok(reply.into())
 }

@@ -77,7 +77,10 @@ fn policy(shared: &Shared, session: &Session, args: &Args) -> Result<Gate, CmdEr
     if auth_needed && !session.authenticated && !spec.has(NO_AUTH) {
         return Err(CmdError::NoAuth);
     }
-    if session.protocol == Protocol::Resp2 && session.subscriptions() > 0 && !spec.has(SUBSCRIBED_OK) {
+    if session.protocol == Protocol::Resp2
+        && session.subscriptions() > 0
+        && !spec.has(SUBSCRIBED_OK)
+    {
         return Err(CmdError::err(format!(
             "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
@@ -138,11 +141,28 @@ pub fn call(ctx: &mut Ctx, spec: &'static CommandSpec, mut args: Args) -> Option
     }
     let (slower_than, max_len) = {
         let cfg = shared.config.read();
-        (cfg.settings.slowlog_slower_than, cfg.settings.slowlog_max_len)
+        (
+            cfg.settings.slowlog_slower_than,
+            cfg.settings.slowlog_max_len,
+        )
     };
     if slower_than >= 0 && usec >= slower_than as u64 && spec.name != "exec" {
-        let name = ctx.session.client.info.lock().name.as_ref().map(|n| lossy(n)).unwrap_or_default();
-        shared.slowlog.lock().push(usec, args.argv(), ctx.session.client.addr.clone(), name, max_len);
+        let name = ctx
+            .session
+            .client
+            .info
+            .lock()
+            .name
+            .as_ref()
+            .map(|n| lossy(n))
+            .unwrap_or_default();
+        shared.slowlog.lock().push(
+            usec,
+            args.argv(),
+            ctx.session.client.addr.clone(),
+            name,
+            max_len,
+        );
     }
     if !spec.has(SKIP_MONITOR | ADMIN) {
         feed_monitors(shared, ctx.session, args.argv());
@@ -181,7 +201,9 @@ pub fn notify_events(shared: &Shared, flags: u32, events: &[Event]) {
         if flags & notify::KEYSPACE != 0 {
             let mut ch = b"__keyspace@0__:".to_vec();
             ch.extend_from_slice(&ev.key);
-            shared.pubsub.publish(&Bytes::from(ch), &Bytes::from_static(ev.name.as_bytes()));
+            shared
+                .pubsub
+                .publish(&Bytes::from(ch), &Bytes::from_static(ev.name.as_bytes()));
         }
         if flags & notify::KEYEVENT != 0 {
             let ch = Bytes::from(format!("__keyevent@0__:{}", ev.name));
@@ -197,7 +219,12 @@ fn feed_monitors(shared: &Shared, session: &Session, argv: &[Bytes]) {
         return;
     }
     let us = crate::util::now_us();
-    let mut line = format!("{}.{:06} [0 {}]", us / 1_000_000, us % 1_000_000, session.client.addr);
+    let mut line = format!(
+        "{}.{:06} [0 {}]",
+        us / 1_000_000,
+        us % 1_000_000,
+        session.client.addr
+    );
     for a in argv {
         line.push(' ');
         line.push_str(&repr(a));
@@ -236,8 +263,13 @@ pub fn expire_cycle(shared: &Shared, limit: usize) -> usize {
         let mut g = shared.engine.lock();
         let n = g.db.expire_cycle(now, limit);
         for k in g.db.take_expired() {
-            g.effects.append(vec![Bytes::from_static(b"DEL"), k.clone()]);
-            events.push(Event { class: notify::EXPIRED, name: "expired", key: k });
+            g.effects
+                .append(vec![Bytes::from_static(b"DEL"), k.clone()]);
+            events.push(Event {
+                class: notify::EXPIRED,
+                name: "expired",
+                key: k,
+            });
         }
         n
     };

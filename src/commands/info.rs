@@ -10,10 +10,24 @@ use crate::stats::Stats;
 /// The Redis version tensorcell answers like (HELLO, INFO redis_version), for clients that check it.
 pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
 
-const DEFAULT: [&str; 9] = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace", "ai"];
+const DEFAULT: [&str; 9] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+    "ai",
+];
 
 pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
-    let asked: Vec<String> = args.rest().iter().map(|b| crate::util::lossy(b).to_ascii_lowercase()).collect();
+    let asked: Vec<String> = args
+        .rest()
+        .iter()
+        .map(|b| crate::util::lossy(b).to_ascii_lowercase())
+        .collect();
     let mut sections: Vec<&str> = Vec::new();
     if asked.is_empty() || asked.iter().any(|s| s == "default") {
         sections.extend(DEFAULT);
@@ -23,7 +37,11 @@ pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         sections.push("commandstats");
     }
     for s in &asked {
-        if let Some(known) = DEFAULT.iter().chain(["commandstats"].iter()).find(|k| *k == s) {
+        if let Some(known) = DEFAULT
+            .iter()
+            .chain(["commandstats"].iter())
+            .find(|k| *k == s)
+        {
             if !sections.contains(known) {
                 sections.push(known);
             }
@@ -59,14 +77,30 @@ fn human(bytes: u64) -> String {
 /// (user, system) CPU seconds of this process, from /proc (0 where unavailable).
 fn cpu_times() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
     (tick(11), tick(12))
 }
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    statm.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 4096
+    statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        * 4096
 }
 
 fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
@@ -79,7 +113,11 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             line(out, "redis_version", REDIS_COMPAT_VERSION);
             line(out, "tensorcell_version", env!("CARGO_PKG_VERSION"));
             line(out, "redis_mode", "standalone");
-            line(out, "os", format!("{} {}", std::env::consts::OS, std::env::consts::ARCH));
+            line(
+                out,
+                "os",
+                format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            );
             line(out, "arch_bits", usize::BITS);
             line(out, "process_id", std::process::id());
             line(out, "run_id", &shared.run_id);
@@ -89,14 +127,32 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             line(out, "uptime_in_days", up / 86400);
             line(out, "hz", settings.hz);
             line(out, "io_threads_active", settings.io_threads);
-            line(out, "executable", std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
-            let file = shared.config.read().file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            line(
+                out,
+                "executable",
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
+            let file = shared
+                .config
+                .read()
+                .file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             line(out, "config_file", file);
         }
         "clients" => {
             out.push_str("# Clients\r\n");
             let all = shared.clients.all();
-            let pubsub = all.iter().filter(|c| { let i = c.info.lock(); i.sub + i.psub > 0 }).count();
+            let pubsub = all
+                .iter()
+                .filter(|c| {
+                    let i = c.info.lock();
+                    i.sub + i.psub > 0
+                })
+                .count();
             line(out, "connected_clients", all.len());
             line(out, "maxclients", settings.maxclients);
             line(out, "blocked_clients", 0);
@@ -125,11 +181,27 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
         }
         "stats" => {
             out.push_str("# Stats\r\n");
-            line(out, "total_connections_received", Stats::get(&s.connections_received));
-            line(out, "total_commands_processed", Stats::get(&s.commands_processed));
+            line(
+                out,
+                "total_connections_received",
+                Stats::get(&s.connections_received),
+            );
+            line(
+                out,
+                "total_commands_processed",
+                Stats::get(&s.commands_processed),
+            );
             line(out, "total_net_input_bytes", Stats::get(&s.net_input_bytes));
-            line(out, "total_net_output_bytes", Stats::get(&s.net_output_bytes));
-            line(out, "rejected_connections", Stats::get(&s.rejected_connections));
+            line(
+                out,
+                "total_net_output_bytes",
+                Stats::get(&s.net_output_bytes),
+            );
+            line(
+                out,
+                "rejected_connections",
+                Stats::get(&s.rejected_connections),
+            );
             line(out, "expired_keys", Stats::get(&s.expired_keys));
             line(out, "evicted_keys", 0);
             line(out, "keyspace_hits", Stats::get(&s.keyspace_hits));
@@ -156,7 +228,11 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             out.push_str("# Keyspace\r\n");
             let db = ctx.db();
             if !db.is_empty() {
-                line(out, "db0", format!("keys={},expires={},avg_ttl=0", db.len(), db.expires_count()));
+                line(
+                    out,
+                    "db0",
+                    format!("keys={},expires={},avg_ttl=0", db.len(), db.expires_count()),
+                );
             }
         }
         "ai" => {
@@ -169,11 +245,18 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             let mut stats: Vec<_> = s.commands.lock().iter().map(|(k, v)| (*k, *v)).collect();
             stats.sort_by_key(|(k, _)| *k);
             for (name, c) in stats {
-                let per = if c.calls > 0 { c.usec as f64 / c.calls as f64 } else { 0.0 };
+                let per = if c.calls > 0 {
+                    c.usec as f64 / c.calls as f64
+                } else {
+                    0.0
+                };
                 line(
                     out,
                     &format!("cmdstat_{name}"),
-                    format!("calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}", c.calls, c.usec, c.rejected, c.failed),
+                    format!(
+                        "calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}",
+                        c.calls, c.usec, c.rejected, c.failed
+                    ),
                 );
             }
         }

@@ -49,7 +49,10 @@ pub fn exists(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
 pub fn type_(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let key = args.bytes()?;
     let now = ctx.now;
-    let name = ctx.db().get(&key, now).map_or("none", |e| e.value.kind().type_name());
+    let name = ctx
+        .db()
+        .get(&key, now)
+        .map_or("none", |e| e.value.kind().type_name());
     Ok(Reply::Simple(name).into())
 }
 
@@ -85,14 +88,19 @@ pub fn scan(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         } else if eq_ic(&opt, "TYPE") {
             let t = args.bytes()?;
             // An unknown type name matches nothing, as in Redis 7.0.
-            kind = Some(ValueKind::ALL.into_iter().find(|k| eq_ic(&t, k.type_name())));
+            kind = Some(
+                ValueKind::ALL
+                    .into_iter()
+                    .find(|k| eq_ic(&t, k.type_name())),
+            );
         } else {
             return Err(CmdError::Syntax);
         }
     }
     let now = ctx.now;
     let (next, keys) = ctx.db().scan(cursor, count, now, |k, e| {
-        pattern.as_ref().is_none_or(|p| glob::matches(p, k, false)) && kind.is_none_or(|want| want == Some(e.value.kind()))
+        pattern.as_ref().is_none_or(|p| glob::matches(p, k, false))
+            && kind.is_none_or(|want| want == Some(e.value.kind()))
     });
     Ok(Reply::Array(vec![Reply::text(next.to_string()), Reply::bulks(keys)]).into())
 }
@@ -115,7 +123,13 @@ pub fn rename(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
 }
 
 /// Shared body of EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT with NX | XX | GT | LT.
-fn expire_generic(ctx: &mut Ctx, args: &mut Args, unit_ms: i64, relative: bool, name: &str) -> CmdResult<Outcome> {
+fn expire_generic(
+    ctx: &mut Ctx,
+    args: &mut Args,
+    unit_ms: i64,
+    relative: bool,
+    name: &str,
+) -> CmdResult<Outcome> {
     let key = args.bytes()?;
     let n = args.int()?;
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
@@ -129,15 +143,23 @@ fn expire_generic(ctx: &mut Ctx, args: &mut Args, unit_ms: i64, relative: bool, 
         }
     }
     if nx && (xx || gt || lt) {
-        return Err(CmdError::err("NX and XX, GT or LT options at the same time are not compatible"));
+        return Err(CmdError::err(
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ));
     }
     if gt && lt {
-        return Err(CmdError::err("GT and LT options at the same time are not compatible"));
+        return Err(CmdError::err(
+            "GT and LT options at the same time are not compatible",
+        ));
     }
     let now = ctx.now as i64;
     let invalid = || CmdError::InvalidExpire(name.to_string());
     let at = n.checked_mul(unit_ms).ok_or_else(invalid)?;
-    let at = if relative { at.checked_add(now).ok_or_else(invalid)? } else { at };
+    let at = if relative {
+        at.checked_add(now).ok_or_else(invalid)?
+    } else {
+        at
+    };
     let Some(current) = ctx.db().get(&key, now as u64).map(|e| e.expire_at) else {
         return Ok(Reply::Int(0).into());
     };
@@ -151,11 +173,17 @@ fn expire_generic(ctx: &mut Ctx, args: &mut Args, unit_ms: i64, relative: bool, 
     }
     if at <= now {
         ctx.db().remove(&key);
-        return Ok(Outcome::new(Reply::Int(1)).effect(vec![b("DEL"), key.clone()]).event(notify::GENERIC, "del", key));
+        return Ok(Outcome::new(Reply::Int(1))
+            .effect(vec![b("DEL"), key.clone()])
+            .event(notify::GENERIC, "del", key));
     }
     ctx.db().set_expiry(&key, Some(at as u64), now as u64);
     Ok(Outcome::new(Reply::Int(1))
-        .effect(vec![b("PEXPIREAT"), key.clone(), Bytes::from(at.to_string())])
+        .effect(vec![
+            b("PEXPIREAT"),
+            key.clone(),
+            Bytes::from(at.to_string()),
+        ])
         .event(notify::GENERIC, "expire", key))
 }
 
@@ -202,15 +230,24 @@ pub fn pttl(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
 pub fn persist(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let key = args.bytes()?;
     let now = ctx.now;
-    let has_ttl = ctx.db().get(&key, now).is_some_and(|e| e.expire_at.is_some());
+    let has_ttl = ctx
+        .db()
+        .get(&key, now)
+        .is_some_and(|e| e.expire_at.is_some());
     if !has_ttl {
         return Ok(Reply::Int(0).into());
     }
     ctx.db().set_expiry(&key, None, now);
-    Ok(Outcome::new(Reply::Int(1)).effect(vec![b("PERSIST"), key.clone()]).event(notify::GENERIC, "persist", key))
+    Ok(Outcome::new(Reply::Int(1))
+        .effect(vec![b("PERSIST"), key.clone()])
+        .event(notify::GENERIC, "persist", key))
 }
 
 pub fn randomkey(ctx: &mut Ctx, _args: &mut Args) -> CmdResult<Outcome> {
     let now = ctx.now;
-    Ok(ctx.db().random_key(now).map_or(Reply::Nil, Reply::Bulk).into())
+    Ok(ctx
+        .db()
+        .random_key(now)
+        .map_or(Reply::Nil, Reply::Bulk)
+        .into())
 }

@@ -88,7 +88,11 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn new(reply: Reply) -> Self {
-        Outcome { reply: Some(reply), effects: Vec::new(), events: Vec::new() }
+        Outcome {
+            reply: Some(reply),
+            effects: Vec::new(),
+            events: Vec::new(),
+        }
     }
 
     /// Adds a write to propagate (the RESP command that reproduces it).
@@ -130,7 +134,15 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(shared: &'a Shared, session: &'a mut Session) -> Self {
-        Ctx { shared, session, guard: None, now: crate::util::now_ms(), in_exec: false, exec_wrapped: false, expired_events: Vec::new() }
+        Ctx {
+            shared,
+            session,
+            guard: None,
+            now: crate::util::now_ms(),
+            in_exec: false,
+            exec_wrapped: false,
+            expired_events: Vec::new(),
+        }
     }
 
     /// The engine, locking it if this command has not yet.
@@ -168,8 +180,13 @@ impl<'a> Ctx<'a> {
         crate::stats::Stats::add(&self.shared.stats.expired_keys, expired.len() as u64);
         crate::stats::Stats::add(&self.shared.stats.changes, expired.len() as u64);
         for k in expired {
-            g.effects.append(vec![Bytes::from_static(b"DEL"), k.clone()]);
-            self.expired_events.push(Event { class: crate::config::notify::EXPIRED, name: "expired", key: k });
+            g.effects
+                .append(vec![Bytes::from_static(b"DEL"), k.clone()]);
+            self.expired_events.push(Event {
+                class: crate::config::notify::EXPIRED,
+                name: "expired",
+                key: k,
+            });
         }
     }
 }

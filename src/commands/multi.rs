@@ -55,7 +55,9 @@ pub fn exec(ctx: &mut Ctx, _args: &mut Args) -> CmdResult<Outcome> {
         replies.push(dispatch::call(ctx, spec, args).unwrap_or(Reply::Nil));
     }
     if ctx.exec_wrapped {
-        ctx.engine().effects.append(vec![Bytes::from_static(b"EXEC")]);
+        ctx.engine()
+            .effects
+            .append(vec![Bytes::from_static(b"EXEC")]);
     }
     ctx.in_exec = false;
     ctx.exec_wrapped = false;

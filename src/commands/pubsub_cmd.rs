@@ -18,13 +18,19 @@ pub fn publish(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
 
 fn confirm(ctx: &Ctx, out: &mut Vec<Reply>, kind: &'static str, name: Option<Bytes>) {
     let n = ctx.session.subscriptions() as i64;
-    out.push(Reply::Push(vec![Reply::lit(kind), name.map_or(Reply::Nil, Reply::Bulk), Reply::Int(n)]));
+    out.push(Reply::Push(vec![
+        Reply::lit(kind),
+        name.map_or(Reply::Nil, Reply::Bulk),
+        Reply::Int(n),
+    ]));
 }
 
 pub fn subscribe(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let mut out = Vec::new();
     for ch in args.rest() {
-        ctx.shared.pubsub.subscribe(ch.clone(), ctx.session.id(), ctx.session.sink.clone());
+        ctx.shared
+            .pubsub
+            .subscribe(ch.clone(), ctx.session.id(), ctx.session.sink.clone());
         ctx.session.channels.insert(ch.clone());
         confirm(ctx, &mut out, "subscribe", Some(ch));
     }
@@ -35,7 +41,9 @@ pub fn subscribe(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
 pub fn psubscribe(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let mut out = Vec::new();
     for p in args.rest() {
-        ctx.shared.pubsub.psubscribe(p.clone(), ctx.session.id(), ctx.session.sink.clone());
+        ctx.shared
+            .pubsub
+            .psubscribe(p.clone(), ctx.session.id(), ctx.session.sink.clone());
         ctx.session.patterns.insert(p.clone());
         confirm(ctx, &mut out, "psubscribe", Some(p));
     }
@@ -106,7 +114,10 @@ pub fn pubsub(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     } else if eq_ic(&sub, "NUMPAT") {
         Reply::Int(ctx.shared.pubsub.numpat() as i64)
     } else {
-        return Err(CmdError::UnknownSubcommand { sub: lossy(&sub), cmd: "PUBSUB".into() });
+        return Err(CmdError::UnknownSubcommand {
+            sub: lossy(&sub),
+            cmd: "PUBSUB".into(),
+        });
     };
     Ok(reply.into())
 }

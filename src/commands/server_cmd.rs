@@ -32,7 +32,11 @@ pub fn flushall(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
 pub fn time(ctx: &mut Ctx, _args: &mut Args) -> CmdResult<Outcome> {
     let _ = ctx;
     let us = crate::util::now_us();
-    Ok(Reply::Array(vec![Reply::text((us / 1_000_000).to_string()), Reply::text((us % 1_000_000).to_string())]).into())
+    Ok(Reply::Array(vec![
+        Reply::text((us / 1_000_000).to_string()),
+        Reply::text((us % 1_000_000).to_string()),
+    ])
+    .into())
 }
 
 pub fn shutdown(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
@@ -81,9 +85,17 @@ pub fn slowlog(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         ctx.shared.slowlog.lock().reset();
         Reply::OK
     } else if eq_ic(&sub, "HELP") {
-        Reply::Array(["SLOWLOG GET [<count>]", "SLOWLOG LEN", "SLOWLOG RESET"].iter().map(|s| Reply::Status((*s).into())).collect())
+        Reply::Array(
+            ["SLOWLOG GET [<count>]", "SLOWLOG LEN", "SLOWLOG RESET"]
+                .iter()
+                .map(|s| Reply::Status((*s).into()))
+                .collect(),
+        )
     } else {
-        return Err(CmdError::UnknownSubcommand { sub: lossy(&sub), cmd: "SLOWLOG".into() });
+        return Err(CmdError::UnknownSubcommand {
+            sub: lossy(&sub),
+            cmd: "SLOWLOG".into(),
+        });
     };
     Ok(reply.into())
 }
@@ -91,7 +103,10 @@ pub fn slowlog(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
 pub fn monitor(ctx: &mut Ctx, _args: &mut Args) -> CmdResult<Outcome> {
     if !ctx.session.monitor {
         ctx.session.monitor = true;
-        ctx.shared.monitors.lock().push((ctx.session.id(), ctx.session.sink.clone()));
+        ctx.shared
+            .monitors
+            .lock()
+            .push((ctx.session.id(), ctx.session.sink.clone()));
         ctx.session.sync_info();
     }
     Ok(Reply::OK.into())

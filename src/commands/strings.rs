@@ -27,7 +27,14 @@ fn get_str(ctx: &mut Ctx, key: &[u8]) -> CmdResult<Option<Bytes>> {
 
 fn count_hit(ctx: &Ctx, hit: bool) {
     let s = &ctx.shared.stats;
-    Stats::add(if hit { &s.keyspace_hits } else { &s.keyspace_misses }, 1);
+    Stats::add(
+        if hit {
+            &s.keyspace_hits
+        } else {
+            &s.keyspace_misses
+        },
+        1,
+    );
 }
 
 pub fn get(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
@@ -66,7 +73,12 @@ pub fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let now = ctx.now;
     let exists = ctx.db().exists(&key, now);
     if (cond == Cond::Nx && exists) || (cond == Cond::Xx && !exists) {
-        return Ok(if get { old.map_or(Reply::Nil, Reply::Bulk) } else { Reply::Nil }.into());
+        return Ok(if get {
+            old.map_or(Reply::Nil, Reply::Bulk)
+        } else {
+            Reply::Nil
+        }
+        .into());
     }
     let value = own(value);
     let db = ctx.db();
@@ -81,9 +93,13 @@ pub fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     } else if keepttl {
         effect.push(b("KEEPTTL"));
     }
-    let mut out = Outcome::new(if get { old.map_or(Reply::Nil, Reply::Bulk) } else { Reply::OK })
-        .effect(effect)
-        .event(notify::STRING, "set", key.clone());
+    let mut out = Outcome::new(if get {
+        old.map_or(Reply::Nil, Reply::Bulk)
+    } else {
+        Reply::OK
+    })
+    .effect(effect)
+    .event(notify::STRING, "set", key.clone());
     if expire_at.is_some() {
         out = out.event(notify::GENERIC, "expire", key);
     }
@@ -113,7 +129,9 @@ pub fn setnx(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     }
     let value = own(value);
     ctx.db().set(key.clone(), Value::Str(value.clone()), None);
-    Ok(Outcome::new(Reply::Int(1)).effect(vec![b("SET"), key.clone(), value]).event(notify::STRING, "set", key))
+    Ok(Outcome::new(Reply::Int(1))
+        .effect(vec![b("SET"), key.clone(), value])
+        .event(notify::STRING, "set", key))
 }
 
 pub fn mget(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
@@ -152,7 +170,9 @@ pub fn getdel(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         return Ok(Reply::Nil.into());
     };
     ctx.db().remove(&key);
-    Ok(Outcome::new(Reply::Bulk(v)).effect(vec![b("DEL"), key.clone()]).event(notify::GENERIC, "del", key))
+    Ok(Outcome::new(Reply::Bulk(v))
+        .effect(vec![b("DEL"), key.clone()])
+        .event(notify::GENERIC, "del", key))
 }
 
 pub fn append(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
@@ -160,14 +180,17 @@ pub fn append(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let old = get_str(ctx, &key)?.unwrap_or_default();
     let max = ctx.shared.config.read().settings.proto_max_bulk_len;
     if old.len() + tail.len() > max {
-        return Err(CmdError::err("string exceeds maximum allowed size (proto-max-bulk-len)"));
+        return Err(CmdError::err(
+            "string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
     }
     let mut v = BytesMut::with_capacity(old.len() + tail.len());
     v.extend_from_slice(&old);
     v.extend_from_slice(&tail);
     let len = v.len();
     let now = ctx.now;
-    ctx.db().set_keep_ttl(key.clone(), Value::Str(v.freeze()), now);
+    ctx.db()
+        .set_keep_ttl(key.clone(), Value::Str(v.freeze()), now);
     Ok(Outcome::new(Reply::Int(len as i64))
         .effect(vec![b("APPEND"), key.clone(), tail])
         .event(notify::STRING, "append", key))
@@ -185,8 +208,11 @@ fn incr_by(ctx: &mut Ctx, key: Bytes, delta: i64, argv: Vec<Bytes>) -> CmdResult
     };
     let new = cur.checked_add(delta).ok_or(CmdError::Overflow)?;
     let now = ctx.now;
-    ctx.db().set_keep_ttl(key.clone(), Value::Str(Bytes::from(new.to_string())), now);
-    Ok(Outcome::new(Reply::Int(new)).effect(argv).event(notify::STRING, "incrby", key))
+    ctx.db()
+        .set_keep_ttl(key.clone(), Value::Str(Bytes::from(new.to_string())), now);
+    Ok(Outcome::new(Reply::Int(new))
+        .effect(argv)
+        .event(notify::STRING, "incrby", key))
 }
 
 pub fn incr(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
@@ -202,14 +228,26 @@ pub fn decr(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
 pub fn incrby(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let key = args.bytes()?;
     let n = args.int()?;
-    incr_by(ctx, key.clone(), n, vec![b("INCRBY"), key, Bytes::from(n.to_string())])
+    incr_by(
+        ctx,
+        key.clone(),
+        n,
+        vec![b("INCRBY"), key, Bytes::from(n.to_string())],
+    )
 }
 
 pub fn decrby(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let key = args.bytes()?;
     let n = args.int()?;
-    let neg = n.checked_neg().ok_or_else(|| CmdError::err("decrement would overflow"))?;
-    incr_by(ctx, key.clone(), neg, vec![b("DECRBY"), key, Bytes::from(n.to_string())])
+    let neg = n
+        .checked_neg()
+        .ok_or_else(|| CmdError::err("decrement would overflow"))?;
+    incr_by(
+        ctx,
+        key.clone(),
+        neg,
+        vec![b("DECRBY"), key, Bytes::from(n.to_string())],
+    )
 }
 
 pub fn incrbyfloat(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
@@ -225,7 +263,8 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     }
     let text = Bytes::from(fmt_f64(new));
     let now = ctx.now;
-    ctx.db().set_keep_ttl(key.clone(), Value::Str(text.clone()), now);
+    ctx.db()
+        .set_keep_ttl(key.clone(), Value::Str(text.clone()), now);
     // Floating point is propagated as the resulting value so replicas and AOF replay agree bit for bit.
     Ok(Outcome::new(Reply::Bulk(text.clone()))
         .effect(vec![b("SET"), key.clone(), text, b("KEEPTTL")])

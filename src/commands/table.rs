@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::flags::*;
-use super::{ai_tensor, client, command, config_cmd, connection, debug, info, keys, multi, pubsub_cmd, server_cmd, strings, Handler};
+use super::{
+    ai_tensor, client, command, config_cmd, connection, debug, info, keys, multi, pubsub_cmd,
+    server_cmd, strings, Handler,
+};
 
 /// One command's declaration.
 #[derive(Debug)]
@@ -42,8 +45,15 @@ impl CommandSpec {
         if first <= 0 || step <= 0 {
             return vec![];
         }
-        let last = if last < 0 { argc as i32 + last } else { last.min(argc as i32 - 1) };
-        (first..=last).step_by(step as usize).map(|i| i as usize).collect()
+        let last = if last < 0 {
+            argc as i32 + last
+        } else {
+            last.min(argc as i32 - 1)
+        };
+        (first..=last)
+            .step_by(step as usize)
+            .map(|i| i as usize)
+            .collect()
     }
 }
 
@@ -150,7 +160,6 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     index.get(std::str::from_utf8(lower).ok()?).copied()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,7 +170,10 @@ mod tests {
         for c in TABLE {
             assert_eq!(c.name, c.name.to_lowercase());
             assert!(seen.insert(c.name), "duplicate {}", c.name);
-            assert!(std::ptr::eq(lookup(c.name.to_uppercase().as_bytes()).unwrap(), c));
+            assert!(std::ptr::eq(
+                lookup(c.name.to_uppercase().as_bytes()).unwrap(),
+                c
+            ));
             assert!(c.has(WRITE) != c.has(READONLY) || (!c.has(WRITE) && !c.has(READONLY)));
         }
     }
@@ -170,6 +182,9 @@ mod tests {
     fn key_positions_follow_the_spec() {
         assert_eq!(lookup(b"mset").unwrap().key_positions(5), vec![1, 3]);
         assert_eq!(lookup(b"del").unwrap().key_positions(4), vec![1, 2, 3]);
-        assert_eq!(lookup(b"ping").unwrap().key_positions(1), Vec::<usize>::new());
+        assert_eq!(
+            lookup(b"ping").unwrap().key_positions(1),
+            Vec::<usize>::new()
+        );
     }
 }

@@ -162,7 +162,11 @@ impl Db {
         let version = self.version;
         let w = self.watched.entry(key.clone()).or_insert((version, 0));
         w.1 += 1;
-        WatchMark { key, version: w.0, existed }
+        WatchMark {
+            key,
+            version: w.0,
+            existed,
+        }
     }
 
     /// Drops one watcher of `key`.
@@ -177,7 +181,10 @@ impl Db {
 
     /// Whether a watched key was written (or expired) since the mark was taken.
     pub fn watch_broken(&self, mark: &WatchMark, now_ms: u64) -> bool {
-        let changed = self.watched.get(&mark.key).is_none_or(|w| w.0 != mark.version);
+        let changed = self
+            .watched
+            .get(&mark.key)
+            .is_none_or(|w| w.0 != mark.version);
         changed || (mark.existed && self.peek(&mark.key, now_ms).is_none())
     }
 
@@ -210,7 +217,9 @@ impl Db {
     pub fn expire_cycle(&mut self, now_ms: u64, limit: usize) -> usize {
         let mut n = 0;
         while n < limit {
-            let Some((t, key)) = self.by_expiry.first().cloned() else { break };
+            let Some((t, key)) = self.by_expiry.first().cloned() else {
+                break;
+            };
             if t > now_ms {
                 break;
             }

@@ -28,7 +28,9 @@ pub fn encode(out: &mut BytesMut, reply: Reply, proto: Protocol) {
     }
     let result = match proto {
         Protocol::Resp2 => resp2::encode::extend_encode(out, &to_resp2(reply), false).map(drop),
-        Protocol::Resp3 => resp3::encode::complete::extend_encode(out, &to_resp3(reply), false).map(drop),
+        Protocol::Resp3 => {
+            resp3::encode::complete::extend_encode(out, &to_resp3(reply), false).map(drop)
+        }
     };
     debug_assert!(result.is_ok(), "reply encoding failed: {result:?}");
 }
@@ -47,7 +49,9 @@ fn to_resp2(r: Reply) -> F2 {
         Reply::Nil => F2::Null,
         // Only a top-level null array gets `*-1` (see `encode`); nested ones never occur in our replies.
         Reply::NilArray => F2::Null,
-        Reply::Array(v) | Reply::Set(v) | Reply::Push(v) | Reply::Many(v) => F2::Array(v.into_iter().map(to_resp2).collect()),
+        Reply::Array(v) | Reply::Set(v) | Reply::Push(v) | Reply::Many(v) => {
+            F2::Array(v.into_iter().map(to_resp2).collect())
+        }
         Reply::Map(kv) => {
             let mut out = Vec::with_capacity(kv.len() * 2);
             for (k, v) in kv {
@@ -64,24 +68,57 @@ fn to_resp2(r: Reply) -> F2 {
 
 fn to_resp3(r: Reply) -> F3 {
     match r {
-        Reply::Simple(s) => F3::SimpleString { data: Bytes::from_static(s.as_bytes()), attributes: None },
-        Reply::Status(s) => F3::SimpleString { data: Bytes::from(s.replace(['\r', '\n'], " ")), attributes: None },
-        Reply::Error(e) => F3::SimpleError { data: error_text(&e).into(), attributes: None },
-        Reply::Int(i) => F3::Number { data: i, attributes: None },
-        Reply::Bulk(b) => F3::BlobString { data: b, attributes: None },
+        Reply::Simple(s) => F3::SimpleString {
+            data: Bytes::from_static(s.as_bytes()),
+            attributes: None,
+        },
+        Reply::Status(s) => F3::SimpleString {
+            data: Bytes::from(s.replace(['\r', '\n'], " ")),
+            attributes: None,
+        },
+        Reply::Error(e) => F3::SimpleError {
+            data: error_text(&e).into(),
+            attributes: None,
+        },
+        Reply::Int(i) => F3::Number {
+            data: i,
+            attributes: None,
+        },
+        Reply::Bulk(b) => F3::BlobString {
+            data: b,
+            attributes: None,
+        },
         Reply::Nil | Reply::NilArray => F3::Null,
-        Reply::Array(v) | Reply::Many(v) => F3::Array { data: v.into_iter().map(to_resp3).collect(), attributes: None },
-        Reply::Set(v) => F3::Set { data: v.into_iter().map(to_resp3).collect(), attributes: None },
-        Reply::Push(v) => F3::Push { data: v.into_iter().map(to_resp3).collect(), attributes: None },
+        Reply::Array(v) | Reply::Many(v) => F3::Array {
+            data: v.into_iter().map(to_resp3).collect(),
+            attributes: None,
+        },
+        Reply::Set(v) => F3::Set {
+            data: v.into_iter().map(to_resp3).collect(),
+            attributes: None,
+        },
+        Reply::Push(v) => F3::Push {
+            data: v.into_iter().map(to_resp3).collect(),
+            attributes: None,
+        },
         Reply::Map(kv) => {
             let mut m = FrameMap::with_capacity(kv.len());
             for (k, v) in kv {
                 m.insert(to_resp3(k), to_resp3(v));
             }
-            F3::Map { data: m, attributes: None }
+            F3::Map {
+                data: m,
+                attributes: None,
+            }
         }
-        Reply::Double(d) => F3::Double { data: d, attributes: None },
-        Reply::Bool(b) => F3::Boolean { data: b, attributes: None },
+        Reply::Double(d) => F3::Double {
+            data: d,
+            attributes: None,
+        },
+        Reply::Bool(b) => F3::Boolean {
+            data: b,
+            attributes: None,
+        },
         Reply::Verbatim(s) => F3::VerbatimString {
             data: Bytes::from(s),
             format: VerbatimStringFormat::Text,
@@ -107,9 +144,15 @@ mod tests {
         assert_eq!(enc(Reply::Int(-3), Protocol::Resp2), ":-3\r\n");
         assert_eq!(enc(Reply::Nil, Protocol::Resp2), "$-1\r\n");
         assert_eq!(enc(Reply::Double(1.5), Protocol::Resp2), "$3\r\n1.5\r\n");
-        assert_eq!(enc(Reply::Error(CmdError::Syntax), Protocol::Resp2), "-ERR syntax error\r\n");
         assert_eq!(
-            enc(Reply::Map(vec![(Reply::lit("a"), Reply::Int(1))]), Protocol::Resp2),
+            enc(Reply::Error(CmdError::Syntax), Protocol::Resp2),
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            enc(
+                Reply::Map(vec![(Reply::lit("a"), Reply::Int(1))]),
+                Protocol::Resp2
+            ),
             "*2\r\n$1\r\na\r\n:1\r\n"
         );
     }
@@ -120,9 +163,18 @@ mod tests {
         assert_eq!(enc(Reply::Double(1.5), Protocol::Resp3), ",1.5\r\n");
         assert_eq!(enc(Reply::Bool(true), Protocol::Resp3), "#t\r\n");
         assert_eq!(
-            enc(Reply::Map(vec![(Reply::lit("a"), Reply::Int(1)), (Reply::lit("b"), Reply::Int(2))]), Protocol::Resp3),
+            enc(
+                Reply::Map(vec![
+                    (Reply::lit("a"), Reply::Int(1)),
+                    (Reply::lit("b"), Reply::Int(2))
+                ]),
+                Protocol::Resp3
+            ),
             "%2\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n:2\r\n"
         );
-        assert_eq!(enc(Reply::Push(vec![Reply::lit("message")]), Protocol::Resp3), ">1\r\n$7\r\nmessage\r\n");
+        assert_eq!(
+            enc(Reply::Push(vec![Reply::lit("message")]), Protocol::Resp3),
+            ">1\r\n$7\r\nmessage\r\n"
+        );
     }
 }

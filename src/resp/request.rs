@@ -30,7 +30,12 @@ enum State {
     Idle,
     /// Inside a multibulk: arguments still expected, those read so far, and the pending bulk's length
     /// once its `$` header has been read.
-    Multibulk { remaining: usize, args: Vec<Bytes>, bulk: Option<usize>, bytes: usize },
+    Multibulk {
+        remaining: usize,
+        args: Vec<Bytes>,
+        bulk: Option<usize>,
+        bytes: usize,
+    },
 }
 
 /// Incremental request parser; one per connection.
@@ -48,16 +53,21 @@ pub struct RequestParser {
 
 impl RequestParser {
     pub fn new(max_bulk: usize, max_request: usize) -> Self {
-        RequestParser { state: State::Idle, max_bulk, max_request, unauthenticated: false }
+        RequestParser {
+            state: State::Idle,
+            max_bulk,
+            max_request,
+            unauthenticated: false,
+        }
     }
 
     /// The length of a big bulk argument being read, and how many of its bytes (plus CRLF) are still missing
     /// from `buf`; the connection uses it to read the argument into a buffer of its own.
     pub fn pending_big_arg(&self, buf: &BytesMut) -> Option<usize> {
         match &self.state {
-            State::Multibulk { bulk: Some(len), .. } if *len >= BIG_ARG && buf.len() < len + 2 => {
-                Some(len + 2)
-            }
+            State::Multibulk {
+                bulk: Some(len), ..
+            } if *len >= BIG_ARG && buf.len() < len + 2 => Some(len + 2),
             _ => None,
         }
     }
@@ -83,7 +93,11 @@ impl RequestParser {
                     }
                 }
                 let Some(count) = self.header(buf, "mbulk count", |n, p| {
-                    let limit = if p.unauthenticated { 10 } else { i32::MAX as i64 };
+                    let limit = if p.unauthenticated {
+                        10
+                    } else {
+                        i32::MAX as i64
+                    };
                     if n > limit {
                         Err(ProtocolError::new("invalid multibulk length"))
                     } else {
@@ -112,7 +126,9 @@ impl RequestParser {
     fn multibulk(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         loop {
             let (remaining, bulk) = match &self.state {
-                State::Multibulk { remaining, bulk, .. } => (*remaining, *bulk),
+                State::Multibulk {
+                    remaining, bulk, ..
+                } => (*remaining, *bulk),
                 State::Idle => unreachable!("multibulk() is only called inside a request"),
             };
             if remaining == 0 {
@@ -130,7 +146,11 @@ impl RequestParser {
                         let got = buf[0] as char;
                         return Err(ProtocolError::new(format!("expected '$', got '{got}'")));
                     }
-                    let max_bulk = if self.unauthenticated { 16384 } else { self.max_bulk as i64 };
+                    let max_bulk = if self.unauthenticated {
+                        16384
+                    } else {
+                        self.max_bulk as i64
+                    };
                     let Some(len) = self.header(buf, "bulk count", |n, _| {
                         if n < 0 || n > max_bulk {
                             Err(ProtocolError::new("invalid bulk length"))
@@ -145,7 +165,9 @@ impl RequestParser {
                     if let State::Multibulk { bulk, bytes, .. } = &mut self.state {
                         *bytes += len;
                         if *bytes > self.max_request {
-                            return Err(ProtocolError::new("request exceeds client-query-buffer-limit"));
+                            return Err(ProtocolError::new(
+                                "request exceeds client-query-buffer-limit",
+                            ));
                         }
                         *bulk = Some(len);
                     }
@@ -156,7 +178,13 @@ impl RequestParser {
                     }
                     let arg = buf.split_to(len).freeze();
                     buf.advance(2);
-                    if let State::Multibulk { remaining, args, bulk, .. } = &mut self.state {
+                    if let State::Multibulk {
+                        remaining,
+                        args,
+                        bulk,
+                        ..
+                    } = &mut self.state
+                    {
                         args.push(arg);
                         *remaining -= 1;
                         *bulk = None;
@@ -237,7 +265,12 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     return None;
                 }
                 let c = line[i];
-                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' && is_hex(line[i + 2]) && is_hex(line[i + 3]) {
+                if c == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && is_hex(line[i + 2])
+                    && is_hex(line[i + 3])
+                {
                     cur.push(hex(line[i + 2]) * 16 + hex(line[i + 3]));
                     i += 3;
                 } else if c == b'\\' && i + 1 < n {
@@ -312,15 +345,23 @@ mod tests {
         let mut buf = BytesMut::from(input);
         let mut out = Vec::new();
         while let Some(argv) = p.next(&mut buf)? {
-            out.push(argv.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect());
+            out.push(
+                argv.iter()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .collect(),
+            );
         }
         Ok(out)
     }
 
     #[test]
     fn multibulk_and_inline() {
-        let got = parse_all(b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nPING\r\n*0\r\n\r\nset a 'b c'\n").unwrap();
-        assert_eq!(got, vec![vec!["ECHO", "hi"], vec!["PING"], vec!["set", "a", "b c"]]);
+        let got =
+            parse_all(b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nPING\r\n*0\r\n\r\nset a 'b c'\n").unwrap();
+        assert_eq!(
+            got,
+            vec![vec!["ECHO", "hi"], vec!["PING"], vec!["set", "a", "b c"]]
+        );
     }
 
     #[test]
@@ -343,12 +384,27 @@ mod tests {
         let e = |i: &[u8]| parse_all(i).unwrap_err().0;
         assert_eq!(e(b"*1\r\n+OK\r\n"), "Protocol error: expected '$', got '+'");
         assert_eq!(e(b"*-5x\r\n"), "Protocol error: invalid multibulk length");
-        assert_eq!(e(b"*3000000000\r\n"), "Protocol error: invalid multibulk length");
+        assert_eq!(
+            e(b"*3000000000\r\n"),
+            "Protocol error: invalid multibulk length"
+        );
         assert_eq!(e(b"*1\r\n$-1\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(e(b"*1\r\n$999999999999\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(e(b"SET a \"b\n"), "Protocol error: unbalanced quotes in request");
-        assert_eq!(e(b"*1\r\n*1\r\n*1\r\n"), "Protocol error: expected '$', got '*'");
-        assert_eq!(e(&vec![b'a'; INLINE_MAX + 10]), "Protocol error: too big inline request");
+        assert_eq!(
+            e(b"*1\r\n$999999999999\r\n"),
+            "Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            e(b"SET a \"b\n"),
+            "Protocol error: unbalanced quotes in request"
+        );
+        assert_eq!(
+            e(b"*1\r\n*1\r\n*1\r\n"),
+            "Protocol error: expected '$', got '*'"
+        );
+        assert_eq!(
+            e(&vec![b'a'; INLINE_MAX + 10]),
+            "Protocol error: too big inline request"
+        );
         let mut big = b"*".to_vec();
         big.extend(vec![b'1'; INLINE_MAX + 10]);
         assert_eq!(e(&big), "Protocol error: too big mbulk count string");
@@ -357,7 +413,15 @@ mod tests {
     #[test]
     fn split_args_escapes() {
         let v = split_args(br#"a "x\x41\n" 'it\'s' """#).unwrap();
-        assert_eq!(v, vec![Bytes::from("a"), Bytes::from("xA\n"), Bytes::from("it's"), Bytes::from("")]);
+        assert_eq!(
+            v,
+            vec![
+                Bytes::from("a"),
+                Bytes::from("xA\n"),
+                Bytes::from("it's"),
+                Bytes::from("")
+            ]
+        );
         assert!(split_args(br#""abc"def"#).is_none());
         assert!(split_args(b"'abc").is_none());
     }

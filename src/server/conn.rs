@@ -53,12 +53,19 @@ impl Subscriber for Sink {
     }
 }
 
-pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
+pub async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut stop: broadcast::Receiver<()>,
+) {
     Stats::add(&shared.stats.connections_received, 1);
     let settings = shared.settings();
     if shared.clients.len() >= settings.maxclients {
         Stats::add(&shared.stats.rejected_connections, 1);
-        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
         return;
     }
     if settings.protected_mode && settings.requirepass.is_empty() && !peer.ip().is_loopback() {
@@ -67,13 +74,27 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>,
             .await;
         return;
     }
-    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let kill = Arc::new(Notify::new());
     let k2 = kill.clone();
-    let client = shared.clients.register(peer.to_string(), laddr, Box::new(move || k2.notify_one()));
+    let client =
+        shared
+            .clients
+            .register(peer.to_string(), laddr, Box::new(move || k2.notify_one()));
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let sink = Arc::new(Sink { tx, queued: AtomicUsize::new(0), kill: kill.clone() });
-    let mut session = Session::new(client.clone(), sink.clone(), settings.requirepass.is_empty());
+    let sink = Arc::new(Sink {
+        tx,
+        queued: AtomicUsize::new(0),
+        kill: kill.clone(),
+    });
+    let mut session = Session::new(
+        client.clone(),
+        sink.clone(),
+        settings.requirepass.is_empty(),
+    );
     let mut parser = RequestParser::new(settings.proto_max_bulk_len, settings.query_buffer_limit);
     parser.unauthenticated = !session.authenticated;
 
@@ -139,7 +160,13 @@ fn push(sink: &Sink, session: &Session, msg: Reply, wbuf: &mut BytesMut) {
 }
 
 /// Runs every complete request in `rbuf`, encoding replies into `wbuf`. Returns false to close.
-fn process(shared: &Shared, session: &mut Session, parser: &mut RequestParser, rbuf: &mut BytesMut, wbuf: &mut BytesMut) -> bool {
+fn process(
+    shared: &Shared,
+    session: &mut Session,
+    parser: &mut RequestParser,
+    rbuf: &mut BytesMut,
+    wbuf: &mut BytesMut,
+) -> bool {
     loop {
         match parser.next(rbuf) {
             Ok(Some(argv)) => {
@@ -155,9 +182,19 @@ fn process(shared: &Shared, session: &mut Session, parser: &mut RequestParser, r
             }
             Ok(None) => return true,
             Err(e) => {
-                crate::verbose!("Protocol error ({}) from client: {}", e.0, session.client.addr);
+                crate::verbose!(
+                    "Protocol error ({}) from client: {}",
+                    e.0,
+                    session.client.addr
+                );
                 Stats::add(&shared.stats.error_replies, 1);
-                encode(wbuf, Reply::Error(crate::error::CmdError::Err(e.0.trim_start_matches("ERR ").to_string())), session.protocol);
+                encode(
+                    wbuf,
+                    Reply::Error(crate::error::CmdError::Err(
+                        e.0.trim_start_matches("ERR ").to_string(),
+                    )),
+                    session.protocol,
+                );
                 return false;
             }
         }

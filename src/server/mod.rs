@@ -25,8 +25,17 @@ pub async fn bind(shared: &Shared) -> std::io::Result<Vec<TcpListener>> {
         let sock: SocketAddr = format!("{addr}:{port}")
             .parse()
             .or_else(|_| format!("[{addr}]:{port}").parse())
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad bind address {addr}: {e}")))?;
-        let socket = if sock.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+            .map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("bad bind address {addr}: {e}"),
+                )
+            })?;
+        let socket = if sock.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
         socket.set_reuseaddr(true)?;
         socket.bind(sock)?;
         let l = socket.listen(s.tcp_backlog)?;
@@ -43,7 +52,11 @@ pub async fn bind(shared: &Shared) -> std::io::Result<Vec<TcpListener>> {
 /// # Cancel safety
 /// Meant to be awaited to completion; dropping it early drops the listeners and leaves connection tasks to
 /// end on their own.
-pub async fn run(listeners: Vec<TcpListener>, shared: Arc<Shared>, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    listeners: Vec<TcpListener>,
+    shared: Arc<Shared>,
+    shutdown: impl Future<Output = ()>,
+) {
     // Dropping `stop_tx` tells every connection to stop; the last `done_tx` clone dropping tells us they have.
     let (stop_tx, _) = broadcast::channel::<()>(1);
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);

@@ -43,7 +43,9 @@ impl DType {
     /// Parses a type name case-insensitively (`float`, `INT32`, ...).
     pub fn parse(name: &[u8]) -> Option<DType> {
         let upper = name.to_ascii_uppercase();
-        DType::ALL.into_iter().find(|d| d.name().as_bytes() == upper.as_slice())
+        DType::ALL
+            .into_iter()
+            .find(|d| d.name().as_bytes() == upper.as_slice())
     }
 
     /// The canonical name replies use.
@@ -106,7 +108,10 @@ impl Tensor {
             if start >= data.len() {
                 return None;
             }
-            let end = data[start..].iter().position(|&b| b == 0).map_or(data.len(), |p| start + p);
+            let end = data[start..]
+                .iter()
+                .position(|&b| b == 0)
+                .map_or(data.len(), |p| start + p);
             let s = data.slice(start..end);
             start = end + 1;
             Some(s)

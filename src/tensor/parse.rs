@@ -37,8 +37,10 @@ pub fn parse_tensorset(args: &mut Args, limits: TensorSetArgs) -> CmdResult<Tens
     // Refuse shapes whose size overflows or exceeds the bulk limit before any allocation.
     let elements = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     let bytes = elements.and_then(|n| n.checked_mul(dtype.size().unwrap_or(1)));
-    if !bytes.is_some_and(|b| b <= limits.max_bytes) {
-        return Err(e("tensor is too large: its size exceeds proto-max-bulk-len"));
+    if bytes.is_none_or(|b| b > limits.max_bytes) {
+        return Err(e(
+            "tensor is too large: its size exceeds proto-max-bulk-len",
+        ));
     }
     let n = elements.unwrap_or(0);
     let data = match mode {
@@ -56,7 +58,9 @@ pub fn parse_tensorset(args: &mut Args, limits: TensorSetArgs) -> CmdResult<Tens
         Some(_) => {
             let values = args.rest();
             if values.len() != n {
-                return Err(e("wrong number of values was given in 'AI.TENSORSET' command"));
+                return Err(e(
+                    "wrong number of values was given in 'AI.TENSORSET' command",
+                ));
             }
             encode_values(dtype, &values)?
         }
@@ -84,7 +88,9 @@ pub fn check_blob(dtype: DType, n: usize, blob: &[u8]) -> CmdResult<()> {
         None => {
             let count = blob.iter().filter(|&&b| b == 0).count();
             if blob.last() != Some(&0) || count != n {
-                return Err(e("Number of string elements in data blob does not match tensor length"));
+                return Err(e(
+                    "Number of string elements in data blob does not match tensor length",
+                ));
             }
         }
     }
@@ -145,9 +151,16 @@ mod tests {
     use super::*;
 
     fn parse(line: &str) -> CmdResult<Tensor> {
-        let argv = std::iter::once("K").chain(line.split(' ')).map(|s| Bytes::copy_from_slice(s.as_bytes()));
+        let argv = std::iter::once("K")
+            .chain(line.split(' '))
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()));
         let mut a = Args::new(argv.collect());
-        parse_tensorset(&mut a, TensorSetArgs { max_bytes: 512 << 20 })
+        parse_tensorset(
+            &mut a,
+            TensorSetArgs {
+                max_bytes: 512 << 20,
+            },
+        )
     }
 
     #[test]
@@ -158,7 +171,10 @@ mod tests {
         assert_eq!(&t.data[..], &1.5f32.to_le_bytes());
         let t = parse("STRING 2 VALUES a b").unwrap();
         assert_eq!(&t.data[..], b"a\0b\0");
-        assert_eq!(t.strings().collect::<Vec<_>>(), vec![Bytes::from("a"), Bytes::from("b")]);
+        assert_eq!(
+            t.strings().collect::<Vec<_>>(),
+            vec![Bytes::from("a"), Bytes::from("b")]
+        );
     }
 
     #[test]
@@ -175,17 +191,38 @@ mod tests {
         let err = |l: &str| parse(l).unwrap_err().line();
         assert_eq!(err("FLOATX 2"), "ERR invalid data type");
         assert_eq!(err("UINT32 2"), "ERR invalid data type");
-        assert_eq!(err("FLOAT 0"), "ERR invalid or negative value found in tensor shape");
-        assert_eq!(err("FLOAT -2"), "ERR invalid or negative value found in tensor shape");
-        assert_eq!(err("FLOAT 2 VALUES 1"), "ERR wrong number of values was given in 'AI.TENSORSET' command");
+        assert_eq!(
+            err("FLOAT 0"),
+            "ERR invalid or negative value found in tensor shape"
+        );
+        assert_eq!(
+            err("FLOAT -2"),
+            "ERR invalid or negative value found in tensor shape"
+        );
+        assert_eq!(
+            err("FLOAT 2 VALUES 1"),
+            "ERR wrong number of values was given in 'AI.TENSORSET' command"
+        );
         assert_eq!(err("INT8 2 VALUES 1 1.87"), "ERR invalid value");
         assert_eq!(err("INT8 1 VALUES 128"), "ERR invalid value");
         assert_eq!(err("UINT8 1 VALUES -1"), "ERR invalid value");
         assert_eq!(err("FLOAT 2 BLOB"), "ERR a single binary string should come after the BLOB argument in 'AI.TENSORSET' command");
-        assert_eq!(err("FLOAT 2 BLOB abc"), "ERR data length does not match tensor shape and type");
-        assert_eq!(err("BOOL 2 BLOB \u{1}\u{2}"), "ERR BOOL tensor elements must be 0 or 1");
-        assert_eq!(err("FLOAT 4294967296 4294967296"), "ERR tensor is too large: its size exceeds proto-max-bulk-len");
-        assert_eq!(err("FLOAT 9223372036854775807 2"), "ERR tensor is too large: its size exceeds proto-max-bulk-len");
+        assert_eq!(
+            err("FLOAT 2 BLOB abc"),
+            "ERR data length does not match tensor shape and type"
+        );
+        assert_eq!(
+            err("BOOL 2 BLOB \u{1}\u{2}"),
+            "ERR BOOL tensor elements must be 0 or 1"
+        );
+        assert_eq!(
+            err("FLOAT 4294967296 4294967296"),
+            "ERR tensor is too large: its size exceeds proto-max-bulk-len"
+        );
+        assert_eq!(
+            err("FLOAT 9223372036854775807 2"),
+            "ERR tensor is too large: its size exceeds proto-max-bulk-len"
+        );
     }
 
     #[test]

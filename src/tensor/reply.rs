@@ -15,7 +15,11 @@ pub struct TensorFormat {
 /// Builds the reply for `format`; no format argument means `META BLOB`.
 pub fn tensor_reply(t: &Tensor, mut format: TensorFormat) -> Reply {
     if !format.meta && !format.blob && !format.values {
-        format = TensorFormat { meta: true, blob: true, values: false };
+        format = TensorFormat {
+            meta: true,
+            blob: true,
+            values: false,
+        };
     }
     let payload = if format.blob {
         Some(("blob", Reply::Bulk(t.data.clone())))
@@ -28,7 +32,12 @@ pub fn tensor_reply(t: &Tensor, mut format: TensorFormat) -> Reply {
         return payload.map(|(_, r)| r).unwrap_or(Reply::Array(vec![]));
     }
     let shape = Reply::Array(t.shape.iter().map(|&d| Reply::Int(d as i64)).collect());
-    let mut out = vec![Reply::lit("dtype"), Reply::lit(t.dtype.name()), Reply::lit("shape"), shape];
+    let mut out = vec![
+        Reply::lit("dtype"),
+        Reply::lit(t.dtype.name()),
+        Reply::lit("shape"),
+        shape,
+    ];
     if let Some((name, r)) = payload {
         out.push(Reply::lit(name));
         out.push(r);
@@ -40,7 +49,9 @@ fn values(t: &Tensor) -> Vec<Reply> {
     let d = &t.data[..];
     macro_rules! each {
         ($ty:ty, $n:expr, $map:expr) => {
-            d.chunks_exact($n).map(|c| $map(<$ty>::from_le_bytes(c.try_into().expect("exact chunk")))).collect()
+            d.chunks_exact($n)
+                .map(|c| $map(<$ty>::from_le_bytes(c.try_into().expect("exact chunk"))))
+                .collect()
         };
     }
     match t.dtype {
@@ -55,4 +66,3 @@ fn values(t: &Tensor) -> Vec<Reply> {
         DType::String => t.strings().map(Reply::Bulk).collect::<Vec<_>>(),
     }
 }
-

@@ -1,0 +1,197 @@
+//! Starts a server process on port 0 and gives tests clients: `redis` crate connections (RESP2 or RESP3)
+//! and a raw socket for byte-exact checks. The guard kills the server even when a test panics.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    /// Log lines printed after start-up.
+    pub log: mpsc::Receiver<String>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Self::with_args(&[])
+    }
+
+    pub fn with_args(extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tensorcell-server"))
+            .args(["--port", "0", "--loglevel", "verbose"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start tensorcell-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let port = loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("server printed its port");
+            if let Some(addr) = line.split("Listening on ").nth(1) {
+                break addr.rsplit(':').next().unwrap().trim().parse().unwrap();
+            }
+        };
+        Server {
+            child,
+            port,
+            log: rx,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A RESP2 connection.
+    pub fn con(&self) -> redis::Connection {
+        let c = redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c
+    }
+
+    /// A RESP3 connection (the client sends HELLO 3).
+    pub fn con3(&self) -> redis::Connection {
+        let c = redis::Client::open(format!("{}?protocol=resp3", self.url()))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c
+    }
+
+    pub fn raw(&self) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Raw { s }
+    }
+
+    /// Waits for the process to exit by itself; returns whether it did within `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until a log line containing `needle` appears.
+    pub fn wait_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Ok(line) = self
+            .log
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if line.contains(needle) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw socket for byte-exact protocol checks.
+pub struct Raw {
+    pub s: TcpStream,
+}
+
+impl Raw {
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).unwrap();
+    }
+
+    /// Reads exactly `n` bytes.
+    pub fn read_n(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0; n];
+        self.s
+            .read_exact(&mut buf)
+            .unwrap_or_else(|e| panic!("reading {n} bytes: {e}"));
+        buf
+    }
+
+    /// Sends `input` and asserts the reply bytes are exactly `expected`.
+    pub fn expect(&mut self, input: &[u8], expected: &[u8]) {
+        self.send(input);
+        let got = self.read_n(expected.len());
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected),
+            "reply to {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+
+    /// Asserts the server closes the connection (after any pending bytes).
+    pub fn expect_closed(&mut self) {
+        let mut buf = [0u8; 256];
+        match self.s.read(&mut buf) {
+            Ok(0) => {}
+            Ok(n) => panic!(
+                "expected close, got {:?}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("expected close, got error {e}"),
+        }
+    }
+}
+
+/// Runs a whitespace-separated command (no spaces inside arguments) and converts its reply.
+pub fn q<T: redis::FromRedisValue>(
+    con: &mut redis::Connection,
+    line: &str,
+) -> redis::RedisResult<T> {
+    let mut parts = line.split_whitespace();
+    let mut c = redis::cmd(parts.next().expect("a command"));
+    for p in parts {
+        c.arg(p);
+    }
+    c.query(con)
+}
+
+/// The error line of a command that must fail.
+pub fn qerr(con: &mut redis::Connection, line: &str) -> String {
+    match q::<redis::Value>(con, line) {
+        Err(e) => err_text(e),
+        Ok(v) => panic!("{line}: expected an error, got {v:?}"),
+    }
+}
+
+/// The error text of a failed command (redis-rs splits code and detail; we join them back).
+pub fn err_text(e: redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_string(),
+        _ => e.to_string(),
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests: each starts a real `tensorcell-server` process on port 0 and talks RESP over TCP,
+//! with the `redis` crate and with raw bytes.
+
+mod common;
+
+mod connection;
+mod keys;
+mod protocol;
+mod pubsub;
+mod server_admin;
+mod strings;
+mod tensors;
+mod transactions;
