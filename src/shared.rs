@@ -2,13 +2,15 @@
 //! configuration, pub/sub, clients, statistics. It is a plain struct behind one `Arc`; it knows nothing of
 //! tokio, so the Redis module can build the same pieces its own way.
 
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 
 use crate::clients::Clients;
-use crate::config::Config;
+use crate::config::{Config, Settings};
 use crate::effects::EffectLog;
 use crate::keyspace::Db;
 use crate::pubsub::{PubSub, Subscriber};
@@ -34,11 +36,38 @@ pub enum ShutdownMode {
     Save,
 }
 
+/// Settings read on every command, mirrored in atomics so the hot path takes no lock to read them.
+#[derive(Debug, Default)]
+pub struct Hot {
+    pub auth_required: AtomicBool,
+    pub maxmemory: AtomicU64,
+    pub notify: AtomicU32,
+    pub slowlog_slower_than: AtomicI64,
+    pub slowlog_max_len: AtomicUsize,
+    pub timeout: AtomicU64,
+    /// Clients in MONITOR mode, so commands skip the monitor list's lock when there are none.
+    pub monitors: AtomicUsize,
+}
+
+impl Hot {
+    fn load(&self, s: &Settings) {
+        let r = Ordering::Relaxed;
+        self.auth_required.store(!s.requirepass.is_empty(), r);
+        self.maxmemory.store(s.maxmemory, r);
+        self.notify.store(s.notify, r);
+        self.slowlog_slower_than.store(s.slowlog_slower_than, r);
+        self.slowlog_max_len.store(s.slowlog_max_len, r);
+        self.timeout.store(s.timeout, r);
+    }
+}
+
 pub struct Shared {
     /// std-style mutex (parking_lot): held only for in-memory key work, never across I/O, `.await`, model or
     /// script work.
     pub engine: Mutex<Engine>,
+    /// Change it only through [`Shared::set_config`], which keeps `hot` in step.
     pub config: RwLock<Config>,
+    pub hot: Hot,
     pub pubsub: PubSub,
     pub clients: Clients,
     pub monitors: Mutex<Vec<(u64, std::sync::Arc<dyn Subscriber>)>>,
@@ -56,7 +85,10 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: Config) -> Self {
         let backlog = config.settings.effect_backlog;
+        let hot = Hot::default();
+        hot.load(&config.settings);
         Shared {
+            hot,
             engine: Mutex::new(Engine {
                 db: Db::new(),
                 effects: EffectLog::new(backlog),
@@ -75,6 +107,15 @@ impl Shared {
             active_expire: AtomicBool::new(true),
             shutdown: Mutex::new(None),
         }
+    }
+
+    /// Installs a new configuration (CONFIG SET) and everything derived from it.
+    pub fn set_config(&self, next: Config) {
+        crate::log::set_level(next.settings.loglevel);
+        self.hot.load(&next.settings);
+        let backlog = next.settings.effect_backlog;
+        *self.config.write() = next;
+        self.engine.lock().effects.max_backlog = backlog;
     }
 
     /// The front end registers how to stop itself.

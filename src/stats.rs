@@ -1,20 +1,19 @@
 //! Server counters for INFO stats and INFO commandstats. Atomics, so no lock is taken to count.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use parking_lot::Mutex;
+use crate::commands::{CommandSpec, TABLE};
 
-/// Per-command call statistics.
-#[derive(Debug, Default, Clone, Copy)]
+/// Per-command call statistics (atomics: counted on every command without a lock).
+#[derive(Debug, Default)]
 pub struct CommandStat {
-    pub calls: u64,
-    pub usec: u64,
-    pub rejected: u64,
-    pub failed: u64,
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Stats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
@@ -27,8 +26,33 @@ pub struct Stats {
     pub error_replies: AtomicU64,
     /// Writes since start (Redis's dirty counter shown as rdb_changes_since_last_save).
     pub changes: AtomicU64,
-    /// Keyed by command name; a mutex because it is touched once per command with a short critical section.
-    pub commands: Mutex<HashMap<&'static str, CommandStat>>,
+    /// One entry per row of the command table, in table order.
+    pub commands: Vec<CommandStat>,
+}
+
+/// A command's row in the table, from its address (every spec lives in `TABLE`).
+pub fn table_index(spec: &CommandSpec) -> usize {
+    (spec as *const CommandSpec as usize - TABLE.as_ptr() as usize)
+        / std::mem::size_of::<CommandSpec>()
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        let z = || AtomicU64::new(0);
+        Stats {
+            connections_received: z(),
+            rejected_connections: z(),
+            commands_processed: z(),
+            net_input_bytes: z(),
+            net_output_bytes: z(),
+            expired_keys: z(),
+            keyspace_hits: z(),
+            keyspace_misses: z(),
+            error_replies: z(),
+            changes: z(),
+            commands: TABLE.iter().map(|_| CommandStat::default()).collect(),
+        }
+    }
 }
 
 impl Stats {
@@ -40,19 +64,21 @@ impl Stats {
         counter.load(Relaxed)
     }
 
-    /// Records one execution of `name`.
-    pub fn record(&self, name: &'static str, usec: u64, rejected: bool, failed: bool) {
-        let mut m = self.commands.lock();
-        let s = m.entry(name).or_default();
-        if rejected {
-            s.rejected += 1;
-            return;
-        }
-        s.calls += 1;
-        s.usec += usec;
+    /// Records one execution of `spec`.
+    pub fn record(&self, spec: &CommandSpec, usec: u64, failed: bool) {
+        let s = &self.commands[table_index(spec)];
+        s.calls.fetch_add(1, Relaxed);
+        s.usec.fetch_add(usec, Relaxed);
         if failed {
-            s.failed += 1;
+            s.failed.fetch_add(1, Relaxed);
         }
+    }
+
+    /// Records a command refused before it ran (arity, auth, OOM, ...).
+    pub fn record_rejected(&self, spec: &CommandSpec) {
+        self.commands[table_index(spec)]
+            .rejected
+            .fetch_add(1, Relaxed);
     }
 
     /// CONFIG RESETSTAT.
@@ -70,6 +96,10 @@ impl Stats {
         ] {
             c.store(0, Relaxed);
         }
-        self.commands.lock().clear();
+        for c in &self.commands {
+            for a in [&c.calls, &c.usec, &c.rejected, &c.failed] {
+                a.store(0, Relaxed);
+            }
+        }
     }
 }

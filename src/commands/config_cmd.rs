@@ -46,10 +46,7 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
                 )),
             })?;
         }
-        crate::log::set_level(next.settings.loglevel);
-        let backlog = next.settings.effect_backlog;
-        *ctx.shared.config.write() = next;
-        ctx.engine().effects.max_backlog = backlog;
+        ctx.shared.set_config(next);
         Reply::OK
     } else if eq_ic(&sub, "RESETSTAT") {
         args.finish()?;

@@ -138,6 +138,10 @@ pub fn reset(ctx: &mut Ctx, _args: &mut Args) -> CmdResult<Outcome> {
     if ctx.session.monitor {
         let id = ctx.session.id();
         ctx.shared.monitors.lock().retain(|(m, _)| *m != id);
+        ctx.shared
+            .hot
+            .monitors
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         ctx.session.monitor = false;
     }
     ctx.session.protocol = Protocol::Resp2;

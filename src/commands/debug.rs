@@ -30,12 +30,7 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         let log = &ctx.engine().effects;
         Reply::Array(
             log.recent(count)
-                .map(|e| {
-                    Reply::Array(vec![
-                        Reply::Int(e.offset as i64),
-                        Reply::bulks(e.argv.clone()),
-                    ])
-                })
+                .map(|e| Reply::Array(vec![Reply::Int(e.offset as i64), Reply::bulks(e.argv())]))
                 .collect(),
         )
     } else if eq_ic(&sub, "SET-ACTIVE-EXPIRE") {

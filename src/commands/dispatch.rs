@@ -2,6 +2,7 @@
 //! OOM) -> **execute** -> **propagate** (effects to the stream, keyspace events, stats, slow log, MONITOR).
 //! Command bodies hold only data logic.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -18,11 +19,21 @@ use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::util::lossy;
 
-/// Runs one request from a client and returns its reply (`None`: send nothing, as after SHUTDOWN).
-pub fn execute(shared: &Shared, session: &mut Session, argv: Vec<Bytes>) -> Option<Reply> {
+/// Runs one request from a client and returns its reply (`None`: send nothing, as after SHUTDOWN). `now` is
+/// the Unix time in milliseconds the command sees (the server reads the clock once per batch of pipelined
+/// requests, as Redis caches its clock per event-loop iteration).
+pub fn execute(
+    shared: &Shared,
+    session: &mut Session,
+    argv: Vec<Bytes>,
+    now: u64,
+) -> Option<Reply> {
     let args = Args::new(argv);
     match policy(shared, session, &args) {
         Err(e) => {
+            if let Some(spec) = lookup(&args.argv()[0]) {
+                shared.stats.record_rejected(spec);
+            }
             if session.multi.is_some() {
                 session.multi_failed = true;
             }
@@ -37,7 +48,7 @@ pub fn execute(shared: &Shared, session: &mut Session, argv: Vec<Bytes>) -> Opti
             Some(Reply::Simple("QUEUED"))
         }
         Ok(Gate::Run(spec)) => {
-            let mut ctx = Ctx::new(shared, session);
+            let mut ctx = Ctx::new(shared, session, now);
             call(&mut ctx, spec, args)
         }
     }
@@ -70,10 +81,8 @@ fn policy(shared: &Shared, session: &Session, args: &Args) -> Result<Gate, CmdEr
     if !spec.arity_ok(argv.len()) {
         return Err(arity_error(spec, args));
     }
-    let (auth_needed, maxmemory) = {
-        let cfg = shared.config.read();
-        (!cfg.settings.requirepass.is_empty(), cfg.settings.maxmemory)
-    };
+    let hot = &shared.hot;
+    let (auth_needed, maxmemory) = (hot.auth_required.load(Relaxed), hot.maxmemory.load(Relaxed));
     if auth_needed && !session.authenticated && !spec.has(NO_AUTH) {
         return Err(CmdError::NoAuth);
     }
@@ -109,7 +118,6 @@ fn policy(shared: &Shared, session: &Session, args: &Args) -> Result<Gate, CmdEr
 /// the engine lock already held.
 pub fn call(ctx: &mut Ctx, spec: &'static CommandSpec, mut args: Args) -> Option<Reply> {
     let start = Instant::now();
-    ctx.now = crate::util::now_ms();
     let result = (spec.handler)(ctx, &mut args);
     let usec = start.elapsed().as_micros() as u64;
     let shared = ctx.shared;
@@ -133,19 +141,14 @@ pub fn call(ctx: &mut Ctx, spec: &'static CommandSpec, mut args: Args) -> Option
     if failed {
         Stats::add(&stats.error_replies, 1);
     }
-    stats.record(spec.name, usec, false, failed);
+    stats.record(spec, usec, failed);
     {
         let mut info = ctx.session.client.info.lock();
         info.last_cmd = spec.name;
         info.last_interaction_ms = ctx.now;
     }
-    let (slower_than, max_len) = {
-        let cfg = shared.config.read();
-        (
-            cfg.settings.slowlog_slower_than,
-            cfg.settings.slowlog_max_len,
-        )
-    };
+    let slower_than = shared.hot.slowlog_slower_than.load(Relaxed);
+    let max_len = shared.hot.slowlog_max_len.load(Relaxed);
     if slower_than >= 0 && usec >= slower_than as u64 && spec.name != "exec" {
         let name = ctx
             .session
@@ -164,7 +167,7 @@ pub fn call(ctx: &mut Ctx, spec: &'static CommandSpec, mut args: Args) -> Option
             max_len,
         );
     }
-    if !spec.has(SKIP_MONITOR | ADMIN) {
+    if !spec.has(SKIP_MONITOR | ADMIN) && shared.hot.monitors.load(Relaxed) > 0 {
         feed_monitors(shared, ctx.session, args.argv());
     }
     outcome.reply
@@ -187,8 +190,7 @@ pub fn propagate(ctx: &mut Ctx, effects: Vec<Vec<Bytes>>, events: Vec<Event>) {
         }
     }
     if !events.is_empty() {
-        let flags = shared.config.read().settings.notify;
-        notify_events(shared, flags, &events);
+        notify_events(shared, shared.hot.notify.load(Relaxed), &events);
     }
 }
 
@@ -276,8 +278,7 @@ pub fn expire_cycle(shared: &Shared, limit: usize) -> usize {
     if n > 0 {
         Stats::add(&shared.stats.expired_keys, n as u64);
         Stats::add(&shared.stats.changes, n as u64);
-        let flags = shared.config.read().settings.notify;
-        notify_events(shared, flags, &events);
+        notify_events(shared, shared.hot.notify.load(Relaxed), &events);
     }
     n
 }

@@ -242,21 +242,23 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
         }
         "commandstats" => {
             out.push_str("# Commandstats\r\n");
-            let mut stats: Vec<_> = s.commands.lock().iter().map(|(k, v)| (*k, *v)).collect();
-            stats.sort_by_key(|(k, _)| *k);
-            for (name, c) in stats {
-                let per = if c.calls > 0 {
-                    c.usec as f64 / c.calls as f64
+            let mut rows: Vec<_> = crate::commands::TABLE.iter().zip(&s.commands).collect();
+            rows.sort_by_key(|(spec, _)| spec.name);
+            for (spec, c) in rows {
+                let (calls, usec) = (Stats::get(&c.calls), Stats::get(&c.usec));
+                let (rejected, failed) = (Stats::get(&c.rejected), Stats::get(&c.failed));
+                if calls + rejected == 0 {
+                    continue;
+                }
+                let per = if calls > 0 {
+                    usec as f64 / calls as f64
                 } else {
                     0.0
                 };
                 line(
                     out,
-                    &format!("cmdstat_{name}"),
-                    format!(
-                        "calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}",
-                        c.calls, c.usec, c.rejected, c.failed
-                    ),
+                    &format!("cmdstat_{}", spec.name),
+                    format!("calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}"),
                 );
             }
         }

@@ -133,12 +133,12 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(shared: &'a Shared, session: &'a mut Session) -> Self {
+    pub fn new(shared: &'a Shared, session: &'a mut Session, now: u64) -> Self {
         Ctx {
             shared,
             session,
             guard: None,
-            now: crate::util::now_ms(),
+            now,
             in_exec: false,
             exec_wrapped: false,
             expired_events: Vec::new(),

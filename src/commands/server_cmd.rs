@@ -107,6 +107,10 @@ pub fn monitor(ctx: &mut Ctx, _args: &mut Args) -> CmdResult<Outcome> {
             .monitors
             .lock()
             .push((ctx.session.id(), ctx.session.sink.clone()));
+        ctx.shared
+            .hot
+            .monitors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ctx.session.sync_info();
     }
     Ok(Reply::OK.into())

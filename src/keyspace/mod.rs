@@ -104,6 +104,8 @@ impl Db {
 
     /// Stores a value, replacing any old one, with the given expiry.
     pub fn set(&mut self, key: Bytes, value: Value, expire_at: Option<u64>) {
+        // Keys arrive as slices of a connection's read buffer; keep a copy of our own instead of pinning it.
+        let key = own(key);
         let entry = Entry { value, expire_at };
         self.account_add(&key, &entry);
         self.touch(&key);
@@ -150,6 +152,9 @@ impl Db {
 
     /// Records a write to `key` for WATCH.
     pub fn touch(&mut self, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
         if let Some(w) = self.watched.get_mut(key) {
             self.version += 1;
             w.0 = self.version;
@@ -158,6 +163,7 @@ impl Db {
 
     /// Registers a watcher on `key` and returns what EXEC will compare against.
     pub fn watch(&mut self, key: Bytes, now_ms: u64) -> WatchMark {
+        let key = own(key);
         let existed = self.peek(&key, now_ms).is_some();
         let version = self.version;
         let w = self.watched.entry(key.clone()).or_insert((version, 0));

@@ -149,7 +149,7 @@ impl RequestParser {
                     let max_bulk = if self.unauthenticated {
                         16384
                     } else {
-                        self.max_bulk as i64
+                        self.max_bulk.min(i64::MAX as usize) as i64
                     };
                     let Some(len) = self.header(buf, "bulk count", |n, _| {
                         if n < 0 || n > max_bulk {

@@ -102,7 +102,7 @@ pub async fn serve(
     let mut wbuf = BytesMut::with_capacity(16 * 1024);
     let mut open = true;
     while open {
-        let idle = shared.settings().timeout;
+        let idle = shared.hot.timeout.load(Ordering::Relaxed);
         let idle_timer = async {
             if idle == 0 || session.subscriptions() > 0 || session.monitor {
                 std::future::pending::<()>().await;
@@ -167,11 +167,12 @@ fn process(
     rbuf: &mut BytesMut,
     wbuf: &mut BytesMut,
 ) -> bool {
+    let now = crate::util::now_ms();
     loop {
         match parser.next(rbuf) {
             Ok(Some(argv)) => {
                 session.suppress_reply = false;
-                let reply = commands::execute(shared, session, argv);
+                let reply = commands::execute(shared, session, argv, now);
                 parser.unauthenticated = !session.authenticated;
                 if let (Some(r), false) = (reply, session.suppress_reply) {
                     encode(wbuf, r, session.protocol);
@@ -218,6 +219,7 @@ fn cleanup(shared: &Shared, mut session: Session) {
     }
     if session.monitor {
         shared.monitors.lock().retain(|(m, _)| *m != id);
+        shared.hot.monitors.fetch_sub(1, Ordering::Relaxed);
     }
     shared.clients.unregister(id);
 }
