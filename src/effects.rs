@@ -13,38 +13,39 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::resp::request::RequestParser;
 
-/// One propagated write, e.g. `SET k v PXAT 1700000000000` or `AI.TENSORSET k FLOAT 2 BLOB <..>`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Effect {
+/// One propagated write, e.g. `SET k v PXAT 1700000000000` or `AI.TENSORSET k FLOAT 2 BLOB <..>`, as seen by a
+/// sink while it is appended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Effect<'a> {
     /// Stream offset just after this effect.
     pub offset: u64,
     /// The effect as a RESP multibulk.
-    pub resp: Bytes,
+    pub resp: &'a [u8],
 }
 
-impl Effect {
-    /// The effect's arguments, parsed back from its RESP encoding.
-    pub fn argv(&self) -> Vec<Bytes> {
-        let mut buf = BytesMut::from(&self.resp[..]);
-        RequestParser::new(usize::MAX, usize::MAX)
-            .next(&mut buf)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-    }
+/// Parses RESP-encoded effects back into argument vectors.
+pub fn decode_commands(resp: &[u8]) -> Vec<Vec<Bytes>> {
+    let mut buf = BytesMut::from(resp);
+    let mut parser = RequestParser::new(usize::MAX, usize::MAX);
+    std::iter::from_fn(|| parser.next(&mut buf).ok().flatten()).collect()
 }
 
 /// A consumer of the effect stream (the AOF writer, the replication feed).
 pub trait EffectSink: Send {
     /// Receives each effect, in order, while the keyspace lock is held: it must not block.
-    fn accept(&mut self, effect: &Effect);
+    fn accept(&mut self, effect: Effect<'_>);
 }
 
+/// The stream's tail: the newest effects' bytes in a ring (as Redis's replication backlog), with the end
+/// offset of each effect still in it.
 #[derive(Default)]
 pub struct EffectLog {
     offset: u64,
-    backlog: VecDeque<Effect>,
-    backlog_bytes: usize,
+    /// Encoding scratch, reused so appending allocates nothing once warm.
+    scratch: BytesMut,
+    backlog: VecDeque<u8>,
+    /// Start offsets of the effects wholly in `backlog`.
+    starts: VecDeque<u64>,
     /// Most bytes of effects the backlog keeps (`effect-backlog-size`).
     pub max_backlog: usize,
     sinks: Vec<Box<dyn EffectSink>>,
@@ -59,12 +60,9 @@ impl std::fmt::Debug for EffectLog {
     }
 }
 
-/// Encodes `argv` as a RESP multibulk.
-pub fn encode_command(argv: &[Bytes]) -> Bytes {
-    let len = 16 + argv.iter().map(|a| a.len() + 16).sum::<usize>();
-    let mut out = BytesMut::with_capacity(len);
+/// Appends `argv` to `out` as a RESP multibulk.
+pub fn encode_command(argv: &[Bytes], out: &mut BytesMut) {
     let header = |prefix: u8, n: usize, out: &mut BytesMut| {
-        out.put_u8(prefix);
         let mut digits = [0u8; 20];
         let mut i = digits.len();
         let mut v = n;
@@ -76,16 +74,26 @@ pub fn encode_command(argv: &[Bytes]) -> Bytes {
                 break;
             }
         }
+        out.put_u8(prefix);
         out.put_slice(&digits[i..]);
         out.put_slice(b"\r\n");
     };
-    header(b'*', argv.len(), &mut out);
+    header(b'*', argv.len(), out);
     for a in argv {
-        header(b'$', a.len(), &mut out);
+        header(b'$', a.len(), out);
         out.put_slice(a);
         out.put_slice(b"\r\n");
     }
-    out.freeze()
+}
+
+/// Bytes `argv` takes as a RESP multibulk.
+pub fn encoded_len(argv: &[Bytes]) -> usize {
+    let digits = |n: usize| n.checked_ilog10().unwrap_or(0) as usize + 1;
+    3 + digits(argv.len())
+        + argv
+            .iter()
+            .map(|a| 5 + digits(a.len()) + a.len())
+            .sum::<usize>()
 }
 
 impl EffectLog {
@@ -108,30 +116,51 @@ impl EffectLog {
 
     /// Appends one effect.
     pub fn append(&mut self, argv: Vec<Bytes>) {
-        let resp = encode_command(&argv);
-        let len = resp.len();
-        self.offset += len as u64;
+        self.scratch.clear();
+        encode_command(&argv, &mut self.scratch);
+        let start = self.offset;
+        self.offset += self.scratch.len() as u64;
         let effect = Effect {
             offset: self.offset,
-            resp,
+            resp: &self.scratch,
         };
         for s in &mut self.sinks {
-            s.accept(&effect);
+            s.accept(effect);
         }
-        self.backlog_bytes += len;
-        self.backlog.push_back(effect);
-        while self.backlog_bytes > self.max_backlog && self.backlog.len() > 1 {
-            if let Some(old) = self.backlog.pop_front() {
-                self.backlog_bytes -= old.resp.len();
-            }
+        if self.max_backlog == 0 {
+            return;
+        }
+        // A single effect bigger than the backlog keeps only its tail, as Redis's backlog would.
+        let bytes = &self.scratch[self.scratch.len().saturating_sub(self.max_backlog)..];
+        let overflow = (self.backlog.len() + bytes.len()).saturating_sub(self.max_backlog);
+        self.backlog.drain(..overflow);
+        self.backlog.extend(bytes);
+        self.starts.push_back(start);
+        let kept_from = self.offset - self.backlog.len() as u64;
+        while self.starts.front().is_some_and(|&s| s < kept_from) {
+            self.starts.pop_front();
+        }
+        if self.scratch.capacity() > 1 << 20 {
+            self.scratch = BytesMut::new();
         }
     }
 
-    /// The newest `n` effects in the backlog, oldest first.
-    pub fn recent(&self, n: usize) -> impl Iterator<Item = &Effect> {
-        self.backlog
-            .iter()
-            .skip(self.backlog.len().saturating_sub(n))
+    /// The RESP bytes of the newest `n` effects wholly in the backlog, oldest first, with the offset at
+    /// which they start.
+    pub fn recent(&self, n: usize) -> (u64, Vec<u8>) {
+        let kept_from = self.offset - self.backlog.len() as u64;
+        let from = match self.starts.len().checked_sub(n.min(self.starts.len())) {
+            Some(i) if i < self.starts.len() => self.starts[i],
+            _ => self.offset,
+        };
+        (
+            from,
+            self.backlog
+                .iter()
+                .skip((from - kept_from) as usize)
+                .copied()
+                .collect(),
+        )
     }
 }
 
@@ -145,11 +174,19 @@ mod tests {
         log.append(vec![Bytes::from("SET"), Bytes::from("k"), Bytes::from("v")]);
         // *3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n = 4 + 9 + 7 + 7
         assert_eq!(log.offset(), 27);
-        assert_eq!(log.recent(1).next().unwrap().argv(), vec!["SET", "k", "v"]);
-        for _ in 0..10 {
-            log.append(vec![Bytes::from("DEL"), Bytes::from("k")]);
+        assert_eq!(
+            decode_commands(&log.recent(1).1),
+            vec![vec!["SET", "k", "v"]]
+        );
+        for i in 0..10 {
+            log.append(vec![Bytes::from("DEL"), Bytes::from(format!("k{i}"))]);
         }
-        assert!(log.recent(100).count() < 11);
-        assert_eq!(log.recent(1).next().unwrap().offset, log.offset());
+        // 100 bytes hold the last 4 whole DELs (21 bytes each) and part of an older one.
+        let all = decode_commands(&log.recent(100).1);
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[3], vec!["DEL", "k9"]);
+        let (from, last) = log.recent(1);
+        assert_eq!(from + last.len() as u64, log.offset());
+        assert_eq!(decode_commands(&last), vec![vec!["DEL", "k9"]]);
     }
 }

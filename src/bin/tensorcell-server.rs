@@ -39,10 +39,9 @@ fn main() {
             std::process::exit(1);
         }
     }
-    let threads = config.settings.io_threads;
     let shared = Arc::new(Shared::new(config));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
+    // This runtime accepts and runs timers; connections live on the I/O threads `server::run` starts.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -27,12 +27,17 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
                 .ok_or(CmdError::NotInteger)? as usize,
             None => 10,
         };
-        let log = &ctx.engine().effects;
-        Reply::Array(
-            log.recent(count)
-                .map(|e| Reply::Array(vec![Reply::Int(e.offset as i64), Reply::bulks(e.argv())]))
-                .collect(),
-        )
+        let (start, resp) = ctx.engine().effects.recent(count);
+        let mut offset = start;
+        let mut out = Vec::new();
+        for argv in crate::effects::decode_commands(&resp) {
+            offset += crate::effects::encoded_len(&argv) as u64;
+            out.push(Reply::Array(vec![
+                Reply::Int(offset as i64),
+                Reply::bulks(argv),
+            ]));
+        }
+        Reply::Array(out)
     } else if eq_ic(&sub, "SET-ACTIVE-EXPIRE") {
         let on = args.int()?;
         ctx.shared.active_expire.store(on != 0, Ordering::Relaxed);
