@@ -115,7 +115,7 @@ pub const DIRECTIVES: &[Directive] = &[
     d(
         "io-threads",
         Kind::Int { min: 1, max: 128 },
-        "2",
+        "1",
         false,
         "Threads serving client connections.",
     ),
@@ -193,7 +193,7 @@ pub const DIRECTIVES: &[Directive] = &[
         "Log file; empty logs to standard output.",
     ),
     d(
-        "effect-backlog-size",
+        "repl-backlog-size",
         Kind::Memory,
         "1048576",
         true,
@@ -248,7 +248,7 @@ pub struct Settings {
     pub slowlog_max_len: usize,
     pub loglevel: crate::log::Level,
     pub logfile: String,
-    pub effect_backlog: usize,
+    pub repl_backlog: usize,
 }
 
 /// The configuration: canonical text per directive plus the typed view.
@@ -295,7 +295,7 @@ fn placeholder_settings() -> Settings {
         slowlog_max_len: 0,
         loglevel: crate::log::Level::Notice,
         logfile: String::new(),
-        effect_backlog: 0,
+        repl_backlog: 0,
     }
 }
 
@@ -455,7 +455,7 @@ impl Config {
             slowlog_max_len: int("slowlog-max-len") as usize,
             loglevel: crate::log::Level::parse(&v["loglevel"]).unwrap_or(crate::log::Level::Notice),
             logfile: v["logfile"].clone(),
-            effect_backlog: int("effect-backlog-size") as usize,
+            repl_backlog: int("repl-backlog-size") as usize,
         };
         self.settings = s;
     }

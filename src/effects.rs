@@ -2,10 +2,11 @@
 //! order. It is the one feed for the AOF and replicas (later issues) and is appended to only while the
 //! keyspace lock is held (`commands::dispatch`), so stream order is apply order by construction.
 //!
-//! Each effect is encoded once, as the RESP multibulk the AOF will write and a replica will read, into a
-//! buffer of its own (so it never pins a client's read buffer). The stream keeps a bounded backlog of recent
-//! effects with their offsets (bytes of RESP since start, as Redis's replication offset): `DEBUG EFFECTS`
-//! reads it today, partial resynchronisation will tomorrow.
+//! Offsets count the bytes of RESP since start (Redis's replication offset) and are kept for every effect.
+//! The bytes themselves are only produced when someone consumes them: a registered [`EffectSink`] (the AOF
+//! writer, a replica feed) or the backlog, a ring of the newest `repl-backlog-size` bytes that is started by
+//! its first reader (`DEBUG EFFECTS` today, a replica tomorrow), as Redis creates its replication backlog when
+//! the first replica connects. A server nobody consumes from pays only the offset arithmetic.
 
 use std::collections::VecDeque;
 
@@ -36,26 +37,31 @@ pub trait EffectSink: Send {
     fn accept(&mut self, effect: Effect<'_>);
 }
 
-/// The stream's tail: the newest effects' bytes in a ring (as Redis's replication backlog), with the end
-/// offset of each effect still in it.
+/// The stream: offsets, consumers, and (once started) the backlog ring.
 #[derive(Default)]
 pub struct EffectLog {
     offset: u64,
     /// Encoding scratch, reused so appending allocates nothing once warm.
     scratch: BytesMut,
-    backlog: VecDeque<u8>,
-    /// Start offsets of the effects wholly in `backlog`.
-    starts: VecDeque<u64>,
-    /// Most bytes of effects the backlog keeps (`effect-backlog-size`).
+    backlog: Option<Backlog>,
+    /// Most bytes of effects the backlog keeps (`repl-backlog-size`).
     pub max_backlog: usize,
     sinks: Vec<Box<dyn EffectSink>>,
 }
 
+/// The newest effects' bytes, with the start offset of each effect wholly inside.
+#[derive(Default)]
+struct Backlog {
+    data: VecDeque<u8>,
+    starts: VecDeque<u64>,
+}
+
 impl std::fmt::Debug for EffectLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = self.backlog.as_ref().map(|b| b.data.len());
         f.debug_struct("EffectLog")
             .field("offset", &self.offset)
-            .field("backlog", &self.backlog.len())
+            .field("backlog", &len)
             .finish()
     }
 }
@@ -114,12 +120,20 @@ impl EffectLog {
         self.sinks.push(sink);
     }
 
+    /// Starts keeping the backlog (idempotent); effects from now on can be read back.
+    pub fn start_backlog(&mut self) {
+        self.backlog.get_or_insert_with(Backlog::default);
+    }
+
     /// Appends one effect.
     pub fn append(&mut self, argv: Vec<Bytes>) {
+        let start = self.offset;
+        self.offset += encoded_len(&argv) as u64;
+        if self.sinks.is_empty() && self.backlog.is_none() {
+            return;
+        }
         self.scratch.clear();
         encode_command(&argv, &mut self.scratch);
-        let start = self.offset;
-        self.offset += self.scratch.len() as u64;
         let effect = Effect {
             offset: self.offset,
             resp: &self.scratch,
@@ -127,18 +141,17 @@ impl EffectLog {
         for s in &mut self.sinks {
             s.accept(effect);
         }
-        if self.max_backlog == 0 {
-            return;
-        }
-        // A single effect bigger than the backlog keeps only its tail, as Redis's backlog would.
-        let bytes = &self.scratch[self.scratch.len().saturating_sub(self.max_backlog)..];
-        let overflow = (self.backlog.len() + bytes.len()).saturating_sub(self.max_backlog);
-        self.backlog.drain(..overflow);
-        self.backlog.extend(bytes);
-        self.starts.push_back(start);
-        let kept_from = self.offset - self.backlog.len() as u64;
-        while self.starts.front().is_some_and(|&s| s < kept_from) {
-            self.starts.pop_front();
+        if let Some(b) = self.backlog.as_mut() {
+            // A single effect bigger than the backlog keeps only its tail, as Redis's backlog would.
+            let bytes = &self.scratch[self.scratch.len().saturating_sub(self.max_backlog)..];
+            let overflow = (b.data.len() + bytes.len()).saturating_sub(self.max_backlog);
+            b.data.drain(..overflow);
+            b.data.extend(bytes);
+            b.starts.push_back(start);
+            let kept_from = self.offset - b.data.len() as u64;
+            while b.starts.front().is_some_and(|&s| s < kept_from) {
+                b.starts.pop_front();
+            }
         }
         if self.scratch.capacity() > 1 << 20 {
             self.scratch = BytesMut::new();
@@ -146,16 +159,19 @@ impl EffectLog {
     }
 
     /// The RESP bytes of the newest `n` effects wholly in the backlog, oldest first, with the offset at
-    /// which they start.
+    /// which they start. Empty until the backlog is started.
     pub fn recent(&self, n: usize) -> (u64, Vec<u8>) {
-        let kept_from = self.offset - self.backlog.len() as u64;
-        let from = match self.starts.len().checked_sub(n.min(self.starts.len())) {
-            Some(i) if i < self.starts.len() => self.starts[i],
+        let Some(b) = self.backlog.as_ref() else {
+            return (self.offset, Vec::new());
+        };
+        let kept_from = self.offset - b.data.len() as u64;
+        let from = match b.starts.len().checked_sub(n.min(b.starts.len())) {
+            Some(i) if i < b.starts.len() => b.starts[i],
             _ => self.offset,
         };
         (
             from,
-            self.backlog
+            b.data
                 .iter()
                 .skip((from - kept_from) as usize)
                 .copied()
@@ -171,9 +187,20 @@ mod tests {
     #[test]
     fn offsets_count_resp_bytes_and_backlog_is_bounded() {
         let mut log = EffectLog::new(100);
+        log.append(vec![
+            Bytes::from("SET"),
+            Bytes::from("before"),
+            Bytes::from("v"),
+        ]);
+        assert_eq!(log.offset(), 32);
+        assert!(
+            log.recent(10).1.is_empty(),
+            "nothing kept before a consumer starts the backlog"
+        );
+        log.start_backlog();
         log.append(vec![Bytes::from("SET"), Bytes::from("k"), Bytes::from("v")]);
         // *3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n = 4 + 9 + 7 + 7
-        assert_eq!(log.offset(), 27);
+        assert_eq!(log.offset(), 32 + 27);
         assert_eq!(
             decode_commands(&log.recent(1).1),
             vec![vec!["SET", "k", "v"]]

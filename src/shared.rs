@@ -84,7 +84,7 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(config: Config) -> Self {
-        let backlog = config.settings.effect_backlog;
+        let backlog = config.settings.repl_backlog;
         let hot = Hot::default();
         hot.load(&config.settings);
         Shared {
@@ -113,7 +113,7 @@ impl Shared {
     pub fn set_config(&self, next: Config) {
         crate::log::set_level(next.settings.loglevel);
         self.hot.load(&next.settings);
-        let backlog = next.settings.effect_backlog;
+        let backlog = next.settings.repl_backlog;
         *self.config.write() = next;
         self.engine.lock().effects.max_backlog = backlog;
     }

@@ -1,7 +1,8 @@
 //! DEBUG SLEEP | EFFECTS | SET-ACTIVE-EXPIRE: hooks for tests and operators.
 //!
-//! `DEBUG EFFECTS [count]` is the effect stream's first consumer: it returns the newest effects with their
-//! stream offsets, so tests can check exactly what the AOF and replicas will receive.
+//! `DEBUG EFFECTS [count]` is the effect stream's first consumer: it starts the backlog if nothing had, and
+//! returns the newest effects with their stream offsets, so tests can check exactly what the AOF and
+//! replicas will receive.
 
 use std::sync::atomic::Ordering;
 
@@ -27,7 +28,10 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
                 .ok_or(CmdError::NotInteger)? as usize,
             None => 10,
         };
-        let (start, resp) = ctx.engine().effects.recent(count);
+        // Like a replica connecting, the first reader starts the backlog; it lists effects from then on.
+        let log = &mut ctx.engine().effects;
+        log.start_backlog();
+        let (start, resp) = log.recent(count);
         let mut offset = start;
         let mut out = Vec::new();
         for argv in crate::effects::decode_commands(&resp) {

@@ -71,8 +71,12 @@ pub fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     }
     let old = if get { get_str(ctx, &key)? } else { None };
     let now = ctx.now;
-    let exists = ctx.db().exists(&key, now);
-    if (cond == Cond::Nx && exists) || (cond == Cond::Xx && !exists) {
+    let blocked = match cond {
+        Cond::Always => false,
+        Cond::Nx => ctx.db().exists(&key, now),
+        Cond::Xx => !ctx.db().exists(&key, now),
+    };
+    if blocked {
         return Ok(if get {
             old.map_or(Reply::Nil, Reply::Bulk)
         } else {

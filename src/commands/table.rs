@@ -179,6 +179,20 @@ mod tests {
     }
 
     #[test]
+    fn docs_list_every_command() {
+        let doc = include_str!("../../docs/commands.md");
+        for c in TABLE {
+            let name = c.name.to_uppercase();
+            let listed = ["`", "|", ", "].iter().any(|p| {
+                [" ", "`", "|"]
+                    .iter()
+                    .any(|q| doc.contains(&format!("{p}{name}{q}")))
+            });
+            assert!(listed, "docs/commands.md lacks {name}");
+        }
+    }
+
+    #[test]
     fn key_positions_follow_the_spec() {
         assert_eq!(lookup(b"mset").unwrap().key_positions(5), vec![1, 3]);
         assert_eq!(lookup(b"del").unwrap().key_positions(4), vec![1, 2, 3]);

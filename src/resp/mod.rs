@@ -1,5 +1,5 @@
 //! RESP on the wire: the request parser (multibulk and inline, with Redis's limits and error texts) and the
-//! reply encoder (RESP2 and RESP3 frames of the `redis-protocol` crate).
+//! reply encoder (RESP2 and RESP3).
 
 pub mod encode;
 pub mod request;

@@ -25,6 +25,9 @@ use crate::stats::Stats;
 /// default `client-output-buffer-limit pubsub 32mb`).
 const PUSH_LIMIT: usize = 32 << 20;
 
+/// Replies collected from back-to-back reads before they are written out.
+const WRITE_BATCH: usize = 64 * 1024;
+
 /// The connection's push queue, seen by the core as a [`Subscriber`].
 struct Sink {
     tx: mpsc::UnboundedSender<Reply>,
@@ -116,6 +119,22 @@ pub async fn serve(
                     Ok(n) => {
                         Stats::add(&shared.stats.net_input_bytes, n as u64);
                         open = process(&shared, &mut session, &mut parser, &mut rbuf, &mut wbuf);
+                        // Keep reading what has already arrived (a pipeline larger than one read) before
+                        // writing, so one write answers the whole pipeline instead of one per read.
+                        let mut extra_reads = 0;
+                        while open && extra_reads < 16 && wbuf.len() < WRITE_BATCH {
+                            rbuf.reserve(16 * 1024);
+                            match stream.try_read_buf(&mut rbuf) {
+                                Ok(0) => open = false,
+                                Ok(n) => {
+                                    Stats::add(&shared.stats.net_input_bytes, n as u64);
+                                    open = process(&shared, &mut session, &mut parser, &mut rbuf, &mut wbuf);
+                                }
+                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                                Err(_) => open = false,
+                            }
+                            extra_reads += 1;
+                        }
                     }
                 }
             }

@@ -3,12 +3,13 @@
 use std::collections::HashSet;
 
 use crate::common::{q, qerr, Server};
-use crate::strings::effects;
+use crate::strings::{effects, tap};
 
 #[test]
 fn del_exists_type_rename() {
     let s = Server::start();
     let mut c = s.con();
+    tap(&mut c);
     q::<String>(&mut c, "MSET a 1 b 2 c 3").unwrap();
     assert_eq!(q::<i64>(&mut c, "EXISTS a b nokey a").unwrap(), 3);
     assert_eq!(q::<i64>(&mut c, "DEL a nokey b").unwrap(), 2);
@@ -37,6 +38,7 @@ fn del_exists_type_rename() {
 fn expire_family_and_persist() {
     let s = Server::start();
     let mut c = s.con();
+    tap(&mut c);
     q::<String>(&mut c, "SET k v").unwrap();
     assert_eq!(q::<i64>(&mut c, "TTL k").unwrap(), -1);
     assert_eq!(q::<i64>(&mut c, "TTL nokey").unwrap(), -2);

@@ -226,7 +226,7 @@ fn monitor_streams_commands() {
 
 #[test]
 fn time_and_debug_sleep_do_not_block_others() {
-    let s = Server::start();
+    let s = Server::with_args(&["--io-threads", "2"]);
     let mut c = s.con();
     let t: Vec<String> = q(&mut c, "TIME").unwrap();
     let now = std::time::SystemTime::now()
@@ -243,7 +243,7 @@ fn time_and_debug_sleep_do_not_block_others() {
         q::<String>(&mut c, "DEBUG SLEEP 1").unwrap();
     });
     std::thread::sleep(Duration::from_millis(100));
-    // Another client still gets answers while one is asleep (two I/O threads by default).
+    // With two I/O threads, a client on the other thread still gets answers while one sleeps.
     assert_eq!(q::<String>(&mut c, "PING").unwrap(), "PONG");
     sleeper.join().unwrap();
 }

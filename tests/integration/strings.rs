@@ -6,6 +6,12 @@ use redis::Value;
 
 use crate::common::{q, qerr, Server};
 
+/// Starts the effect backlog (as a replica would), so later `effects` calls can read what was propagated.
+pub fn tap(c: &mut redis::Connection) {
+    let none: Vec<redis::Value> = q(c, "DEBUG EFFECTS 0").unwrap();
+    assert!(none.is_empty());
+}
+
 /// The newest `n` effects from `DEBUG EFFECTS`, as argv vectors.
 pub fn effects(c: &mut redis::Connection, n: usize) -> Vec<Vec<String>> {
     let v: Vec<(i64, Vec<String>)> = q(c, &format!("DEBUG EFFECTS {n}")).unwrap();
@@ -16,6 +22,7 @@ pub fn effects(c: &mut redis::Connection, n: usize) -> Vec<Vec<String>> {
 fn set_options() {
     let s = Server::start();
     let mut c = s.con();
+    tap(&mut c);
     assert_eq!(q::<String>(&mut c, "SET k v").unwrap(), "OK");
     assert_eq!(q::<Option<String>>(&mut c, "SET k w NX").unwrap(), None);
     assert_eq!(q::<String>(&mut c, "GET k").unwrap(), "v");
@@ -122,6 +129,7 @@ fn counters_and_string_ops() {
 fn lazy_expiry_deletes_on_access_and_propagates_del() {
     let s = Server::start();
     let mut c = s.con();
+    tap(&mut c);
     q::<String>(&mut c, "DEBUG SET-ACTIVE-EXPIRE 0").unwrap();
     q::<String>(&mut c, "SET k v PX 50").unwrap();
     std::thread::sleep(Duration::from_millis(120));

@@ -4,7 +4,7 @@
 use redis::Value;
 
 use crate::common::{err_text, q, qerr, Server};
-use crate::strings::effects;
+use crate::strings::{effects, tap};
 
 fn bulk(s: &str) -> Value {
     Value::BulkString(s.as_bytes().to_vec())
@@ -14,6 +14,7 @@ fn bulk(s: &str) -> Value {
 fn every_dtype_round_trips_through_blob_and_values() {
     let s = Server::start();
     let mut c = s.con();
+    tap(&mut c);
     let cases: [(&str, &str, Vec<u8>); 10] = [
         (
             "FLOAT",

@@ -3,11 +3,12 @@
 use redis::Value;
 
 use crate::common::{q, qerr, Server};
-use crate::strings::effects;
+use crate::strings::{effects, tap};
 
 #[test]
 fn multi_exec_queues_and_runs_atomically() {
     let s = Server::start();
+    tap(&mut s.con());
     let mut raw = s.raw();
     raw.expect(
         b"MULTI\r\nSET a 1\r\nINCR a\r\nGET a\r\nEXEC\r\n",

@@ -1,0 +1,250 @@
+"""Shared fixtures for the Python interop suite.
+
+The suite talks to a real ``tensorcell-server`` process through the real client libraries
+(redis-py, redisai-py). One server is started per test session on an ephemeral port:
+
+* ``TENSORCELL_SERVER`` names the binary (default ``<repo>/target/debug/tensorcell-server``).
+* The server is started with ``--port 0``; the port it actually bound is read from its
+  ``* Listening on HOST:PORT`` log line.
+
+Fixtures:
+
+* ``server``         session-scoped ``ServerInfo(host, port, proc)``.
+* ``start_server``   factory for an extra, private server with its own directives
+                     (e.g. ``--requirepass``); stopped at the end of the test.
+* ``r``              function-scoped ``redis.Redis`` (redis-py default: RESP3 via HELLO 3);
+                     the server is FLUSHALL'ed before each test.
+* ``make_client``    factory for more clients (second connection, ``protocol=2``, ...);
+                     every client it makes is closed after the test.
+
+Shared fixtures from ``../shared/fixtures/onnx`` (next to the repository):
+
+* mark a test ``@pytest.mark.needs_shared_onnx`` and/or request the ``onnx_fixtures``
+  fixture (a ``pathlib.Path``). If the directory is missing the test is skipped with a
+  clear message, unless ``TENSORCELL_REQUIRE_SHARED=1`` (CI), where it fails instead.
+  ``TENSORCELL_SHARED_DIR`` may point at another ``shared`` directory.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import pathlib
+import queue
+import re
+import subprocess
+import threading
+from dataclasses import dataclass, field
+
+import pytest
+import redis
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+DEFAULT_SERVER = REPO_ROOT / "target" / "debug" / "tensorcell-server"
+STARTUP_TIMEOUT_S = 20.0
+LISTEN_RE = re.compile(r"Listening on (\S+):(\d+)\s*$")
+
+
+# --------------------------------------------------------------------------------------
+# Server process management
+# --------------------------------------------------------------------------------------
+
+
+def server_binary() -> pathlib.Path:
+    path = pathlib.Path(os.environ.get("TENSORCELL_SERVER", str(DEFAULT_SERVER)))
+    if not path.is_absolute():
+        path = (REPO_ROOT / path).resolve()
+    return path
+
+
+@dataclass
+class ServerInfo:
+    host: str
+    port: int
+    proc: subprocess.Popen
+    pump: threading.Thread
+    # The last log lines (stdout and stderr merged), kept for failure messages.
+    log: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200))
+
+    def log_text(self) -> str:
+        return "".join(self.log)
+
+
+def _start(extra_args=()) -> ServerInfo:
+    binary = server_binary()
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        pytest.fail(
+            f"tensorcell server binary not found or not executable: {binary}\n"
+            "Build it with `cargo build` or set TENSORCELL_SERVER to its path.",
+            pytrace=False,
+        )
+    cmd = [str(binary), "--port", "0", *extra_args]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=str(REPO_ROOT),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        bufsize=1,
+    )
+    log: collections.deque = collections.deque(maxlen=200)
+    found: "queue.Queue[tuple[str, int] | None]" = queue.Queue()
+
+    def pump():
+        # Keep draining stdout for the whole life of the process: a full pipe would
+        # block the server's logger.
+        announced = False
+        for line in proc.stdout:
+            log.append(line)
+            if not announced:
+                m = LISTEN_RE.search(line)
+                if m:
+                    announced = True
+                    found.put((m.group(1), int(m.group(2))))
+        if not announced:
+            found.put(None)  # EOF before the Listening line: the process died
+        proc.stdout.close()
+
+    pump_thread = threading.Thread(target=pump, name="tensorcell-log-pump", daemon=True)
+    pump_thread.start()
+
+    try:
+        addr = found.get(timeout=STARTUP_TIMEOUT_S)
+    except queue.Empty:
+        addr = None
+        reason = f"no 'Listening on' line within {STARTUP_TIMEOUT_S:.0f}s"
+    else:
+        try:
+            code = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        reason = f"server exited with code {code} before listening"
+    if addr is None:
+        _stop(proc, pump_thread)
+        pytest.fail(
+            f"could not start tensorcell server: {reason}\n"
+            f"command: {' '.join(cmd)}\n"
+            f"output:\n{''.join(log) or '(none)'}",
+            pytrace=False,
+        )
+    host, port = addr
+    host = host.strip("[]")
+    if host in ("0.0.0.0", "::", "*"):
+        host = "127.0.0.1" if host != "::" else "::1"
+    return ServerInfo(host=host, port=port, proc=proc, pump=pump_thread, log=log)
+
+
+def _stop(proc: subprocess.Popen, pump: threading.Thread) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    pump.join(timeout=5)  # it closes stdout once it has read to EOF
+
+
+@pytest.fixture(scope="session")
+def server():
+    info = _start()
+    try:
+        yield info
+    finally:
+        _stop(info.proc, info.pump)
+
+
+@pytest.fixture
+def start_server():
+    """Factory: ``start_server("--requirepass", "pw")`` -> ServerInfo of a private server."""
+    started = []
+
+    def factory(*extra_args):
+        info = _start(extra_args)
+        started.append(info)
+        return info
+
+    yield factory
+    for info in started:
+        _stop(info.proc, info.pump)
+
+
+# --------------------------------------------------------------------------------------
+# Clients
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_client(server):
+    """Factory for extra redis-py clients against the session server; all closed after."""
+    clients = []
+
+    def factory(**kwargs):
+        kwargs.setdefault("socket_timeout", 10)
+        kwargs.setdefault("socket_connect_timeout", 10)
+        c = redis.Redis(host=server.host, port=server.port, **kwargs)
+        clients.append(c)
+        return c
+
+    yield factory
+    for c in clients:
+        c.close()
+
+
+@pytest.fixture
+def r(server, make_client):
+    """A redis-py client with redis-py's defaults (RESP3 / HELLO 3) on a flushed server."""
+    if server.proc.poll() is not None:
+        pytest.fail(
+            f"tensorcell server died (exit code {server.proc.returncode}); last output:\n"
+            f"{server.log_text()}",
+            pytrace=False,
+        )
+    client = make_client()
+    client.flushall()
+    return client
+
+
+# --------------------------------------------------------------------------------------
+# ../shared fixtures
+# --------------------------------------------------------------------------------------
+
+
+def shared_dir() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("TENSORCELL_SHARED_DIR", str(REPO_ROOT.parent / "shared")))
+
+
+def require_shared_fixture(*parts: str) -> pathlib.Path:
+    """Return ``<shared>/fixtures/<parts...>``; skip (or fail under
+    ``TENSORCELL_REQUIRE_SHARED=1``) when it does not exist."""
+    path = shared_dir().joinpath("fixtures", *parts)
+    if path.exists():
+        return path
+    msg = (
+        f"shared fixture {path} is missing (the `shared/` directory next to the repository "
+        "is only present on project machines and in CI)"
+    )
+    if os.environ.get("TENSORCELL_REQUIRE_SHARED") == "1":
+        pytest.fail(msg + "; TENSORCELL_REQUIRE_SHARED=1 makes this a failure", pytrace=False)
+    pytest.skip(msg)
+
+
+@pytest.fixture
+def onnx_fixtures() -> pathlib.Path:
+    """Path of ``../shared/fixtures/onnx`` (skip/fail as described above if missing)."""
+    return require_shared_fixture("onnx")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "needs_shared_onnx: test needs ../shared/fixtures/onnx; skipped if missing, "
+        "failed instead when TENSORCELL_REQUIRE_SHARED=1",
+    )
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("needs_shared_onnx") is not None:
+        require_shared_fixture("onnx")
