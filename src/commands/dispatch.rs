@@ -117,6 +117,12 @@ fn policy(shared: &Shared, session: &Session, args: &Args) -> Result<Gate, CmdEr
 /// Executes an admitted command and propagates what it did. EXEC calls this for each queued command with
 /// the engine lock already held.
 pub fn call(ctx: &mut Ctx, spec: &'static CommandSpec, mut args: Args) -> Option<Reply> {
+    {
+        // Before running, so CLIENT LIST shows the command in progress as Redis does.
+        let mut info = ctx.session.client.info.lock();
+        info.last_cmd = spec.name;
+        info.last_interaction_ms = ctx.now;
+    }
     let start = Instant::now();
     let result = (spec.handler)(ctx, &mut args);
     let usec = start.elapsed().as_micros() as u64;
@@ -142,11 +148,6 @@ pub fn call(ctx: &mut Ctx, spec: &'static CommandSpec, mut args: Args) -> Option
         Stats::add(&stats.error_replies, 1);
     }
     stats.record(spec, usec, failed);
-    {
-        let mut info = ctx.session.client.info.lock();
-        info.last_cmd = spec.name;
-        info.last_interaction_ms = ctx.now;
-    }
     let slower_than = shared.hot.slowlog_slower_than.load(Relaxed);
     let max_len = shared.hot.slowlog_max_len.load(Relaxed);
     if slower_than >= 0 && usec >= slower_than as u64 && spec.name != "exec" {

@@ -247,11 +247,14 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
 /// "double quotes" take C escapes (`\n`, `\xHH`, ...), 'single quotes' take only `\'`; a closing quote must
 /// be followed by whitespace or the end. `None` for unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
+    // Redis splits a C string: a NUL ends the line. (Treating NUL as a separator that is not whitespace
+    // would never advance past it.)
+    let line = &line[..line.iter().position(|&b| b == 0).unwrap_or(line.len())];
     let mut out = Vec::new();
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -284,7 +287,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -302,7 +305,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     i += 1;
                     cur.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -316,7 +319,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    c if is_space(c) => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => cur.push(c),
@@ -326,6 +329,11 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
         }
         out.push(Bytes::from(cur));
     }
+}
+
+/// C's `isspace`, which `sdssplitargs` uses (it includes vertical tab and form feed).
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
 fn is_hex(c: u8) -> bool {
@@ -423,6 +431,81 @@ mod tests {
             ]
         );
         assert!(split_args(br#""abc"def"#).is_none());
+        assert_eq!(
+            split_args(b"SET a\0junk b").unwrap(),
+            vec![Bytes::from("SET"), Bytes::from("a")]
+        );
+        assert_eq!(
+            split_args(b"a\x0bb\x0cc").unwrap().len(),
+            3,
+            "isspace: vertical tab and form feed separate"
+        );
         assert!(split_args(b"'abc").is_none());
+    }
+
+    fn xorshift(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
+    #[test]
+    fn random_input_terminates_without_panicking() {
+        let mut seed = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..2000 {
+            let len = (xorshift(&mut seed) % 200) as usize;
+            let prefix: &[u8] = match xorshift(&mut seed) % 4 {
+                0 => b"*2\r\n$3\r\nGET\r\n",
+                1 => b"*",
+                2 => b"SET \"",
+                _ => b"",
+            };
+            let mut input = prefix.to_vec();
+            input.extend((0..len).map(|_| xorshift(&mut seed) as u8));
+            let mut p = RequestParser::new(1 << 20, 1 << 24);
+            let mut buf = BytesMut::new();
+            // Feed it in random pieces; each call must return (parse, wait or fail), never loop or panic.
+            for chunk in input.chunks(1 + (xorshift(&mut seed) % 17) as usize) {
+                buf.extend_from_slice(chunk);
+                let mut steps = 0;
+                loop {
+                    steps += 1;
+                    assert!(steps < 10_000, "parser did not settle on {input:?}");
+                    match p.next(&mut buf) {
+                        Ok(Some(_)) => continue,
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn any_split_of_valid_requests_parses_the_same() {
+        let input =
+            b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$10\r\n0123456789\r\nINCR  n\r\n*1\r\n$4\r\nPING\r\n";
+        let whole = {
+            let mut p = RequestParser::new(1 << 20, 1 << 24);
+            let mut buf = BytesMut::from(&input[..]);
+            std::iter::from_fn(|| p.next(&mut buf).unwrap()).collect::<Vec<_>>()
+        };
+        assert_eq!(whole.len(), 3);
+        let mut seed = 42;
+        for _ in 0..500 {
+            let mut p = RequestParser::new(1 << 20, 1 << 24);
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            let mut rest = &input[..];
+            while !rest.is_empty() {
+                let n = 1 + (xorshift(&mut seed) as usize % rest.len());
+                buf.extend_from_slice(&rest[..n]);
+                rest = &rest[n..];
+                while let Some(argv) = p.next(&mut buf).unwrap() {
+                    got.push(argv);
+                }
+            }
+            assert_eq!(got, whole);
+        }
     }
 }

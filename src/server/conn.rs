@@ -25,6 +25,9 @@ use crate::stats::Stats;
 /// default `client-output-buffer-limit pubsub 32mb`).
 const PUSH_LIMIT: usize = 32 << 20;
 
+/// Largest big-argument buffer allocated before its data has arrived.
+const BIG_PREALLOC: usize = 16 << 20;
+
 /// Replies collected from back-to-back reads before they are written out.
 const WRITE_BATCH: usize = 64 * 1024;
 
@@ -160,9 +163,12 @@ pub async fn serve(
             }
         }
         if let Some(need) = parser.pending_big_arg(&rbuf) {
-            // A big argument gets a buffer of exactly its size, so the keyspace can keep it without a copy.
-            if rbuf.capacity() < need {
-                let mut fresh = BytesMut::with_capacity(need);
+            // A big argument gets a buffer of its own, so the keyspace can keep it without a copy. Sizes up
+            // to BIG_PREALLOC are allocated at once; beyond that the buffer grows with the bytes that have
+            // actually arrived, so a header promising 512 MB costs nothing until the data comes.
+            let target = need.min(rbuf.len() * 2 + BIG_PREALLOC);
+            if rbuf.capacity() < target {
+                let mut fresh = BytesMut::with_capacity(target);
                 fresh.extend_from_slice(&rbuf);
                 rbuf = fresh;
             }

@@ -102,3 +102,78 @@ fn unauthenticated_clients_get_tight_limits() {
     expect_protocol_error(&s, b"*100\r\n", "invalid multibulk length");
     expect_protocol_error(&s, b"*1\r\n$20000\r\n", "invalid bulk length");
 }
+
+#[test]
+fn random_garbage_never_takes_the_server_down() {
+    let s = Server::start();
+    // A deterministic xorshift stream: printable and binary junk, RESP-looking prefixes, huge lengths.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let prefixes: [&[u8]; 6] = [
+        b"*",
+        b"$",
+        b"*3\r\n$3\r\nSET\r\n",
+        b"AI.TENSORSET k FLOAT ",
+        b"\"",
+        b"*1\r\n$",
+    ];
+    for _ in 0..200 {
+        let mut raw = s.raw();
+        let mut junk = prefixes[(next() % 6) as usize].to_vec();
+        let len = (next() % 300) as usize;
+        junk.extend((0..len).map(|_| next() as u8));
+        // The server may close the connection before all of it is written: that is an answer too.
+        let _ = std::io::Write::write_all(&mut raw.s, &junk);
+        // Half the connections vanish mid-request, the others wait for whatever the server answers.
+        if next() % 2 == 0 {
+            raw.s
+                .set_read_timeout(Some(std::time::Duration::from_millis(20)))
+                .unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = std::io::Read::read(&mut raw.s, &mut buf);
+        }
+    }
+    let mut c = s.con();
+    assert_eq!(q::<String>(&mut c, "PING").unwrap(), "PONG");
+    assert_eq!(q::<String>(&mut c, "SET after junk").unwrap(), "OK");
+}
+
+/// Virtual memory size of a process, in kB (counts reservations that were never touched, unlike RSS).
+fn vm_size_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmSize:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn huge_bulk_header_allocates_only_what_arrives() {
+    let s = Server::start();
+    let mut c = s.con();
+    assert_eq!(q::<String>(&mut c, "PING").unwrap(), "PONG");
+    let before = vm_size_kb(s.pid());
+    let mut raw = s.raw();
+    // Promise 500 MB and send 1 KB: the server must not reserve the 500 MB up front.
+    raw.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$500000000\r\n");
+    raw.send(&[b'x'; 1024]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let grown = vm_size_kb(s.pid()).saturating_sub(before);
+    assert!(
+        grown < 100_000,
+        "virtual memory grew {grown} kB after a 500 MB promise"
+    );
+    assert_eq!(q::<String>(&mut c, "PING").unwrap(), "PONG");
+}
+
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let s = Server::with_args(&["--timeout", "1"]);
+    let mut raw = s.raw();
+    raw.expect(b"PING\r\n", b"+PONG\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    raw.expect_closed();
+}
