@@ -17,7 +17,6 @@ pub struct CommandStat {
 pub struct Stats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
-    pub commands_processed: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub expired_keys: AtomicU64,
@@ -42,7 +41,6 @@ impl Default for Stats {
         Stats {
             connections_received: z(),
             rejected_connections: z(),
-            commands_processed: z(),
             net_input_bytes: z(),
             net_output_bytes: z(),
             expired_keys: z(),
@@ -74,6 +72,11 @@ impl Stats {
         }
     }
 
+    /// Commands executed since start (or RESETSTAT): the sum of the per-command counts.
+    pub fn commands_processed(&self) -> u64 {
+        self.commands.iter().map(|c| c.calls.load(Relaxed)).sum()
+    }
+
     /// Records a command refused before it ran (arity, auth, OOM, ...).
     pub fn record_rejected(&self, spec: &CommandSpec) {
         self.commands[table_index(spec)]
@@ -86,7 +89,6 @@ impl Stats {
         for c in [
             &self.connections_received,
             &self.rejected_connections,
-            &self.commands_processed,
             &self.net_input_bytes,
             &self.net_output_bytes,
             &self.expired_keys,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{lookup, CommandSpec, Ctx, Event, Outcome};
+use super::{lookup, CommandSpec, Ctx, Effects, Event, Events, Outcome};
 use crate::args::Args;
 use crate::config::notify;
 use crate::error::CmdError;
@@ -21,12 +21,15 @@ use crate::util::lossy;
 
 /// Runs one request from a client and returns its reply (`None`: send nothing, as after SHUTDOWN). `now` is
 /// the Unix time in milliseconds the command sees (the server reads the clock once per batch of pipelined
-/// requests, as Redis caches its clock per event-loop iteration).
+/// requests, as Redis caches its clock per event-loop iteration). `clock` is when the previous command of
+/// the batch ended (or the batch began): a command's duration is measured from it to the command's end, so
+/// timing costs one monotonic clock read per command.
 pub fn execute(
     shared: &Shared,
     session: &mut Session,
     argv: Vec<Bytes>,
     now: u64,
+    clock: &mut Instant,
 ) -> Option<Reply> {
     let args = Args::new(argv);
     match policy(shared, session, &args) {
@@ -49,7 +52,10 @@ pub fn execute(
         }
         Ok(Gate::Run(spec)) => {
             let mut ctx = Ctx::new(shared, session, now);
-            call(&mut ctx, spec, args)
+            ctx.clock = *clock;
+            let reply = call(&mut ctx, spec, args);
+            *clock = ctx.clock;
+            reply
         }
     }
 }
@@ -123,9 +129,10 @@ pub fn call(ctx: &mut Ctx, spec: &'static CommandSpec, mut args: Args) -> Option
         info.last_cmd = spec.name;
         info.last_interaction_ms = ctx.now;
     }
-    let start = Instant::now();
     let result = (spec.handler)(ctx, &mut args);
-    let usec = start.elapsed().as_micros() as u64;
+    let end = Instant::now();
+    let usec = end.saturating_duration_since(ctx.clock).as_micros() as u64;
+    ctx.clock = end;
     let shared = ctx.shared;
 
     // Keys that expired while the command looked them up are writes too, and come before its own.
@@ -143,7 +150,6 @@ pub fn call(ctx: &mut Ctx, spec: &'static CommandSpec, mut args: Args) -> Option
 
     let failed = outcome.reply.as_ref().is_some_and(Reply::is_error);
     let stats = &shared.stats;
-    Stats::add(&stats.commands_processed, 1);
     if failed {
         Stats::add(&stats.error_replies, 1);
     }
@@ -176,7 +182,7 @@ pub fn call(ctx: &mut Ctx, spec: &'static CommandSpec, mut args: Args) -> Option
 
 /// Sends effects to the effect stream (with the engine lock held, so stream order is apply order) and raises
 /// keyspace events. The only place either happens.
-pub fn propagate(ctx: &mut Ctx, effects: Vec<Vec<Bytes>>, events: Vec<Event>) {
+pub fn propagate(ctx: &mut Ctx, effects: Effects, events: Events) {
     let shared = ctx.shared;
     if !effects.is_empty() {
         Stats::add(&shared.stats.changes, effects.len() as u64);

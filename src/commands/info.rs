@@ -186,11 +186,7 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
                 "total_connections_received",
                 Stats::get(&s.connections_received),
             );
-            line(
-                out,
-                "total_commands_processed",
-                Stats::get(&s.commands_processed),
-            );
+            line(out, "total_commands_processed", s.commands_processed());
             line(out, "total_net_input_bytes", Stats::get(&s.net_input_bytes));
             line(
                 out,

@@ -20,6 +20,7 @@ pub mod table;
 
 use bytes::Bytes;
 use parking_lot::MutexGuard;
+use smallvec::SmallVec;
 
 pub use dispatch::execute;
 pub use table::{lookup, CommandSpec, TABLE};
@@ -78,20 +79,25 @@ pub struct Event {
     pub key: Bytes,
 }
 
+/// Writes a command propagates; most commands have at most one, kept inline (no allocation).
+pub type Effects = SmallVec<[Vec<Bytes>; 1]>;
+/// Keyspace events a command raises; most raise one or two, kept inline.
+pub type Events = SmallVec<[Event; 2]>;
+
 /// What a command produced: the reply, the writes to propagate, the keyspace events to raise.
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub reply: Option<Reply>,
-    pub effects: Vec<Vec<Bytes>>,
-    pub events: Vec<Event>,
+    pub effects: Effects,
+    pub events: Events,
 }
 
 impl Outcome {
     pub fn new(reply: Reply) -> Self {
         Outcome {
             reply: Some(reply),
-            effects: Vec::new(),
-            events: Vec::new(),
+            effects: Effects::new(),
+            events: Events::new(),
         }
     }
 
@@ -125,11 +131,13 @@ pub struct Ctx<'a> {
     guard: Option<MutexGuard<'a, Engine>>,
     /// Milliseconds time for this command: one clock read, so every expiry check in it agrees.
     pub now: u64,
+    /// Monotonic time the running command's duration is measured from (see `dispatch::execute`).
+    pub clock: std::time::Instant,
     /// Inside EXEC: effects are wrapped in MULTI/EXEC once the first one is propagated.
     pub(crate) in_exec: bool,
     pub(crate) exec_wrapped: bool,
     /// `expired` events of keys this command found expired, raised with its own events.
-    pub(crate) expired_events: Vec<Event>,
+    pub(crate) expired_events: Events,
 }
 
 impl<'a> Ctx<'a> {
@@ -139,9 +147,10 @@ impl<'a> Ctx<'a> {
             session,
             guard: None,
             now,
+            clock: std::time::Instant::now(),
             in_exec: false,
             exec_wrapped: false,
-            expired_events: Vec::new(),
+            expired_events: Events::new(),
         }
     }
 

@@ -104,17 +104,24 @@ impl Db {
 
     /// Stores a value, replacing any old one, with the given expiry.
     pub fn set(&mut self, key: Bytes, value: Value, expire_at: Option<u64>) {
-        // Keys arrive as slices of a connection's read buffer; keep a copy of our own instead of pinning it.
-        let key = own(key);
+        self.touch(&key);
         let entry = Entry { value, expire_at };
         self.account_add(&key, &entry);
-        self.touch(&key);
-        if let Some(old) = self.map.insert(key.clone(), entry) {
+        // Overwrite in place when the key exists (no new key allocation); otherwise keep a copy of the key
+        // of our own: it arrived as a slice of a connection's read buffer, which it must not pin.
+        let old = match self.map.get_mut(&key[..]) {
+            Some(slot) => Some(std::mem::replace(slot, entry)),
+            None => {
+                self.map.insert(own(key.clone()), entry);
+                None
+            }
+        };
+        if let Some(old) = old {
             self.account_remove(&key, &old);
         }
         // After removing the old entry's index slot, which may have had the same expiry time.
         if let Some(t) = expire_at {
-            self.by_expiry.insert((t, key));
+            self.by_expiry.insert((t, own(key)));
         }
     }
 

@@ -193,11 +193,12 @@ fn process(
     wbuf: &mut BytesMut,
 ) -> bool {
     let now = crate::util::now_ms();
+    let mut clock = std::time::Instant::now();
     loop {
         match parser.next(rbuf) {
             Ok(Some(argv)) => {
                 session.suppress_reply = false;
-                let reply = commands::execute(shared, session, argv, now);
+                let reply = commands::execute(shared, session, argv, now, &mut clock);
                 parser.unauthenticated = !session.authenticated;
                 if let (Some(r), false) = (reply, session.suppress_reply) {
                     encode(wbuf, r, session.protocol);
