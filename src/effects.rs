@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::resp::request::RequestParser;
 
@@ -66,32 +66,6 @@ impl std::fmt::Debug for EffectLog {
     }
 }
 
-/// Appends `argv` to `out` as a RESP multibulk.
-pub fn encode_command(argv: &[Bytes], out: &mut BytesMut) {
-    let header = |prefix: u8, n: usize, out: &mut BytesMut| {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut v = n;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        out.put_u8(prefix);
-        out.put_slice(&digits[i..]);
-        out.put_slice(b"\r\n");
-    };
-    header(b'*', argv.len(), out);
-    for a in argv {
-        header(b'$', a.len(), out);
-        out.put_slice(a);
-        out.put_slice(b"\r\n");
-    }
-}
-
 /// Bytes `argv` takes as a RESP multibulk.
 pub fn encoded_len(argv: &[Bytes]) -> usize {
     let digits = |n: usize| n.checked_ilog10().unwrap_or(0) as usize + 1;
@@ -133,7 +107,7 @@ impl EffectLog {
             return;
         }
         self.scratch.clear();
-        encode_command(&argv, &mut self.scratch);
+        crate::resp::encode::encode_command(&argv, &mut self.scratch);
         let effect = Effect {
             offset: self.offset,
             resp: &self.scratch,

@@ -65,6 +65,16 @@ impl Reply {
         Reply::Array(items.into_iter().map(|b| Reply::Bulk(b.into())).collect())
     }
 
+    /// A HELP reply: one status line per entry, as Redis sends them.
+    pub fn help(lines: &[&str]) -> Reply {
+        Reply::Array(
+            lines
+                .iter()
+                .map(|s| Reply::Status((*s).to_string()))
+                .collect(),
+        )
+    }
+
     /// Whether this reply is an error (for error statistics and EXECABORT bookkeeping).
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))

@@ -1,22 +1,17 @@
 //! Commands: one table ([`table::TABLE`]) declares each command's name, arity, flags, ACL categories, key
 //! positions and summary; dispatch, COMMAND, the policy checks and (later) the Redis module derive from it.
-//! Each command family lives in its own file and returns an [`Outcome`]: a reply plus the effects
+//! Each command lives in its own file, in a folder per Redis command group, and returns an [`Outcome`]: a reply plus the effects
 //! (propagated writes) and keyspace events it caused. Commands never touch sockets or logs.
 
-mod ai_tensor;
-mod client;
-mod command;
-mod config_cmd;
+mod ai;
 mod connection;
-mod debug;
 pub mod dispatch;
-mod info;
-mod keys;
-mod multi;
-mod pubsub_cmd;
-mod server_cmd;
-mod strings;
+mod generic;
+pub(crate) mod pubsub;
+pub(crate) mod server;
+mod string;
 pub mod table;
+pub(crate) mod transactions;
 
 use bytes::Bytes;
 use parking_lot::MutexGuard;
@@ -118,6 +113,11 @@ impl From<Reply> for Outcome {
     fn from(r: Reply) -> Self {
         Outcome::new(r)
     }
+}
+
+/// A static word as an argument of an effect (`SET`, `PXAT`, ...), without allocating.
+pub(crate) fn word(s: &'static str) -> Bytes {
+    Bytes::from_static(s.as_bytes())
 }
 
 /// The signature every command implements.

@@ -59,6 +59,15 @@ fn int_line(out: &mut BytesMut, prefix: u8, n: i64) {
     out.put_slice(b"\r\n");
 }
 
+/// Appends a command (an array of bulk strings) as a RESP multibulk: what the effect stream, the AOF and
+/// replicas carry.
+pub fn encode_command(argv: &[bytes::Bytes], out: &mut BytesMut) {
+    int_line(out, b'*', argv.len() as i64);
+    for a in argv {
+        bulk(out, a);
+    }
+}
+
 fn bulk(out: &mut BytesMut, data: &[u8]) {
     int_line(out, b'$', data.len() as i64);
     out.put_slice(data);

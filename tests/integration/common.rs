@@ -139,6 +139,15 @@ impl Raw {
         buf
     }
 
+    /// Switches the connection to RESP3 and consumes HELLO's reply (it ends with the empty modules list).
+    pub fn hello3(&mut self) {
+        self.send(b"HELLO 3\r\n");
+        let mut got = Vec::new();
+        while !got.ends_with(b"modules\r\n*0\r\n") {
+            got.extend(self.read_n(1));
+        }
+    }
+
     /// Sends `input` and asserts the reply bytes are exactly `expected`.
     pub fn expect(&mut self, input: &[u8], expected: &[u8]) {
         self.send(input);

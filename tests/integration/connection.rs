@@ -59,11 +59,7 @@ fn hello_switches_to_resp3_maps_and_doubles() {
 fn resp3_nil_and_double_encoding() {
     let s = Server::start();
     let mut raw = s.raw();
-    raw.send(b"HELLO 3\r\n");
-    let mut got = Vec::new();
-    while !got.ends_with(b"modules\r\n*0\r\n") {
-        got.extend(raw.read_n(1));
-    }
+    raw.hello3();
     raw.expect(b"GET missing\r\n", b"_\r\n");
     raw.expect(b"AI.TENSORSET t DOUBLE 1 VALUES 1.5\r\n", b"+OK\r\n");
     raw.expect(b"AI.TENSORGET t VALUES\r\n", b"*1\r\n,1.5\r\n");

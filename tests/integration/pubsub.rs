@@ -56,11 +56,7 @@ fn subscribe_publish_and_patterns_resp2() {
 fn resp3_pushes_interleave_with_replies() {
     let s = Server::start();
     let mut raw = s.raw();
-    raw.send(b"HELLO 3\r\n");
-    let mut got = Vec::new();
-    while !got.ends_with(b"modules\r\n*0\r\n") {
-        got.extend(raw.read_n(1));
-    }
+    raw.hello3();
     raw.expect(
         b"SUBSCRIBE ch\r\n",
         b">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n",

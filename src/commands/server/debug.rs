@@ -1,13 +1,9 @@
-//! DEBUG SLEEP | EFFECTS | SET-ACTIVE-EXPIRE: hooks for tests and operators.
-//!
-//! `DEBUG EFFECTS [count]` is the effect stream's first consumer: it starts the backlog if nothing had, and
-//! returns the newest effects with their stream offsets, so tests can check exactly what the AOF and
-//! replicas will receive.
+//! DEBUG: Debugging hooks (SLEEP, EFFECTS, SET-ACTIVE-EXPIRE).
 
 use std::sync::atomic::Ordering;
 
-use super::{Ctx, Outcome};
 use crate::args::Args;
+use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
 use crate::reply::Reply;
 use crate::util::{eq_ic, lossy};
@@ -47,16 +43,11 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         ctx.shared.active_expire.store(on != 0, Ordering::Relaxed);
         Reply::OK
     } else if eq_ic(&sub, "HELP") {
-        Reply::Array(
-            [
-                "DEBUG SLEEP <seconds>",
-                "DEBUG EFFECTS [<count>]",
-                "DEBUG SET-ACTIVE-EXPIRE <0|1>",
-            ]
-            .iter()
-            .map(|s| Reply::Status((*s).into()))
-            .collect(),
-        )
+        Reply::help(&[
+            "DEBUG SLEEP <seconds>",
+            "DEBUG EFFECTS [<count>]",
+            "DEBUG SET-ACTIVE-EXPIRE <0|1>",
+        ])
     } else {
         return Err(CmdError::UnknownSubcommand {
             sub: lossy(&sub),

@@ -1,26 +1,12 @@
-//! INFO [section ...]: Redis's sections and field names, plus `ai`.
+//! INFO: Returns information and statistics about the server.
 
-use super::{Ctx, Outcome};
+use super::REDIS_COMPAT_VERSION;
 use crate::args::Args;
+use crate::commands::{Ctx, Outcome};
 use crate::error::CmdResult;
 use crate::keyspace::ValueKind;
 use crate::reply::Reply;
 use crate::stats::Stats;
-
-/// The Redis version tensorcell answers like (HELLO, INFO redis_version), for clients that check it.
-pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
-
-const DEFAULT: [&str; 9] = [
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "keyspace",
-    "ai",
-];
 
 pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let asked: Vec<String> = args
@@ -57,51 +43,17 @@ pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     Ok(Reply::Verbatim(out).into())
 }
 
-fn line(out: &mut String, k: &str, v: impl std::fmt::Display) {
-    out.push_str(k);
-    out.push(':');
-    out.push_str(&v.to_string());
-    out.push_str("\r\n");
-}
-
-fn human(bytes: u64) -> String {
-    let b = bytes as f64;
-    match bytes {
-        0..=1023 => format!("{bytes}B"),
-        1024..=1_048_575 => format!("{:.2}K", b / 1024.0),
-        1_048_576..=1_073_741_823 => format!("{:.2}M", b / 1_048_576.0),
-        _ => format!("{:.2}G", b / 1_073_741_824.0),
-    }
-}
-
-/// (user, system) CPU seconds of this process, from /proc (0 where unavailable).
-fn cpu_times() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 100.0
-    };
-    (tick(11), tick(12))
-}
-
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0)
-        * 4096
-}
+const DEFAULT: [&str; 9] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+    "ai",
+];
 
 fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
     let shared = ctx.shared;
@@ -260,4 +212,50 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
         }
         _ => {}
     }
+}
+
+fn line(out: &mut String, k: &str, v: impl std::fmt::Display) {
+    out.push_str(k);
+    out.push(':');
+    out.push_str(&v.to_string());
+    out.push_str("\r\n");
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    match bytes {
+        0..=1023 => format!("{bytes}B"),
+        1024..=1_048_575 => format!("{:.2}K", b / 1024.0),
+        1_048_576..=1_073_741_823 => format!("{:.2}M", b / 1_048_576.0),
+        _ => format!("{:.2}G", b / 1_073_741_824.0),
+    }
+}
+
+/// (user, system) CPU seconds of this process, from /proc (0 where unavailable).
+fn cpu_times() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
+    (tick(11), tick(12))
+}
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        * 4096
 }

@@ -1,20 +1,10 @@
-//! CLIENT ID | SETNAME | GETNAME | SETINFO | LIST | INFO | KILL | HELP.
+//! CLIENT: Inspects and manages client connections (ID, SETNAME, GETNAME, SETINFO, LIST, INFO, KILL).
 
-use super::{Ctx, Outcome};
 use crate::args::Args;
+use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
 use crate::reply::Reply;
 use crate::util::{eq_ic, lossy};
-
-/// Client names may not contain spaces, newlines or other special characters (Redis's rule).
-pub fn check_name(name: &[u8]) -> CmdResult<()> {
-    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
-        return Err(CmdError::err(
-            "Client names cannot contain spaces, newlines or special characters.",
-        ));
-    }
-    Ok(())
-}
 
 pub fn client(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let sub = args.bytes()?;
@@ -117,21 +107,16 @@ pub fn client(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             Reply::Verbatim(out)
         }
         "kill" => kill(ctx, args)?,
-        "help" => Reply::Array(
-            [
-                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "ID",
-                "SETNAME <name>",
-                "GETNAME",
-                "SETINFO <LIB-NAME|LIB-VER> <value>",
-                "LIST [TYPE normal|pubsub] [ID id ...]",
-                "INFO",
-                "KILL <ip:port> | KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no]",
-            ]
-            .iter()
-            .map(|s| Reply::Status((*s).into()))
-            .collect(),
-        ),
+        "help" => Reply::help(&[
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ID",
+            "SETNAME <name>",
+            "GETNAME",
+            "SETINFO <LIB-NAME|LIB-VER> <value>",
+            "LIST [TYPE normal|pubsub] [ID id ...]",
+            "INFO",
+            "KILL <ip:port> | KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no]",
+        ]),
         _ => {
             return Err(CmdError::UnknownSubcommand {
                 sub: lossy(&sub),
@@ -141,6 +126,16 @@ pub fn client(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     };
     ctx.session.sync_info();
     Ok(reply.into())
+}
+
+/// Client names may not contain spaces, newlines or other special characters (Redis's rule).
+pub fn check_name(name: &[u8]) -> CmdResult<()> {
+    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return Err(CmdError::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(())
 }
 
 fn kill(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Reply> {

@@ -1,7 +1,7 @@
-//! CONFIG GET | SET | RESETSTAT | REWRITE | HELP.
+//! CONFIG: Reads or changes configuration (GET, SET, RESETSTAT, REWRITE).
 
-use super::{Ctx, Outcome};
 use crate::args::Args;
+use crate::commands::{Ctx, Outcome};
 use crate::config::ConfigError;
 use crate::error::{CmdError, CmdResult};
 use crate::reply::Reply;
@@ -58,17 +58,12 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         ctx.shared.config.read().rewrite().map_err(CmdError::Err)?;
         Reply::OK
     } else if eq_ic(&sub, "HELP") {
-        Reply::Array(
-            [
-                "CONFIG GET <pattern> [<pattern> ...]",
-                "CONFIG SET <directive> <value> [<directive> <value> ...]",
-                "CONFIG RESETSTAT",
-                "CONFIG REWRITE",
-            ]
-            .iter()
-            .map(|s| Reply::Status((*s).into()))
-            .collect(),
-        )
+        Reply::help(&[
+            "CONFIG GET <pattern> [<pattern> ...]",
+            "CONFIG SET <directive> <value> [<directive> <value> ...]",
+            "CONFIG RESETSTAT",
+            "CONFIG REWRITE",
+        ])
     } else {
         return Err(CmdError::UnknownSubcommand {
             sub: lossy(&sub),

@@ -1,65 +1,12 @@
-//! COMMAND [COUNT | INFO name... | DOCS name... | LIST [FILTERBY ...] | GETKEYS cmd arg...], derived from the
-//! command table.
+//! COMMAND: Returns details about commands (COUNT, INFO, DOCS, LIST, GETKEYS).
 
-use super::flags::NAMES;
-use super::{lookup, CommandSpec, Ctx, Outcome, TABLE};
 use crate::args::Args;
+use crate::commands::flags::NAMES;
+use crate::commands::{lookup, CommandSpec, Ctx, Outcome, TABLE};
 use crate::error::{CmdError, CmdResult};
 use crate::glob;
 use crate::reply::Reply;
 use crate::util::{eq_ic, lossy};
-
-/// The COMMAND INFO entry of one command (Redis 7's 10-element shape).
-pub fn info_entry(c: &CommandSpec) -> Reply {
-    let flags = NAMES
-        .iter()
-        .filter(|(bit, _)| c.has(*bit))
-        .map(|(_, n)| Reply::Simple(n))
-        .collect();
-    let acl = c.acl.iter().map(|a| Reply::Simple(acl_name(a))).collect();
-    Reply::Array(vec![
-        Reply::lit(c.name),
-        Reply::Int(c.arity.into()),
-        Reply::Set(flags),
-        Reply::Int(c.keys.0.into()),
-        Reply::Int(c.keys.1.into()),
-        Reply::Int(c.keys.2.into()),
-        Reply::Set(acl),
-        Reply::Array(vec![]),
-        Reply::Array(vec![]),
-        Reply::Array(vec![]),
-    ])
-}
-
-/// `@read`-style names; static so replies need no allocation.
-fn acl_name(cat: &str) -> &'static str {
-    const ALL: [&str; 12] = [
-        "@read",
-        "@write",
-        "@string",
-        "@fast",
-        "@slow",
-        "@keyspace",
-        "@connection",
-        "@admin",
-        "@dangerous",
-        "@pubsub",
-        "@transaction",
-        "@ai",
-    ];
-    ALL.iter()
-        .find(|a| &a[1..] == cat)
-        .copied()
-        .unwrap_or("@slow")
-}
-
-fn docs_entry(c: &CommandSpec) -> Reply {
-    Reply::Map(vec![
-        (Reply::lit("summary"), Reply::lit(c.summary)),
-        (Reply::lit("since"), Reply::lit(c.since)),
-        (Reply::lit("group"), Reply::lit(c.group)),
-    ])
-}
 
 pub fn command(_ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let Some(sub) = args.next() else {
@@ -136,19 +83,14 @@ pub fn command(_ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
                 .collect(),
         )
     } else if eq_ic(&sub, "HELP") {
-        Reply::Array(
-            [
-                "COMMAND",
-                "COMMAND COUNT",
-                "COMMAND INFO <name>...",
-                "COMMAND DOCS <name>...",
-                "COMMAND LIST [FILTERBY MODULE|ACLCAT|PATTERN <x>]",
-                "COMMAND GETKEYS <cmd> <arg>...",
-            ]
-            .iter()
-            .map(|s| Reply::Status((*s).into()))
-            .collect(),
-        )
+        Reply::help(&[
+            "COMMAND",
+            "COMMAND COUNT",
+            "COMMAND INFO <name>...",
+            "COMMAND DOCS <name>...",
+            "COMMAND LIST [FILTERBY MODULE|ACLCAT|PATTERN <x>]",
+            "COMMAND GETKEYS <cmd> <arg>...",
+        ])
     } else {
         return Err(CmdError::UnknownSubcommand {
             sub: lossy(&sub),
@@ -156,4 +98,56 @@ pub fn command(_ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         });
     };
     Ok(reply.into())
+}
+
+/// The COMMAND INFO entry of one command (Redis 7's 10-element shape).
+pub fn info_entry(c: &CommandSpec) -> Reply {
+    let flags = NAMES
+        .iter()
+        .filter(|(bit, _)| c.has(*bit))
+        .map(|(_, n)| Reply::Simple(n))
+        .collect();
+    let acl = c.acl.iter().map(|a| Reply::Simple(acl_name(a))).collect();
+    Reply::Array(vec![
+        Reply::lit(c.name),
+        Reply::Int(c.arity.into()),
+        Reply::Set(flags),
+        Reply::Int(c.keys.0.into()),
+        Reply::Int(c.keys.1.into()),
+        Reply::Int(c.keys.2.into()),
+        Reply::Set(acl),
+        Reply::Array(vec![]),
+        Reply::Array(vec![]),
+        Reply::Array(vec![]),
+    ])
+}
+
+fn docs_entry(c: &CommandSpec) -> Reply {
+    Reply::Map(vec![
+        (Reply::lit("summary"), Reply::lit(c.summary)),
+        (Reply::lit("since"), Reply::lit(c.since)),
+        (Reply::lit("group"), Reply::lit(c.group)),
+    ])
+}
+
+/// `@read`-style names; static so replies need no allocation.
+fn acl_name(cat: &str) -> &'static str {
+    const ALL: [&str; 12] = [
+        "@read",
+        "@write",
+        "@string",
+        "@fast",
+        "@slow",
+        "@keyspace",
+        "@connection",
+        "@admin",
+        "@dangerous",
+        "@pubsub",
+        "@transaction",
+        "@ai",
+    ];
+    ALL.iter()
+        .find(|a| &a[1..] == cat)
+        .copied()
+        .unwrap_or("@slow")
 }

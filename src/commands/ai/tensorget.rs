@@ -1,0 +1,39 @@
+//! AI.TENSORGET: Returns a tensor's metadata, blob or values.
+
+use crate::args::Args;
+use crate::commands::{Ctx, Outcome};
+use crate::error::{CmdError, CmdResult};
+use crate::keyspace::Value;
+use crate::tensor::{tensor_reply, TensorFormat};
+use crate::util::eq_ic;
+
+pub fn tensorget(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
+    if args.argv().len() > 4 {
+        return Err(CmdError::Arity(args.name()));
+    }
+    let key = args.bytes()?;
+    let now = ctx.now;
+    let tensor = match ctx.db().get(&key, now).map(|e| &e.value) {
+        None => return Err(CmdError::err("tensor key is empty or in a different shard")),
+        Some(Value::Tensor(t)) => t.clone(),
+        Some(_) => return Err(CmdError::WrongType),
+    };
+    // The reply is built from the Arc without the lock: a big VALUES reply never stalls other clients.
+    ctx.unlock();
+    let mut format = TensorFormat::default();
+    for a in args.rest() {
+        if eq_ic(&a, "META") {
+            format.meta = true;
+        } else if eq_ic(&a, "BLOB") {
+            format.blob = true;
+        } else if eq_ic(&a, "VALUES") {
+            format.values = true;
+        } else {
+            return Err(CmdError::err("unsupported data format"));
+        }
+    }
+    if format.blob && format.values {
+        return Err(CmdError::err("both BLOB and VALUES specified"));
+    }
+    Ok(tensor_reply(&tensor, format).into())
+}

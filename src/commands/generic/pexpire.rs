@@ -1,0 +1,10 @@
+//! PEXPIRE: Sets a key's time to live in milliseconds.
+
+use super::expire_generic;
+use crate::args::Args;
+use crate::commands::{Ctx, Outcome};
+use crate::error::CmdResult;
+
+pub fn pexpire(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
+    expire_generic(ctx, args, 1, true, "pexpire")
+}

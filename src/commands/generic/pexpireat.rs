@@ -1,0 +1,10 @@
+//! PEXPIREAT: Sets a key's expiry as a Unix time in milliseconds.
+
+use super::expire_generic;
+use crate::args::Args;
+use crate::commands::{Ctx, Outcome};
+use crate::error::CmdResult;
+
+pub fn pexpireat(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
+    expire_generic(ctx, args, 1, false, "pexpireat")
+}

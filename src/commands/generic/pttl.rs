@@ -1,0 +1,10 @@
+//! PTTL: Returns a key's time to live in milliseconds.
+
+use super::ttl_generic;
+use crate::args::Args;
+use crate::commands::{Ctx, Outcome};
+use crate::error::CmdResult;
+
+pub fn pttl(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
+    ttl_generic(ctx, args, 1)
+}

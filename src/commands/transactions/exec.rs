@@ -1,0 +1,40 @@
+//! EXEC: Executes the queued commands.
+
+use bytes::Bytes;
+
+use super::clear_transaction;
+use crate::args::Args;
+use crate::commands::{dispatch, Ctx, Outcome};
+use crate::error::{CmdError, CmdResult};
+use crate::reply::Reply;
+
+pub fn exec(ctx: &mut Ctx, _args: &mut Args) -> CmdResult<Outcome> {
+    let Some(queue) = ctx.session.multi.take() else {
+        return Err(CmdError::err("EXEC without MULTI"));
+    };
+    let failed = ctx.session.multi_failed;
+    let watches = ctx.session.watches.clone();
+    let now = ctx.now;
+    let broken = watches.iter().any(|w| ctx.db().watch_broken(w, now));
+    clear_transaction(ctx);
+    if failed {
+        return Err(CmdError::ExecAbort);
+    }
+    if broken {
+        return Ok(Reply::NilArray.into());
+    }
+    ctx.in_exec = true;
+    ctx.engine();
+    let mut replies = Vec::with_capacity(queue.len());
+    for (spec, args) in queue {
+        replies.push(dispatch::call(ctx, spec, args).unwrap_or(Reply::Nil));
+    }
+    if ctx.exec_wrapped {
+        ctx.engine()
+            .effects
+            .append(vec![Bytes::from_static(b"EXEC")]);
+    }
+    ctx.in_exec = false;
+    ctx.exec_wrapped = false;
+    Ok(Reply::Array(replies).into())
+}
