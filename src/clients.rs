@@ -53,10 +53,10 @@ impl ClientHandle {
             _ => "N",
         };
         let opt = |b: &Option<Bytes>| b.as_ref().map(|b| lossy(b)).unwrap_or_default();
+        // Only fields tensorcell measures; Redis's buffer and memory fields are left out rather than faked.
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub=0 multi={} \
-             qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} \
-             user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} name={} age={} idle={} flags={flags} db=0 sub={} psub={} multi={} cmd={} \
+             user=default resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
