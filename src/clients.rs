@@ -43,6 +43,16 @@ impl ClientHandle {
     }
 
     /// The CLIENT LIST / CLIENT INFO line, with Redis's field names.
+    /// CLIENT LIST/KILL's TYPE: `pubsub` while subscribed, otherwise `normal` (replicas come later).
+    pub fn kind(&self) -> &'static str {
+        let i = self.info.lock();
+        if i.sub + i.psub > 0 {
+            "pubsub"
+        } else {
+            "normal"
+        }
+    }
+
     pub fn line(&self) -> String {
         let i = self.info.lock().clone();
         let now = now_ms();

@@ -18,8 +18,17 @@ pub enum Kind {
         min: i64,
         max: i64,
     },
-    /// A byte size with Redis's units (`1gb`, `512mb`); shown as plain bytes.
-    Memory,
+    /// An integer accepted in `min..=max` and then clamped into `lo..=hi`, as Redis does for `hz`.
+    Clamped {
+        min: i64,
+        max: i64,
+        lo: i64,
+        hi: i64,
+    },
+    /// A byte size with Redis's units (`1gb`, `512mb`) and a lower bound; shown as plain bytes.
+    Memory {
+        min: u64,
+    },
     Str,
     Enum(&'static [&'static str]),
     /// `notify-keyspace-events` flag letters.
@@ -92,7 +101,7 @@ pub const DIRECTIVES: &[Directive] = &[
         "maxclients",
         Kind::Int {
             min: 1,
-            max: 1_000_000,
+            max: u32::MAX as i64,
         },
         "10000",
         true,
@@ -100,7 +109,10 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
     d(
         "timeout",
-        INT,
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
         "0",
         true,
         "Close clients idle this many seconds; 0 never.",
@@ -121,28 +133,33 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
     d(
         "hz",
-        Kind::Int { min: 1, max: 500 },
+        Kind::Clamped {
+            min: 0,
+            max: i32::MAX as i64,
+            lo: 1,
+            hi: 500,
+        },
         "10",
         true,
         "Background task frequency (active expiry), per second.",
     ),
     d(
         "proto-max-bulk-len",
-        Kind::Memory,
+        Kind::Memory { min: 1 << 20 },
         "536870912",
         true,
         "Largest bulk argument and tensor, in bytes.",
     ),
     d(
         "client-query-buffer-limit",
-        Kind::Memory,
+        Kind::Memory { min: 1 << 20 },
         "1073741824",
         true,
         "Largest single request, in bytes.",
     ),
     d(
         "maxmemory",
-        Kind::Memory,
+        Kind::Memory { min: 0 },
         "0",
         true,
         "Refuse deny-oom commands above this many bytes; 0 no limit.",
@@ -194,7 +211,7 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
     d(
         "repl-backlog-size",
-        Kind::Memory,
+        Kind::Memory { min: 1 },
         "1048576",
         true,
         "Bytes of recent effects kept in memory (the future replication backlog).",
@@ -470,6 +487,15 @@ fn quote(v: &str) -> String {
     }
 }
 
+/// An integer with Redis's `string2ll` rules (no `+`, no leading zeros) inside `min..=max`.
+fn int_in(value: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
+    let n = crate::util::parse_i64(value.as_bytes()).ok_or(ConfigError::Int)?;
+    if n < min || n > max {
+        return Err(ConfigError::Range(min, max));
+    }
+    Ok(n)
+}
+
 fn canonicalize(d: &Directive, value: &str) -> Result<String, ConfigError> {
     match d.kind {
         Kind::Bool => match value.to_ascii_lowercase().as_str() {
@@ -477,22 +503,28 @@ fn canonicalize(d: &Directive, value: &str) -> Result<String, ConfigError> {
             "no" => Ok("no".into()),
             _ => Err(ConfigError::Bool),
         },
-        Kind::Int { min, max } => {
-            let n: i64 = value.parse().map_err(|_| ConfigError::Int)?;
-            if n < min || n > max {
-                return Err(ConfigError::Range(min, max));
+        Kind::Int { min, max } => Ok(int_in(value, min, max)?.to_string()),
+        Kind::Clamped { min, max, lo, hi } => {
+            Ok(int_in(value, min, max)?.clamp(lo, hi).to_string())
+        }
+        // Redis reads an empty memory value as 0.
+        Kind::Memory { min } => {
+            let n = if value.is_empty() {
+                0
+            } else {
+                parse_memory(value).ok_or(ConfigError::Memory)?
+            };
+            if n < min || n > i64::MAX as u64 {
+                return Err(ConfigError::Range(min as i64, i64::MAX));
             }
             Ok(n.to_string())
         }
-        Kind::Memory => parse_memory(value)
-            .map(|n| n.to_string())
-            .ok_or(ConfigError::Memory),
         Kind::Str => Ok(value.to_string()),
         Kind::Enum(opts) => opts
             .iter()
             .find(|o| o.eq_ignore_ascii_case(value))
             .map(|o| o.to_string())
-            .ok_or_else(|| ConfigError::Enum(opts.join(","))),
+            .ok_or_else(|| ConfigError::Enum(opts.join(", "))),
         Kind::Notify => notify_flags(value)
             .map(notify_string)
             .ok_or(ConfigError::Notify),
@@ -561,6 +593,11 @@ pub fn notify_string(f: u32) -> String {
             }
         }
     }
+    // Redis prints `n` with the class letters and drops it after `A`; dropping it would lose the flag
+    // here (the string is the stored value), so after `A` it stays.
+    if f & notify::NEW != 0 {
+        s.push('n');
+    }
     if f & notify::KEYSPACE != 0 {
         s.push('K');
     }
@@ -569,9 +606,6 @@ pub fn notify_string(f: u32) -> String {
     }
     if f & notify::KEY_MISS != 0 {
         s.push('m');
-    }
-    if f & notify::NEW != 0 {
-        s.push('n');
     }
     s
 }

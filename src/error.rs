@@ -23,6 +23,9 @@ pub enum CmdError {
     UnknownCommand { name: String, args: Vec<String> },
     #[error("unknown subcommand")]
     UnknownSubcommand { sub: String, cmd: String },
+    /// A known subcommand with arguments its handler cannot take (Redis's addReplySubcommandSyntaxError).
+    #[error("unknown subcommand or wrong number of arguments")]
+    SubcommandSyntax { sub: String, cmd: String },
     #[error("wrong type")]
     WrongType,
     #[error("value is not an integer or out of range")]
@@ -41,6 +44,9 @@ pub enum CmdError {
     Oom,
     #[error("EXECABORT")]
     ExecAbort,
+    /// EXEC itself was refused inside MULTI (arity): the transaction ends, naming why.
+    #[error("EXECABORT {0}")]
+    ExecAbortBecause(Box<CmdError>),
     #[error("invalid expire time in '{0}' command")]
     InvalidExpire(String),
 }
@@ -59,17 +65,28 @@ impl CmdError {
             CmdError::Syntax => "ERR syntax error".into(),
             CmdError::Arity(name) => format!("ERR wrong number of arguments for '{name}' command"),
             CmdError::UnknownCommand { name, args } => {
-                let shown: String = args
-                    .iter()
-                    .take(128)
-                    .map(|a| format!("'{}' ", truncate(a, 128)))
-                    .collect();
+                // Redis prints each argument as a C string (`%.*s`: up to a NUL) and stops once the list
+                // reaches 128 characters.
+                let c_str = |a: &str| a.split('\0').next().unwrap_or("").to_string();
+                let mut shown = String::new();
+                for a in args {
+                    let used = shown.chars().count();
+                    if used >= 128 {
+                        break;
+                    }
+                    shown.push_str(&format!("'{}' ", truncate(&c_str(a), 128 - used)));
+                }
                 format!(
                     "ERR unknown command '{}', with args beginning with: {}",
-                    truncate(name, 128),
+                    truncate(&c_str(name), 128),
                     shown
                 )
             }
+            CmdError::SubcommandSyntax { sub, cmd } => format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+                truncate(sub, 128),
+                cmd.to_uppercase()
+            ),
             CmdError::UnknownSubcommand { sub, cmd } => format!(
                 "ERR unknown subcommand '{}'. Try {} HELP.",
                 truncate(sub, 128),
@@ -89,6 +106,11 @@ impl CmdError {
             CmdError::Oom => "OOM command not allowed when used memory > 'maxmemory'.".into(),
             CmdError::ExecAbort => {
                 "EXECABORT Transaction discarded because of previous errors.".into()
+            }
+            CmdError::ExecAbortBecause(why) => {
+                let why = why.line();
+                let why = why.strip_prefix("ERR ").unwrap_or(&why);
+                format!("EXECABORT Transaction discarded because of: {why}")
             }
             CmdError::InvalidExpire(cmd) => format!("ERR invalid expire time in '{cmd}' command"),
         };
@@ -141,5 +163,13 @@ mod tests {
             e.line(),
             "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
         );
+        // C strings: a NUL ends an argument; the list stops at 128 characters.
+        let e = CmdError::UnknownCommand {
+            name: "f\0oo".into(),
+            args: vec!["x\0y".into(), "z".repeat(200), "never".into()],
+        };
+        let line = e.line();
+        assert!(line.starts_with("ERR unknown command 'f', with args beginning with: 'x' 'zzz"));
+        assert!(!line.contains("never"), "{line}");
     }
 }

@@ -32,12 +32,11 @@ pub fn matches(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
                     continue;
                 }
                 b'[' => {
-                    if let Some((matched, next)) = class(pattern, p, s[i], nocase) {
-                        if matched {
-                            p = next;
-                            i += 1;
-                            continue;
-                        }
+                    let (matched, next) = class(pattern, p, s[i], nocase);
+                    if matched {
+                        p = next;
+                        i += 1;
+                        continue;
                     }
                 }
                 b'\\' if p + 1 < pattern.len() => {
@@ -69,37 +68,41 @@ pub fn matches(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
 }
 
 /// Matches one character against the class starting at `pattern[p] == b'['`; returns (matched, index after
-/// the class).
-fn class(pattern: &[u8], p: usize, c: u8, nocase: bool) -> Option<(bool, usize)> {
+/// the class). Exactly `stringmatchlen`'s reading: `x-y` is a range whenever two more characters follow the
+/// `x` (so in `[a-]` the `]` is the range's end), and an unterminated class ends with the pattern.
+fn class(pattern: &[u8], p: usize, c: u8, nocase: bool) -> (bool, usize) {
+    let len = pattern.len();
     let mut j = p + 1;
     let not = pattern.get(j) == Some(&b'^');
     if not {
         j += 1;
     }
     let norm = |x: u8| if nocase { x.to_ascii_lowercase() } else { x };
-    let c = norm(c);
+    let c_n = norm(c);
     let mut matched = false;
     loop {
-        let &pc = pattern.get(j)?;
-        if pc == b']' {
-            break;
+        if j >= len {
+            return (matched != not, len);
         }
-        if pc == b'\\' && j + 1 < pattern.len() {
+        let pc = pattern[j];
+        if pc == b'\\' && len - j >= 2 {
             j += 1;
-            matched |= norm(pattern[j]) == c;
-        } else if j + 2 < pattern.len() && pattern[j + 1] == b'-' && pattern[j + 2] != b']' {
+            matched |= pattern[j] == c;
+        } else if pc == b']' {
+            break;
+        } else if len - j >= 3 && pattern[j + 1] == b'-' {
             let (mut a, mut b) = (norm(pc), norm(pattern[j + 2]));
             if a > b {
                 std::mem::swap(&mut a, &mut b);
             }
-            matched |= (a..=b).contains(&c);
+            matched |= (a..=b).contains(&c_n);
             j += 2;
         } else {
-            matched |= norm(pc) == c;
+            matched |= norm(pc) == c_n;
         }
         j += 1;
     }
-    Some((matched != not, j + 1))
+    (matched != not, j + 1)
 }
 
 #[cfg(test)]
@@ -119,6 +122,9 @@ mod tests {
         assert!(!m("a*b", "acd"));
         assert!(m("*max*", "maxmemory-policy"));
         assert!(matches(b"MAX*", b"maxclients", true));
-        assert!(!m(&"*a".repeat(50), &"a".repeat(30)) || m(&"*a".repeat(50), &"a".repeat(30)));
+        // `[a-]` is the range `]`..`a`, and the unterminated class runs to the end of the pattern.
+        assert!(m("[a-]", "_"));
+        assert!(!m("[a-]", "-"));
+        assert!(m("x[ab", "xa"));
     }
 }

@@ -1,7 +1,6 @@
 //! Per-connection state the commands read and change: protocol, auth, MULTI queue, WATCH marks,
 //! subscriptions. Owned by the connection, lent to each command through `Ctx`.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -22,8 +21,9 @@ pub struct Session {
     /// A command was refused while queuing: EXEC must answer EXECABORT.
     pub multi_failed: bool,
     pub watches: Vec<WatchMark>,
-    pub channels: HashSet<Bytes>,
-    pub patterns: HashSet<Bytes>,
+    /// In subscription order, so an UNSUBSCRIBE without arguments answers in a stable order.
+    pub channels: indexmap::IndexSet<Bytes>,
+    pub patterns: indexmap::IndexSet<Bytes>,
     /// Where pub/sub messages and MONITOR lines for this client go.
     pub sink: Arc<dyn Subscriber>,
     pub monitor: bool,
@@ -42,8 +42,8 @@ impl Session {
             multi: None,
             multi_failed: false,
             watches: Vec::new(),
-            channels: HashSet::new(),
-            patterns: HashSet::new(),
+            channels: indexmap::IndexSet::new(),
+            patterns: indexmap::IndexSet::new(),
             sink,
             monitor: false,
             close_after_reply: false,

@@ -45,6 +45,10 @@ pub struct Hot {
     pub slowlog_slower_than: AtomicI64,
     pub slowlog_max_len: AtomicUsize,
     pub timeout: AtomicU64,
+    /// Request limits every connection's parser re-reads before each batch, so CONFIG SET applies to open
+    /// connections too.
+    pub proto_max_bulk_len: AtomicUsize,
+    pub query_buffer_limit: AtomicUsize,
     /// Clients in MONITOR mode, so commands skip the monitor list's lock when there are none.
     pub monitors: AtomicUsize,
 }
@@ -58,6 +62,8 @@ impl Hot {
         self.slowlog_slower_than.store(s.slowlog_slower_than, r);
         self.slowlog_max_len.store(s.slowlog_max_len, r);
         self.timeout.store(s.timeout, r);
+        self.proto_max_bulk_len.store(s.proto_max_bulk_len, r);
+        self.query_buffer_limit.store(s.query_buffer_limit, r);
     }
 }
 
@@ -110,12 +116,13 @@ impl Shared {
     }
 
     /// Installs a new configuration (CONFIG SET) and everything derived from it.
+    ///
+    /// It does not touch the engine (the caller may hold its lock, as inside EXEC): the caller applies
+    /// engine-side settings (`repl-backlog-size`) itself.
     pub fn set_config(&self, next: Config) {
         crate::log::set_level(next.settings.loglevel);
         self.hot.load(&next.settings);
-        let backlog = next.settings.repl_backlog;
         *self.config.write() = next;
-        self.engine.lock().effects.max_backlog = backlog;
     }
 
     /// The front end registers how to stop itself.

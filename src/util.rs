@@ -36,6 +36,7 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
     let v: f64 = match s.to_ascii_lowercase().as_str() {
         "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
         "-inf" | "-infinity" => f64::NEG_INFINITY,
+        l if l.trim_start_matches(['+', '-']).starts_with("0x") => parse_hex_f64(l)?,
         _ => s.parse().ok()?,
     };
     if v.is_nan() {
@@ -43,6 +44,35 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
     } else {
         Some(v)
     }
+}
+
+/// C99 hexadecimal floating point (`0x1.8p3`), which `strtod` and so Redis accept.
+fn parse_hex_f64(l: &str) -> Option<f64> {
+    let (neg, rest) = match l.as_bytes()[0] {
+        b'-' => (true, &l[1..]),
+        b'+' => (false, &l[1..]),
+        _ => (false, l),
+    };
+    let rest = rest.strip_prefix("0x")?;
+    let (mantissa, exp) = match rest.split_once('p') {
+        Some((m, e)) => (m, parse_i64(e.strip_prefix('+').unwrap_or(e).as_bytes())?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    let v = v * 2f64.powi(exp.clamp(-2000, 2000) as i32);
+    Some(if neg { -v } else { v })
 }
 
 /// Formats a double as Redis 7 does for bulk-string replies: the shortest text that reads back to the same
@@ -142,6 +172,9 @@ mod tests {
         assert_eq!(fmt_f64(f64::INFINITY), "inf");
         assert_eq!(parse_f64(b"nan"), None);
         assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"0x1.8p3"), Some(12.0));
+        assert_eq!(parse_f64(b"-0x10"), Some(-16.0));
+        assert_eq!(parse_f64(b"0x"), None);
     }
 
     #[test]

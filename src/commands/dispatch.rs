@@ -33,12 +33,19 @@ pub fn execute(
 ) -> Option<Reply> {
     let args = Args::new(argv);
     match policy(shared, session, &args) {
-        Err(e) => {
-            if let Some(spec) = lookup(&args.argv()[0]) {
+        Err(mut e) => {
+            let spec = lookup(&args.argv()[0]);
+            if let Some(spec) = spec {
                 shared.stats.record_rejected(spec);
             }
             if session.multi.is_some() {
-                session.multi_failed = true;
+                if spec.is_some_and(|s| s.name == "exec") {
+                    // A refused EXEC ends the transaction and says why, as Redis's execCommandAbort.
+                    super::transactions::clear_transaction(&mut Ctx::new(shared, session, now));
+                    e = CmdError::ExecAbortBecause(Box::new(e));
+                } else {
+                    session.multi_failed = true;
+                }
             }
             Stats::add(&shared.stats.error_replies, 1);
             Some(Reply::Error(e))
@@ -87,6 +94,19 @@ fn policy(shared: &Shared, session: &Session, args: &Args) -> Result<Gate, CmdEr
     if !spec.arity_ok(argv.len()) {
         return Err(arity_error(spec, args));
     }
+    let mut sub_name = None;
+    if argv.len() >= 2 && !spec.subs.is_empty() {
+        let Some((sub, arity)) = spec.sub(&argv[1]) else {
+            return Err(CmdError::UnknownSubcommand {
+                sub: lossy(&argv[1]),
+                cmd: spec.name.to_uppercase(),
+            });
+        };
+        if !super::table::arity_fits(arity, argv.len()) {
+            return Err(CmdError::Arity(format!("{}|{sub}", spec.name)));
+        }
+        sub_name = Some(sub);
+    }
     let hot = &shared.hot;
     let (auth_needed, maxmemory) = (hot.auth_required.load(Relaxed), hot.maxmemory.load(Relaxed));
     if auth_needed && !session.authenticated && !spec.has(NO_AUTH) {
@@ -96,16 +116,16 @@ fn policy(shared: &Shared, session: &Session, args: &Args) -> Result<Gate, CmdEr
         && session.subscriptions() > 0
         && !spec.has(SUBSCRIBED_OK)
     {
+        let name = match sub_name {
+            Some(sub) => format!("{}|{sub}", spec.name),
+            None => spec.name.to_string(),
+        };
         return Err(CmdError::err(format!(
-            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-            spec.name
+            "Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         )));
     }
     let over_memory = || maxmemory > 0 && shared.engine.lock().db.used_memory() as u64 > maxmemory;
     if session.multi.is_some() && !spec.has(TXN_CONTROL) {
-        if spec.name == "watch" {
-            return Err(CmdError::err("WATCH inside MULTI is not allowed"));
-        }
         if spec.has(NO_MULTI) {
             return Err(CmdError::err("Command not allowed inside a transaction"));
         }

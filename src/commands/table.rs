@@ -23,6 +23,14 @@ pub struct CommandSpec {
     pub since: &'static str,
     pub summary: &'static str,
     pub handler: Handler,
+    /// Container commands (CONFIG, CLIENT, ...): each subcommand's lower-case name and Redis arity (the
+    /// command and subcommand names counted), checked by policy so MULTI refuses a bad one at queue time.
+    pub subs: &'static [(&'static str, i32)],
+}
+
+/// Whether `argc` satisfies a Redis arity: N = exactly N, -N = at least N.
+pub fn arity_fits(arity: i32, argc: usize) -> bool {
+    (arity > 0 && argc == arity as usize) || (arity < 0 && argc >= (-arity) as usize)
 }
 
 impl CommandSpec {
@@ -32,8 +40,15 @@ impl CommandSpec {
 
     /// Whether `argc` arguments (name included) satisfy the arity.
     pub fn arity_ok(&self, argc: usize) -> bool {
-        let a = self.arity;
-        (a > 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+        arity_fits(self.arity, argc)
+    }
+
+    /// The declared subcommand `name` (any case), with its canonical name and arity.
+    pub fn sub(&self, name: &[u8]) -> Option<(&'static str, i32)> {
+        self.subs
+            .iter()
+            .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+            .copied()
     }
 
     /// Indexes of the key arguments in `argv` (COMMAND GETKEYS, and later cluster routing).
@@ -66,6 +81,13 @@ macro_rules! cmd {
             since: $since,
             summary: $summary,
             handler: $h,
+            subs: &[],
+        }
+    };
+    ($name:literal, $arity:expr, $flags:expr, [$($acl:literal),*], ($f:expr, $l:expr, $s:expr), $group:literal, $since:literal, $summary:literal, $h:path, subs [$(($sn:literal, $sa:expr)),*]) => {
+        CommandSpec {
+            subs: &[$(($sn, $sa)),*],
+            ..cmd!($name, $arity, $flags, [$($acl),*], ($f, $l, $s), $group, $since, $summary, $h)
         }
     };
 }
@@ -75,72 +97,622 @@ const RW: u32 = WRITE | DENYOOM;
 /// Every command the server knows.
 pub static TABLE: &[CommandSpec] = &[
     // connection
-    cmd!("ping", -1, FAST | SUBSCRIBED_OK | STALE | LOADING, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Returns the server's liveliness response.", connection::ping),
-    cmd!("echo", 2, FAST | STALE | LOADING, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Returns the given string.", connection::echo),
-    cmd!("hello", -1, FAST | NO_AUTH | STALE | LOADING | SKIP_MONITOR | TXN_CONTROL, ["fast", "connection"], (0, 0, 0), "connection", "6.0.0", "Handshakes with the server, optionally switching protocol and authenticating.", connection::hello),
-    cmd!("auth", -2, FAST | NO_AUTH | STALE | LOADING | SKIP_MONITOR, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Authenticates the connection.", connection::auth),
-    cmd!("select", 2, FAST | STALE | LOADING, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Changes the selected database (only 0 exists).", connection::select),
-    cmd!("quit", -1, FAST | NO_AUTH | STALE | LOADING | SUBSCRIBED_OK | TXN_CONTROL, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Closes the connection.", connection::quit),
-    cmd!("reset", 1, FAST | NO_AUTH | STALE | LOADING | SUBSCRIBED_OK | TXN_CONTROL, ["fast", "connection"], (0, 0, 0), "connection", "6.2.0", "Resets the connection.", connection::reset),
-    cmd!("client", -2, STALE | LOADING, ["slow", "connection"], (0, 0, 0), "connection", "2.4.0", "Inspects and manages client connections (ID, SETNAME, GETNAME, SETINFO, LIST, INFO, KILL).", connection::client),
-    cmd!("command", -1, STALE | LOADING, ["slow", "connection"], (0, 0, 0), "server", "2.8.13", "Returns details about commands (COUNT, INFO, DOCS, LIST, GETKEYS).", connection::command),
+    cmd!(
+        "ping",
+        -1,
+        FAST | SUBSCRIBED_OK | STALE | LOADING,
+        ["fast", "connection"],
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Returns the server's liveliness response.",
+        connection::ping
+    ),
+    cmd!(
+        "echo",
+        2,
+        FAST | STALE | LOADING,
+        ["fast", "connection"],
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Returns the given string.",
+        connection::echo
+    ),
+    cmd!(
+        "hello",
+        -1,
+        FAST | NO_AUTH | STALE | LOADING | SKIP_MONITOR,
+        ["fast", "connection"],
+        (0, 0, 0),
+        "connection",
+        "6.0.0",
+        "Handshakes with the server, optionally switching protocol and authenticating.",
+        connection::hello
+    ),
+    cmd!(
+        "auth",
+        -2,
+        FAST | NO_AUTH | STALE | LOADING | SKIP_MONITOR,
+        ["fast", "connection"],
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Authenticates the connection.",
+        connection::auth
+    ),
+    cmd!(
+        "select",
+        2,
+        FAST | STALE | LOADING,
+        ["fast", "connection"],
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Changes the selected database (only 0 exists).",
+        connection::select
+    ),
+    cmd!(
+        "quit",
+        -1,
+        FAST | NO_AUTH | STALE | LOADING | SUBSCRIBED_OK | TXN_CONTROL,
+        ["fast", "connection"],
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Closes the connection.",
+        connection::quit
+    ),
+    cmd!(
+        "reset",
+        1,
+        FAST | NO_AUTH | STALE | LOADING | SUBSCRIBED_OK | TXN_CONTROL,
+        ["fast", "connection"],
+        (0, 0, 0),
+        "connection",
+        "6.2.0",
+        "Resets the connection.",
+        connection::reset
+    ),
+    cmd!("client", -2, STALE | LOADING, ["slow", "connection"], (0, 0, 0), "connection", "2.4.0", "Inspects and manages client connections (ID, SETNAME, GETNAME, SETINFO, LIST, INFO, KILL).", connection::client, subs [("id", 2), ("setname", 3), ("getname", 2), ("setinfo", 4), ("info", 2), ("list", -2), ("kill", -3), ("help", 2)]),
+    cmd!("command", -1, STALE | LOADING, ["slow", "connection"], (0, 0, 0), "server", "2.8.13", "Returns details about commands (COUNT, INFO, DOCS, LIST, GETKEYS).", connection::command, subs [("count", 2), ("info", -2), ("docs", -2), ("list", -2), ("getkeys", -3), ("help", 2)]),
     // server
-    cmd!("info", -1, STALE | LOADING, ["slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Returns information and statistics about the server.", server::info),
-    cmd!("config", -2, ADMIN | NOSCRIPT | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "2.0.0", "Reads or changes configuration (GET, SET, RESETSTAT, REWRITE).", server::config),
-    cmd!("dbsize", 1, READONLY | FAST, ["keyspace", "read", "fast"], (0, 0, 0), "server", "1.0.0", "Returns the number of keys.", server::dbsize),
-    cmd!("flushall", -1, WRITE, ["keyspace", "write", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Removes all keys.", server::flushall),
-    cmd!("flushdb", -1, WRITE, ["keyspace", "write", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Removes all keys of the current database.", server::flushall),
-    cmd!("time", 1, FAST | RANDOM | STALE | LOADING, ["fast"], (0, 0, 0), "server", "2.6.0", "Returns the server time.", server::time),
-    cmd!("shutdown", -1, ADMIN | NOSCRIPT | STALE | LOADING | NO_MULTI, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Stops the server.", server::shutdown),
-    cmd!("slowlog", -2, ADMIN | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "2.2.12", "Reads or resets the slow log (GET, LEN, RESET).", server::slowlog),
-    cmd!("monitor", 1, ADMIN | NOSCRIPT | STALE | LOADING | NO_MULTI, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Streams every command the server processes.", server::monitor),
-    cmd!("debug", -2, ADMIN | NOSCRIPT | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Debugging hooks (SLEEP, EFFECTS, SET-ACTIVE-EXPIRE).", server::debug),
+    cmd!(
+        "info",
+        -1,
+        STALE | LOADING,
+        ["slow", "dangerous"],
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Returns information and statistics about the server.",
+        server::info
+    ),
+    cmd!("config", -2, ADMIN | NOSCRIPT | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "2.0.0", "Reads or changes configuration (GET, SET, RESETSTAT, REWRITE).", server::config, subs [("get", -3), ("set", -4), ("resetstat", 2), ("rewrite", 2), ("help", 2)]),
+    cmd!(
+        "dbsize",
+        1,
+        READONLY | FAST,
+        ["keyspace", "read", "fast"],
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Returns the number of keys.",
+        server::dbsize
+    ),
+    cmd!(
+        "flushall",
+        -1,
+        WRITE,
+        ["keyspace", "write", "slow", "dangerous"],
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Removes all keys.",
+        server::flushall
+    ),
+    cmd!(
+        "flushdb",
+        -1,
+        WRITE,
+        ["keyspace", "write", "slow", "dangerous"],
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Removes all keys of the current database.",
+        server::flushall
+    ),
+    cmd!(
+        "time",
+        1,
+        FAST | RANDOM | STALE | LOADING,
+        ["fast"],
+        (0, 0, 0),
+        "server",
+        "2.6.0",
+        "Returns the server time.",
+        server::time
+    ),
+    cmd!(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | STALE | LOADING | NO_MULTI,
+        ["admin", "slow", "dangerous"],
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Stops the server.",
+        server::shutdown
+    ),
+    cmd!("slowlog", -2, ADMIN | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "2.2.12", "Reads or resets the slow log (GET, LEN, RESET).", server::slowlog, subs [("get", -2), ("len", 2), ("reset", 2), ("help", 2)]),
+    cmd!(
+        "monitor",
+        1,
+        ADMIN | NOSCRIPT | STALE | LOADING,
+        ["admin", "slow", "dangerous"],
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Streams every command the server processes.",
+        server::monitor
+    ),
+    cmd!(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | STALE | LOADING,
+        ["admin", "slow", "dangerous"],
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Debugging hooks (SLEEP, EFFECTS, SET-ACTIVE-EXPIRE).",
+        server::debug
+    ),
     // strings
-    cmd!("get", 2, READONLY | FAST, ["read", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Returns the string value of a key.", string::get),
-    cmd!("set", -3, RW, ["write", "string", "slow"], (1, 1, 1), "string", "1.0.0", "Sets the string value of a key, with optional expiry and conditions.", string::set),
-    cmd!("setnx", 3, RW | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Sets a key only if it does not exist.", string::setnx),
-    cmd!("mget", -2, READONLY | FAST, ["read", "string", "fast"], (1, -1, 1), "string", "1.0.0", "Returns the values of several keys.", string::mget),
-    cmd!("mset", -3, RW, ["write", "string", "slow"], (1, -1, 2), "string", "1.0.1", "Sets several keys.", string::mset),
-    cmd!("getdel", 2, WRITE | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "6.2.0", "Returns a key's string value and deletes it.", string::getdel),
-    cmd!("append", 3, RW | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "2.0.0", "Appends to a string value.", string::append),
-    cmd!("strlen", 2, READONLY | FAST, ["read", "string", "fast"], (1, 1, 1), "string", "2.2.0", "Returns the length of a string value.", string::strlen),
-    cmd!("incr", 2, RW | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Increments an integer value by one.", string::incr),
-    cmd!("incrby", 3, RW | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Increments an integer value.", string::incrby),
-    cmd!("decr", 2, RW | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Decrements an integer value by one.", string::decr),
-    cmd!("decrby", 3, RW | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Decrements an integer value.", string::decrby),
-    cmd!("incrbyfloat", 3, RW | FAST, ["write", "string", "fast"], (1, 1, 1), "string", "2.6.0", "Increments a floating point value.", string::incrbyfloat),
+    cmd!(
+        "get",
+        2,
+        READONLY | FAST,
+        ["read", "string", "fast"],
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Returns the string value of a key.",
+        string::get
+    ),
+    cmd!(
+        "set",
+        -3,
+        RW,
+        ["write", "string", "slow"],
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Sets the string value of a key, with optional expiry and conditions.",
+        string::set
+    ),
+    cmd!(
+        "setnx",
+        3,
+        RW | FAST,
+        ["write", "string", "fast"],
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Sets a key only if it does not exist.",
+        string::setnx
+    ),
+    cmd!(
+        "mget",
+        -2,
+        READONLY | FAST,
+        ["read", "string", "fast"],
+        (1, -1, 1),
+        "string",
+        "1.0.0",
+        "Returns the values of several keys.",
+        string::mget
+    ),
+    cmd!(
+        "mset",
+        -3,
+        RW,
+        ["write", "string", "slow"],
+        (1, -1, 2),
+        "string",
+        "1.0.1",
+        "Sets several keys.",
+        string::mset
+    ),
+    cmd!(
+        "getdel",
+        2,
+        WRITE | FAST,
+        ["write", "string", "fast"],
+        (1, 1, 1),
+        "string",
+        "6.2.0",
+        "Returns a key's string value and deletes it.",
+        string::getdel
+    ),
+    cmd!(
+        "append",
+        3,
+        RW | FAST,
+        ["write", "string", "fast"],
+        (1, 1, 1),
+        "string",
+        "2.0.0",
+        "Appends to a string value.",
+        string::append
+    ),
+    cmd!(
+        "strlen",
+        2,
+        READONLY | FAST,
+        ["read", "string", "fast"],
+        (1, 1, 1),
+        "string",
+        "2.2.0",
+        "Returns the length of a string value.",
+        string::strlen
+    ),
+    cmd!(
+        "incr",
+        2,
+        RW | FAST,
+        ["write", "string", "fast"],
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Increments an integer value by one.",
+        string::incr
+    ),
+    cmd!(
+        "incrby",
+        3,
+        RW | FAST,
+        ["write", "string", "fast"],
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Increments an integer value.",
+        string::incrby
+    ),
+    cmd!(
+        "decr",
+        2,
+        RW | FAST,
+        ["write", "string", "fast"],
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Decrements an integer value by one.",
+        string::decr
+    ),
+    cmd!(
+        "decrby",
+        3,
+        RW | FAST,
+        ["write", "string", "fast"],
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Decrements an integer value.",
+        string::decrby
+    ),
+    cmd!(
+        "incrbyfloat",
+        3,
+        RW | FAST,
+        ["write", "string", "fast"],
+        (1, 1, 1),
+        "string",
+        "2.6.0",
+        "Increments a floating point value.",
+        string::incrbyfloat
+    ),
     // keys
-    cmd!("del", -2, WRITE, ["keyspace", "write", "slow"], (1, -1, 1), "generic", "1.0.0", "Deletes keys.", generic::del),
-    cmd!("unlink", -2, WRITE | FAST, ["keyspace", "write", "fast"], (1, -1, 1), "generic", "4.0.0", "Deletes keys (values are freed off the hot path).", generic::del),
-    cmd!("exists", -2, READONLY | FAST, ["keyspace", "read", "fast"], (1, -1, 1), "generic", "1.0.0", "Counts how many of the keys exist.", generic::exists),
-    cmd!("type", 2, READONLY | FAST, ["keyspace", "read", "fast"], (1, 1, 1), "generic", "1.0.0", "Returns the type of a key's value.", generic::type_),
-    cmd!("keys", 2, READONLY, ["keyspace", "read", "slow", "dangerous"], (0, 0, 0), "generic", "1.0.0", "Returns all keys matching a pattern.", generic::keys),
-    cmd!("scan", -2, READONLY | RANDOM, ["keyspace", "read", "slow"], (0, 0, 0), "generic", "2.8.0", "Iterates over the keys.", generic::scan),
-    cmd!("rename", 3, WRITE, ["keyspace", "write", "slow"], (1, 2, 1), "generic", "1.0.0", "Renames a key.", generic::rename),
-    cmd!("expire", -3, WRITE | FAST, ["keyspace", "write", "fast"], (1, 1, 1), "generic", "1.0.0", "Sets a key's time to live in seconds.", generic::expire),
-    cmd!("pexpire", -3, WRITE | FAST, ["keyspace", "write", "fast"], (1, 1, 1), "generic", "2.6.0", "Sets a key's time to live in milliseconds.", generic::pexpire),
-    cmd!("expireat", -3, WRITE | FAST, ["keyspace", "write", "fast"], (1, 1, 1), "generic", "1.2.0", "Sets a key's expiry as a Unix time in seconds.", generic::expireat),
-    cmd!("pexpireat", -3, WRITE | FAST, ["keyspace", "write", "fast"], (1, 1, 1), "generic", "2.6.0", "Sets a key's expiry as a Unix time in milliseconds.", generic::pexpireat),
-    cmd!("ttl", 2, READONLY | FAST, ["keyspace", "read", "fast"], (1, 1, 1), "generic", "1.0.0", "Returns a key's time to live in seconds.", generic::ttl),
-    cmd!("pttl", 2, READONLY | FAST, ["keyspace", "read", "fast"], (1, 1, 1), "generic", "2.6.0", "Returns a key's time to live in milliseconds.", generic::pttl),
-    cmd!("persist", 2, WRITE | FAST, ["keyspace", "write", "fast"], (1, 1, 1), "generic", "2.2.0", "Removes a key's expiry.", generic::persist),
-    cmd!("randomkey", 1, READONLY | RANDOM, ["keyspace", "read", "slow"], (0, 0, 0), "generic", "1.0.0", "Returns a random key.", generic::randomkey),
+    cmd!(
+        "del",
+        -2,
+        WRITE,
+        ["keyspace", "write", "slow"],
+        (1, -1, 1),
+        "generic",
+        "1.0.0",
+        "Deletes keys.",
+        generic::del
+    ),
+    cmd!(
+        "unlink",
+        -2,
+        WRITE | FAST,
+        ["keyspace", "write", "fast"],
+        (1, -1, 1),
+        "generic",
+        "4.0.0",
+        "Deletes keys (values are freed off the hot path).",
+        generic::del
+    ),
+    cmd!(
+        "exists",
+        -2,
+        READONLY | FAST,
+        ["keyspace", "read", "fast"],
+        (1, -1, 1),
+        "generic",
+        "1.0.0",
+        "Counts how many of the keys exist.",
+        generic::exists
+    ),
+    cmd!(
+        "type",
+        2,
+        READONLY | FAST,
+        ["keyspace", "read", "fast"],
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        "Returns the type of a key's value.",
+        generic::type_
+    ),
+    cmd!(
+        "keys",
+        2,
+        READONLY,
+        ["keyspace", "read", "slow", "dangerous"],
+        (0, 0, 0),
+        "generic",
+        "1.0.0",
+        "Returns all keys matching a pattern.",
+        generic::keys
+    ),
+    cmd!(
+        "scan",
+        -2,
+        READONLY | RANDOM,
+        ["keyspace", "read", "slow"],
+        (0, 0, 0),
+        "generic",
+        "2.8.0",
+        "Iterates over the keys.",
+        generic::scan
+    ),
+    cmd!(
+        "rename",
+        3,
+        WRITE,
+        ["keyspace", "write", "slow"],
+        (1, 2, 1),
+        "generic",
+        "1.0.0",
+        "Renames a key.",
+        generic::rename
+    ),
+    cmd!(
+        "expire",
+        -3,
+        WRITE | FAST,
+        ["keyspace", "write", "fast"],
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        "Sets a key's time to live in seconds.",
+        generic::expire
+    ),
+    cmd!(
+        "pexpire",
+        -3,
+        WRITE | FAST,
+        ["keyspace", "write", "fast"],
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        "Sets a key's time to live in milliseconds.",
+        generic::pexpire
+    ),
+    cmd!(
+        "expireat",
+        -3,
+        WRITE | FAST,
+        ["keyspace", "write", "fast"],
+        (1, 1, 1),
+        "generic",
+        "1.2.0",
+        "Sets a key's expiry as a Unix time in seconds.",
+        generic::expireat
+    ),
+    cmd!(
+        "pexpireat",
+        -3,
+        WRITE | FAST,
+        ["keyspace", "write", "fast"],
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        "Sets a key's expiry as a Unix time in milliseconds.",
+        generic::pexpireat
+    ),
+    cmd!(
+        "ttl",
+        2,
+        READONLY | FAST,
+        ["keyspace", "read", "fast"],
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        "Returns a key's time to live in seconds.",
+        generic::ttl
+    ),
+    cmd!(
+        "pttl",
+        2,
+        READONLY | FAST,
+        ["keyspace", "read", "fast"],
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        "Returns a key's time to live in milliseconds.",
+        generic::pttl
+    ),
+    cmd!(
+        "persist",
+        2,
+        WRITE | FAST,
+        ["keyspace", "write", "fast"],
+        (1, 1, 1),
+        "generic",
+        "2.2.0",
+        "Removes a key's expiry.",
+        generic::persist
+    ),
+    cmd!(
+        "randomkey",
+        1,
+        READONLY | RANDOM,
+        ["keyspace", "read", "slow"],
+        (0, 0, 0),
+        "generic",
+        "1.0.0",
+        "Returns a random key.",
+        generic::randomkey
+    ),
     // transactions
-    cmd!("multi", 1, FAST | NOSCRIPT | LOADING | STALE | TXN_CONTROL, ["fast", "transaction"], (0, 0, 0), "transactions", "1.2.0", "Starts a transaction.", transactions::multi),
-    cmd!("exec", 1, NOSCRIPT | LOADING | STALE | TXN_CONTROL, ["slow", "transaction"], (0, 0, 0), "transactions", "1.2.0", "Executes the queued commands.", transactions::exec),
-    cmd!("discard", 1, FAST | NOSCRIPT | LOADING | STALE | TXN_CONTROL, ["fast", "transaction"], (0, 0, 0), "transactions", "2.0.0", "Discards the queued commands.", transactions::discard),
-    cmd!("watch", -2, FAST | NOSCRIPT | LOADING | STALE | NO_MULTI, ["fast", "transaction"], (1, -1, 1), "transactions", "2.2.0", "Watches keys for optimistic locking.", transactions::watch),
-    cmd!("unwatch", 1, FAST | NOSCRIPT | LOADING | STALE, ["fast", "transaction"], (0, 0, 0), "transactions", "2.2.0", "Forgets all watched keys.", transactions::unwatch),
+    cmd!(
+        "multi",
+        1,
+        FAST | NOSCRIPT | LOADING | STALE | TXN_CONTROL,
+        ["fast", "transaction"],
+        (0, 0, 0),
+        "transactions",
+        "1.2.0",
+        "Starts a transaction.",
+        transactions::multi
+    ),
+    cmd!(
+        "exec",
+        1,
+        NOSCRIPT | LOADING | STALE | TXN_CONTROL,
+        ["slow", "transaction"],
+        (0, 0, 0),
+        "transactions",
+        "1.2.0",
+        "Executes the queued commands.",
+        transactions::exec
+    ),
+    cmd!(
+        "discard",
+        1,
+        FAST | NOSCRIPT | LOADING | STALE | TXN_CONTROL,
+        ["fast", "transaction"],
+        (0, 0, 0),
+        "transactions",
+        "2.0.0",
+        "Discards the queued commands.",
+        transactions::discard
+    ),
+    cmd!(
+        "watch",
+        -2,
+        FAST | NOSCRIPT | LOADING | STALE | TXN_CONTROL,
+        ["fast", "transaction"],
+        (1, -1, 1),
+        "transactions",
+        "2.2.0",
+        "Watches keys for optimistic locking.",
+        transactions::watch
+    ),
+    cmd!(
+        "unwatch",
+        1,
+        FAST | NOSCRIPT | LOADING | STALE,
+        ["fast", "transaction"],
+        (0, 0, 0),
+        "transactions",
+        "2.2.0",
+        "Forgets all watched keys.",
+        transactions::unwatch
+    ),
     // pub/sub
-    cmd!("publish", 3, PUBSUB | FAST | LOADING | STALE, ["pubsub", "fast"], (0, 0, 0), "pubsub", "2.0.0", "Posts a message to a channel.", pubsub::publish),
-    cmd!("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, ["pubsub", "slow"], (0, 0, 0), "pubsub", "2.0.0", "Listens to channels.", pubsub::subscribe),
-    cmd!("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, ["pubsub", "slow"], (0, 0, 0), "pubsub", "2.0.0", "Stops listening to channels.", pubsub::unsubscribe),
-    cmd!("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, ["pubsub", "slow"], (0, 0, 0), "pubsub", "2.0.0", "Listens to channels matching patterns.", pubsub::psubscribe),
-    cmd!("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, ["pubsub", "slow"], (0, 0, 0), "pubsub", "2.0.0", "Stops listening to patterns.", pubsub::punsubscribe),
-    cmd!("pubsub", -2, PUBSUB | LOADING | STALE, ["pubsub", "slow"], (0, 0, 0), "pubsub", "2.8.0", "Inspects pub/sub state (CHANNELS, NUMSUB, NUMPAT).", pubsub::pubsub),
+    cmd!(
+        "publish",
+        3,
+        PUBSUB | FAST | LOADING | STALE,
+        ["pubsub", "fast"],
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Posts a message to a channel.",
+        pubsub::publish
+    ),
+    cmd!(
+        "subscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+        ["pubsub", "slow"],
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Listens to channels.",
+        pubsub::subscribe
+    ),
+    cmd!(
+        "unsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+        ["pubsub", "slow"],
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Stops listening to channels.",
+        pubsub::unsubscribe
+    ),
+    cmd!(
+        "psubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+        ["pubsub", "slow"],
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Listens to channels matching patterns.",
+        pubsub::psubscribe
+    ),
+    cmd!(
+        "punsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+        ["pubsub", "slow"],
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Stops listening to patterns.",
+        pubsub::punsubscribe
+    ),
+    cmd!("pubsub", -2, PUBSUB | LOADING | STALE, ["pubsub", "slow"], (0, 0, 0), "pubsub", "2.8.0", "Inspects pub/sub state (CHANNELS, NUMSUB, NUMPAT).", pubsub::pubsub, subs [("channels", -2), ("numsub", -2), ("numpat", 2), ("help", 2)]),
     // AI tensors
-    cmd!("ai.tensorset", -4, RW, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Stores a tensor.", ai::tensorset),
-    cmd!("ai.tensorget", -2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "1.0.0", "Returns a tensor's metadata, blob or values.", ai::tensorget),
+    cmd!(
+        "ai.tensorset",
+        -4,
+        RW,
+        ["write", "ai"],
+        (1, 1, 1),
+        "ai",
+        "1.0.0",
+        "Stores a tensor.",
+        ai::tensorset
+    ),
+    cmd!(
+        "ai.tensorget",
+        -2,
+        READONLY,
+        ["read", "ai"],
+        (1, 1, 1),
+        "ai",
+        "1.0.0",
+        "Returns a tensor's metadata, blob or values.",
+        ai::tensorget
+    ),
 ];
 
 /// Looks a command up by name, case-insensitively.

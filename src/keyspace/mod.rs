@@ -201,19 +201,21 @@ impl Db {
         changed || (mark.existed && self.peek(&mark.key, now_ms).is_none())
     }
 
-    /// Removes every key (FLUSHALL); watched keys count as written.
-    pub fn clear(&mut self) -> usize {
-        let n = self.map.len();
-        self.map.clear();
+    /// Removes every key (FLUSHALL); watched keys that existed count as written (a watched missing key is
+    /// still missing, so its WATCH holds, as in Redis).
+    pub fn clear(&mut self) -> IndexMap<Bytes, Entry> {
+        self.version += 1;
+        let v = self.version;
+        for (k, w) in self.watched.iter_mut() {
+            if self.map.contains_key(k) {
+                w.0 = v;
+            }
+        }
         self.by_expiry.clear();
         self.mem = 0;
         self.kinds = [0; ValueKind::COUNT];
-        self.version += 1;
-        let v = self.version;
-        for w in self.watched.values_mut() {
-            w.0 = v;
-        }
-        n
+        // Handed back so the caller can free the values outside the engine lock.
+        std::mem::take(&mut self.map)
     }
 
     fn expire_if_needed(&mut self, key: &[u8], now_ms: u64) {

@@ -92,7 +92,10 @@ fn put(out: &mut BytesMut, r: &Reply, resp3: bool) {
         Reply::Nil => out.put_slice(b"$-1\r\n"),
         Reply::NilArray if resp3 => out.put_slice(b"_\r\n"),
         Reply::NilArray => out.put_slice(b"*-1\r\n"),
-        Reply::Array(v) | Reply::Many(v) => aggregate(out, b'*', v, resp3),
+        Reply::Array(v) => aggregate(out, b'*', v, resp3),
+        // Several frames for one command (SUBSCRIBE a b) inside EXEC's array: written one after another,
+        // as Redis does; its EXEC header counts commands, not frames.
+        Reply::Many(v) => v.iter().for_each(|f| put(out, f, resp3)),
         Reply::Set(v) => aggregate(out, if resp3 { b'~' } else { b'*' }, v, resp3),
         Reply::Push(v) => aggregate(out, if resp3 { b'>' } else { b'*' }, v, resp3),
         Reply::Map(kv) => {

@@ -222,7 +222,9 @@ impl RequestParser {
 
     /// Parses one inline command line.
     fn inline(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-        let Some(nl) = memchr(b'\n', &buf[..buf.len().min(INLINE_MAX + 1)]) else {
+        // As Redis: a complete line is taken whatever its length; only a line still without its newline
+        // after INLINE_MAX bytes is refused.
+        let Some(nl) = memchr(b'\n', buf) else {
             if buf.len() > INLINE_MAX {
                 return Err(ProtocolError::new("too big inline request"));
             }
@@ -412,6 +414,16 @@ mod tests {
         assert_eq!(
             e(&vec![b'a'; INLINE_MAX + 10]),
             "Protocol error: too big inline request"
+        );
+        let mut long = vec![b'a'; INLINE_MAX + 10];
+        long.extend(b"\r\n");
+        let mut p = RequestParser::new(1 << 20, 1 << 30);
+        assert_eq!(
+            p.next(&mut BytesMut::from(&long[..]))
+                .unwrap()
+                .unwrap()
+                .len(),
+            1
         );
         let mut big = b"*".to_vec();
         big.extend(vec![b'1'; INLINE_MAX + 10]);

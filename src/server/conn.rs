@@ -121,7 +121,7 @@ pub async fn serve(
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         Stats::add(&shared.stats.net_input_bytes, n as u64);
-                        open = process(&shared, &mut session, &mut parser, &mut rbuf, &mut wbuf);
+                        open = process(&shared, &mut session, &mut parser, &mut rbuf, &mut wbuf, (&sink, &mut rx));
                         // Keep reading what has already arrived (a pipeline larger than one read) before
                         // writing, so one write answers the whole pipeline instead of one per read.
                         let mut extra_reads = 0;
@@ -131,7 +131,7 @@ pub async fn serve(
                                 Ok(0) => open = false,
                                 Ok(n) => {
                                     Stats::add(&shared.stats.net_input_bytes, n as u64);
-                                    open = process(&shared, &mut session, &mut parser, &mut rbuf, &mut wbuf);
+                                    open = process(&shared, &mut session, &mut parser, &mut rbuf, &mut wbuf, (&sink, &mut rx));
                                 }
                                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                                 Err(_) => open = false,
@@ -191,15 +191,25 @@ fn process(
     parser: &mut RequestParser,
     rbuf: &mut BytesMut,
     wbuf: &mut BytesMut,
+    (sink, rx): (&Sink, &mut mpsc::UnboundedReceiver<Reply>),
 ) -> bool {
     let now = crate::util::now_ms();
     let mut clock = std::time::Instant::now();
+    parser.max_bulk = shared.hot.proto_max_bulk_len.load(Ordering::Relaxed);
+    parser.max_request = shared.hot.query_buffer_limit.load(Ordering::Relaxed);
     loop {
         match parser.next(rbuf) {
             Ok(Some(argv)) => {
                 session.suppress_reply = false;
                 let reply = commands::execute(shared, session, argv, now, &mut clock);
                 parser.unauthenticated = !session.authenticated;
+                // Messages this command caused for its own client (a RESP3 subscriber publishing to its
+                // channel, or notified of its own write) come before its reply, as in Redis.
+                if session.subscriptions() > 0 {
+                    while let Ok(m) = rx.try_recv() {
+                        push(sink, session, m, wbuf);
+                    }
+                }
                 if let (Some(r), false) = (reply, session.suppress_reply) {
                     encode(wbuf, r, session.protocol);
                 }

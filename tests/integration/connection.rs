@@ -136,6 +136,22 @@ fn client_commands() {
         "killed client is disconnected"
     );
     assert!(qerr(&mut c, "CLIENT NOPE").starts_with("ERR unknown subcommand 'NOPE'"));
+    assert_eq!(
+        qerr(&mut c, "CLIENT KILL"),
+        "ERR wrong number of arguments for 'client|kill' command"
+    );
+    assert_eq!(
+        qerr(&mut c, "CLIENT KILL USER nobody"),
+        "ERR No such user 'nobody'"
+    );
+    assert_eq!(q::<i64>(&mut c, "CLIENT KILL TYPE pubsub").unwrap(), 0);
+    assert_eq!(q::<String>(&mut c, "CLIENT LIST ID 0").unwrap(), "");
+    // With no requirepass the default user takes any password, as Redis's `nopass` default user.
+    assert_eq!(q::<String>(&mut c, "AUTH default whatever").unwrap(), "OK");
+    assert_eq!(
+        qerr(&mut c, "SELECT x"),
+        "ERR value is not an integer or out of range"
+    );
 }
 
 #[test]

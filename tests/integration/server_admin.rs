@@ -76,6 +76,41 @@ fn config_get_set_resetstat() {
         qerr(&mut c, "CONFIG REWRITE"),
         "ERR The server is running without a config file"
     );
+    // Redis's checks: ranges, strict integers, duplicates, pairs, clamped hz, names echoed as typed.
+    assert_eq!(qerr(&mut c, "CONFIG SET proto-max-bulk-len 1000"), "ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - argument must be between 1048576 and 9223372036854775807 inclusive");
+    assert_eq!(qerr(&mut c, "CONFIG SET maxclients +5"), "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument couldn't be parsed into an integer");
+    assert_eq!(
+        qerr(&mut c, "CONFIG SET hz 5 HZ 6"),
+        "ERR CONFIG SET failed (possibly related to argument 'HZ') - duplicate parameter"
+    );
+    assert_eq!(
+        qerr(&mut c, "CONFIG SET hz 5 maxclients"),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        qerr(&mut c, "CONFIG SET hz"),
+        "ERR wrong number of arguments for 'config|set' command"
+    );
+    assert_eq!(q::<String>(&mut c, "CONFIG SET hz 100000").unwrap(), "OK");
+    assert_eq!(
+        q::<Vec<String>>(&mut c, "CONFIG GET HZ").unwrap(),
+        vec!["HZ", "500"]
+    );
+    assert_eq!(qerr(&mut c, "CONFIG SET loglevel loud"), "ERR CONFIG SET failed (possibly related to argument 'loglevel') - argument(s) must be one of the following: debug, verbose, notice, warning, nothing");
+}
+
+#[test]
+fn request_limits_apply_to_open_connections() {
+    let s = Server::start();
+    let mut c = s.con();
+    let mut raw = s.raw();
+    raw.expect(b"PING\r\n", b"+PONG\r\n");
+    q::<()>(&mut c, "CONFIG SET proto-max-bulk-len 1mb").unwrap();
+    let mut req = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n".to_vec();
+    req.extend(vec![b'x'; 100]);
+    raw.expect(&req, b"-ERR Protocol error: invalid bulk length\r\n");
+    raw.expect_closed();
+    assert_eq!(q::<String>(&mut c, "PING").unwrap(), "PONG");
 }
 
 #[test]

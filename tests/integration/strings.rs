@@ -45,6 +45,13 @@ fn set_options() {
         "ERR invalid expire time in 'set' command"
     );
     assert_eq!(qerr(&mut c, "SET k v EX 10 PX 10"), "ERR syntax error");
+    // A repeated expiry is allowed (the last wins); flags are checked before the number.
+    assert_eq!(
+        q::<String>(&mut c, "SET r v EX 10 EX 1000 NX NX").unwrap(),
+        "OK"
+    );
+    assert!(q::<i64>(&mut c, "TTL r").unwrap() > 900);
+    assert_eq!(qerr(&mut c, "SET k v EX abc NX XX"), "ERR syntax error");
     assert_eq!(qerr(&mut c, "SET k v NX XX"), "ERR syntax error");
     assert_eq!(
         qerr(&mut c, "SET k v EX abc"),
@@ -72,6 +79,18 @@ fn counters_and_string_ops() {
     assert_eq!(q::<i64>(&mut c, "DECRBY n -5").unwrap(), 15);
     assert_eq!(q::<String>(&mut c, "INCRBYFLOAT f 1.5").unwrap(), "1.5");
     assert_eq!(q::<String>(&mut c, "INCRBYFLOAT f 0.25").unwrap(), "1.75");
+    // Fixed point like Redis's %.17Lf (never an exponent), hexadecimal input as strtold reads it.
+    assert_eq!(
+        q::<String>(&mut c, "INCRBYFLOAT g 1e20").unwrap(),
+        "100000000000000000000"
+    );
+    assert_eq!(q::<String>(&mut c, "INCRBYFLOAT h 0x1.8p1").unwrap(), "3");
+    q::<String>(&mut c, "AI.TENSORSET tf FLOAT 1").unwrap();
+    assert_eq!(
+        qerr(&mut c, "INCRBYFLOAT tf notanumber"),
+        "WRONGTYPE Operation against a key holding the wrong kind of value",
+        "the key's type is checked before the increment"
+    );
     q::<String>(&mut c, "SET s abc").unwrap();
     assert_eq!(
         qerr(&mut c, "INCR s"),

@@ -107,3 +107,57 @@ fn watch_sees_expiry_and_flushall() {
         "a watched key that expired aborts EXEC"
     );
 }
+
+#[test]
+fn transaction_edge_cases_follow_redis() {
+    let s = Server::start();
+    let mut raw = s.raw();
+    // A refused EXEC ends the transaction and says why.
+    raw.expect(
+        b"MULTI\r\nSET a 1\r\nEXEC x\r\nEXEC\r\n",
+        b"+OK\r\n+QUEUED\r\n-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n-ERR EXEC without MULTI\r\n",
+    );
+    // WATCH inside MULTI is refused but does not doom the transaction.
+    raw.expect(
+        b"MULTI\r\nWATCH a\r\nSET a 2\r\nEXEC\r\n",
+        b"+OK\r\n-ERR WATCH inside MULTI is not allowed\r\n+QUEUED\r\n*1\r\n+OK\r\n",
+    );
+    // Bad subcommands are caught when queued, from the command table.
+    raw.expect(
+        b"MULTI\r\nCONFIG NOPE\r\nCONFIG GET\r\nEXEC\r\n",
+        b"+OK\r\n-ERR unknown subcommand 'NOPE'. Try CONFIG HELP.\r\n-ERR wrong number of arguments for 'config|get' command\r\n-EXECABORT Transaction discarded because of previous errors.\r\n",
+    );
+    // CONFIG SET inside EXEC (which holds the engine) completes.
+    raw.expect(
+        b"MULTI\r\nCONFIG SET slowlog-max-len 64\r\nCONFIG GET slowlog-max-len\r\nEXEC\r\n",
+        b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n*2\r\n$15\r\nslowlog-max-len\r\n$2\r\n64\r\n",
+    );
+    // MONITOR cannot run inside EXEC; SUBSCRIBE's frames follow one another in EXEC's reply.
+    raw.expect(
+        b"MULTI\r\nMONITOR\r\nEXEC\r\n",
+        b"+OK\r\n+QUEUED\r\n*1\r\n-ERR MONITOR isn't allowed for DENY BLOCKING client\r\n",
+    );
+    raw.expect(
+        b"MULTI\r\nSUBSCRIBE c1 c2\r\nEXEC\r\n",
+        b"+OK\r\n+QUEUED\r\n*1\r\n*3\r\n$9\r\nsubscribe\r\n$2\r\nc1\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$2\r\nc2\r\n:2\r\n",
+    );
+}
+
+#[test]
+fn flushall_breaks_only_watches_on_existing_keys() {
+    let s = Server::start();
+    let mut raw = s.raw();
+    let mut other = s.con();
+    raw.expect(b"WATCH missing\r\n", b"+OK\r\n");
+    q::<()>(&mut other, "FLUSHALL").unwrap();
+    raw.expect(
+        b"MULTI\r\nSET k 1\r\nEXEC\r\n",
+        b"+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n",
+    );
+    raw.expect(b"WATCH k\r\n", b"+OK\r\n");
+    q::<()>(&mut other, "FLUSHALL").unwrap();
+    raw.expect(
+        b"MULTI\r\nSET k 2\r\nEXEC\r\n",
+        b"+OK\r\n+QUEUED\r\n*-1\r\n",
+    );
+}

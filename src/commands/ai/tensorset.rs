@@ -25,7 +25,11 @@ pub fn tensorset(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     }
     ctx.unlock();
     let limits = TensorSetArgs {
-        max_bytes: ctx.shared.config.read().settings.proto_max_bulk_len,
+        max_bytes: ctx
+            .shared
+            .hot
+            .proto_max_bulk_len
+            .load(std::sync::atomic::Ordering::Relaxed),
     };
     let tensor = Arc::new(parse_tensorset(args, limits)?);
     let effect = tensorset_effect(key.clone(), &tensor);

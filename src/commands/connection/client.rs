@@ -69,24 +69,16 @@ pub fn client(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
                     if !["normal", "pubsub", "master", "replica", "slave"].contains(&t.as_str()) {
                         return Err(CmdError::err(format!("Unknown client type '{t}'")));
                     }
-                    let want_pubsub = t == "pubsub";
                     let all = ctx.shared.clients.all();
-                    let keep = all
-                        .iter()
-                        .filter(|c| {
-                            let i = c.info.lock();
-                            let is_pubsub = i.sub + i.psub > 0;
-                            (t == "normal" && !is_pubsub) || (want_pubsub && is_pubsub)
-                        })
-                        .map(|c| c.id)
-                        .collect();
+                    let keep = all.iter().filter(|c| c.kind() == t).map(|c| c.id).collect();
                     ids = Some(keep);
                 } else if eq_ic(&opt, "ID") {
                     let mut v = Vec::new();
                     while let Some(a) = args.next() {
+                        // Any integer is a valid filter; ids start at 1, so 0 or less matches nobody.
                         match crate::util::parse_i64(&a) {
-                            Some(n) if n > 0 => v.push(n as u64),
-                            _ => return Err(CmdError::err("Invalid client ID")),
+                            Some(n) => v.push(n.max(0) as u64),
+                            None => return Err(CmdError::err("Invalid client ID")),
                         }
                     }
                     if v.is_empty() {
@@ -157,8 +149,11 @@ fn kill(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Reply> {
         };
     }
     let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
+    let mut kind: Option<String> = None;
     while let Some(opt) = args.next() {
-        let val = args.bytes()?;
+        let Some(val) = args.next() else {
+            return Err(CmdError::Syntax);
+        };
         if eq_ic(&opt, "ID") {
             id = Some(
                 crate::util::parse_i64(&val)
@@ -179,9 +174,19 @@ fn kill(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Reply> {
                 return Err(CmdError::Syntax);
             };
         } else if eq_ic(&opt, "USER") {
+            // Every connection is the `default` user (there are no ACL users yet).
             if val.as_ref() != b"default" {
-                return Ok(Reply::Int(0));
+                return Err(CmdError::err(format!("No such user '{}'", lossy(&val))));
             }
+        } else if eq_ic(&opt, "TYPE") {
+            let t = lossy(&val).to_ascii_lowercase();
+            if !["normal", "pubsub", "master", "replica", "slave"].contains(&t.as_str()) {
+                return Err(CmdError::err(format!(
+                    "Unknown client type '{}'",
+                    lossy(&val)
+                )));
+            }
+            kind = Some(t);
         } else {
             return Err(CmdError::Syntax);
         }
@@ -193,6 +198,7 @@ fn kill(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Reply> {
             || addr.as_ref().is_some_and(|a| *a != c.addr)
             || laddr.as_ref().is_some_and(|a| *a != c.laddr)
             || (skipme && c.id == me)
+            || kind.as_deref().is_some_and(|k| k != c.kind())
         {
             continue;
         }

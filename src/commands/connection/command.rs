@@ -102,12 +102,31 @@ pub fn command(_ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
 
 /// The COMMAND INFO entry of one command (Redis 7's 10-element shape).
 pub fn info_entry(c: &CommandSpec) -> Reply {
-    let flags = NAMES
+    let flags: Vec<Reply> = NAMES
         .iter()
         .filter(|(bit, _)| c.has(*bit))
         .map(|(_, n)| Reply::Simple(n))
         .collect();
-    let acl = c.acl.iter().map(|a| Reply::Simple(acl_name(a))).collect();
+    let acl = || c.acl.iter().map(|a| Reply::Simple(acl_name(a))).collect();
+    // Subcommands share the parent's flags and categories; their names are `parent|sub` as in Redis.
+    let subs = c
+        .subs
+        .iter()
+        .map(|(sub, arity)| {
+            Reply::Array(vec![
+                Reply::text(format!("{}|{sub}", c.name)),
+                Reply::Int((*arity).into()),
+                Reply::Set(flags.clone()),
+                Reply::Int(0),
+                Reply::Int(0),
+                Reply::Int(0),
+                Reply::Set(acl()),
+                Reply::Array(vec![]),
+                Reply::Array(vec![]),
+                Reply::Array(vec![]),
+            ])
+        })
+        .collect();
     Reply::Array(vec![
         Reply::lit(c.name),
         Reply::Int(c.arity.into()),
@@ -115,10 +134,10 @@ pub fn info_entry(c: &CommandSpec) -> Reply {
         Reply::Int(c.keys.0.into()),
         Reply::Int(c.keys.1.into()),
         Reply::Int(c.keys.2.into()),
-        Reply::Set(acl),
+        Reply::Set(acl()),
         Reply::Array(vec![]),
         Reply::Array(vec![]),
-        Reply::Array(vec![]),
+        Reply::Array(subs),
     ])
 }
 

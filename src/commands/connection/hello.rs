@@ -50,7 +50,8 @@ pub fn hello(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         ctx.session.authenticated = true;
     }
     if let Some(n) = setname {
-        ctx.session.client.info.lock().name = Some(n);
+        // As CLIENT SETNAME: an empty name clears it.
+        ctx.session.client.info.lock().name = if n.is_empty() { None } else { Some(n) };
     }
     ctx.session.protocol = proto;
     ctx.session.sync_info();

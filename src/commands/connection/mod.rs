@@ -25,7 +25,8 @@ use crate::error::{CmdError, CmdResult};
 
 pub(crate) fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> CmdResult<()> {
     let required = ctx.shared.config.read().settings.requirepass.clone();
-    if user != b"default" || required.as_bytes() != pass {
+    // Without requirepass the default user is `nopass` in Redis: any password is accepted for it.
+    if user != b"default" || (!required.is_empty() && required.as_bytes() != pass) {
         return Err(CmdError::WrongPass);
     }
     Ok(())

@@ -6,9 +6,8 @@ use crate::error::{CmdError, CmdResult};
 use crate::reply::Reply;
 
 pub fn select(_ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
-    match args.int() {
-        Ok(0) => Ok(Reply::OK.into()),
-        Ok(_) => Err(CmdError::err("DB index is out of range")),
-        Err(_) => Err(CmdError::err("invalid DB index")),
+    match args.int()? {
+        0 => Ok(Reply::OK.into()),
+        _ => Err(CmdError::err("DB index is out of range")),
     }
 }

@@ -12,11 +12,13 @@ pub fn rename(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let Some(entry) = ctx.db().get(&src, now).cloned() else {
         return Err(CmdError::NoSuchKey);
     };
-    if src != dst {
-        let db = ctx.db();
-        db.remove(&src);
-        db.set(dst.clone(), entry.value, entry.expire_at);
+    // Renaming a key to itself changes nothing, so Redis neither propagates nor notifies it.
+    if src == dst {
+        return Ok(Reply::OK.into());
     }
+    let db = ctx.db();
+    db.remove(&src);
+    db.set(dst.clone(), entry.value, entry.expire_at);
     Ok(Outcome::new(Reply::OK)
         .effect(vec![word("RENAME"), src.clone(), dst.clone()])
         .event(notify::GENERIC, "rename_from", src)

@@ -10,10 +10,7 @@ use crate::util::eq_ic;
 
 pub fn scan(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let cursor_arg = args.bytes()?;
-    let cursor = std::str::from_utf8(&cursor_arg)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| CmdError::err("invalid cursor"))?;
+    let cursor = strtoul(&cursor_arg).ok_or_else(|| CmdError::err("invalid cursor"))?;
     let (mut pattern, mut count, mut kind) = (None, 10usize, None);
     while let Some(opt) = args.next() {
         if eq_ic(&opt, "MATCH") {
@@ -42,4 +39,31 @@ pub fn scan(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             && kind.is_none_or(|want| want == Some(e.value.kind()))
     });
     Ok(Reply::Array(vec![Reply::text(next.to_string()), Reply::bulks(keys)]).into())
+}
+
+/// The cursor as C's `strtoul` reads it, which is what Redis uses: an optional sign (a negative number wraps
+/// around), no leading space, no trailing bytes, no overflow.
+fn strtoul(b: &[u8]) -> Option<u64> {
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = std::str::from_utf8(digits).ok()?.parse::<u64>().ok()?;
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cursor_reads_like_strtoul() {
+        assert_eq!(super::strtoul(b"0"), Some(0));
+        assert_eq!(super::strtoul(b"+7"), Some(7));
+        assert_eq!(super::strtoul(b"-1"), Some(u64::MAX));
+        assert_eq!(super::strtoul(b" 1"), None);
+        assert_eq!(super::strtoul(b"18446744073709551616"), None);
+    }
 }

@@ -21,6 +21,16 @@ pub fn pubsub(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         Reply::Array(out)
     } else if eq_ic(&sub, "NUMPAT") {
         Reply::Int(ctx.shared.pubsub.numpat() as i64)
+    } else if eq_ic(&sub, "HELP") {
+        Reply::help(&[
+            "CHANNELS [<pattern>]",
+            "    Return the currently active channels matching a <pattern> (default: '*').",
+            "NUMPAT",
+            "    Return number of subscriptions to patterns.",
+            "NUMSUB [<channel> ...]",
+            "    Return the number of subscribers for the specified channels, excluding",
+            "    pattern subscriptions(default: no channels).",
+        ])
     } else {
         return Err(CmdError::UnknownSubcommand {
             sub: lossy(&sub),

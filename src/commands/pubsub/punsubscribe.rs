@@ -17,7 +17,7 @@ pub fn punsubscribe(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     }
     for p in names {
         ctx.shared.pubsub.punsubscribe(&p, ctx.session.id());
-        ctx.session.patterns.remove(&p);
+        ctx.session.patterns.shift_remove(&p);
         confirm(ctx, &mut out, "punsubscribe", Some(p));
     }
     ctx.session.sync_info();

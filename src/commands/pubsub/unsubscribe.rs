@@ -17,7 +17,7 @@ pub fn unsubscribe(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     }
     for ch in names {
         ctx.shared.pubsub.unsubscribe(&ch, ctx.session.id());
-        ctx.session.channels.remove(&ch);
+        ctx.session.channels.shift_remove(&ch);
         confirm(ctx, &mut out, "unsubscribe", Some(ch));
     }
     ctx.session.sync_info();

@@ -15,28 +15,60 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             return Err(CmdError::Arity("config|get".into()));
         }
         let cfg = ctx.shared.config.read();
-        let mut pairs = cfg.matching(&patterns);
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        // As Redis: a plain name is echoed as the client typed it, a pattern reports canonical names; each
+        // directive once.
+        for p in &patterns {
+            let found: Vec<(String, String)> = if p.contains(['*', '?', '[']) {
+                cfg.matching(std::slice::from_ref(p))
+                    .into_iter()
+                    .map(|(n, v)| (n.to_string(), v))
+                    .collect()
+            } else {
+                cfg.get(p)
+                    .map(|v| (p.clone(), v.to_string()))
+                    .into_iter()
+                    .collect()
+            };
+            for (n, v) in found {
+                if !pairs.iter().any(|(m, _)| m.eq_ignore_ascii_case(&n)) {
+                    pairs.push((n, v));
+                }
+            }
+        }
         // `port 0` binds a free port: report the real one, which is what a client wants to know.
         for (name, value) in &mut pairs {
-            if *name == "port" {
+            if name.eq_ignore_ascii_case("port") {
                 *value = ctx.shared.bound_port().to_string();
             }
         }
         Reply::Map(
             pairs
                 .into_iter()
-                .map(|(n, v)| (Reply::lit(n), Reply::text(v)))
+                .map(|(n, v)| (Reply::text(n), Reply::text(v)))
                 .collect(),
         )
     } else if eq_ic(&sub, "SET") {
         let pairs = args.rest();
-        if pairs.is_empty() || pairs.len() % 2 != 0 {
+        if pairs.len() < 2 {
             return Err(CmdError::Arity("config|set".into()));
+        }
+        if pairs.len() % 2 != 0 {
+            return Err(CmdError::Syntax);
         }
         // All or nothing: apply to a copy, swap it in only if every pair is valid.
         let mut next = ctx.shared.config.read().clone();
+        let mut seen: Vec<&'static str> = Vec::new();
         for kv in pairs.chunks(2) {
             let (name, value) = (lossy(&kv[0]), lossy(&kv[1]));
+            if let Some(d) = crate::config::directive(&name) {
+                if seen.contains(&d.name) {
+                    return Err(CmdError::err(format!(
+                        "CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+                    )));
+                }
+                seen.push(d.name);
+            }
             next.set(&name, &value).map_err(|e| match e {
                 ConfigError::Unknown(_) => CmdError::err(format!(
                     "Unknown option or number of arguments for CONFIG SET - '{name}'"
@@ -46,7 +78,10 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
                 )),
             })?;
         }
+        let backlog = next.settings.repl_backlog;
         ctx.shared.set_config(next);
+        // Through the command's own lock: inside EXEC it is already held.
+        ctx.engine().effects.max_backlog = backlog;
         Reply::OK
     } else if eq_ic(&sub, "RESETSTAT") {
         args.finish()?;

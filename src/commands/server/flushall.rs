@@ -4,13 +4,13 @@ use bytes::Bytes;
 
 use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
-use crate::config::notify;
 use crate::error::{CmdError, CmdResult};
 use crate::reply::Reply;
 use crate::util::eq_ic;
 
-/// FLUSHALL and FLUSHDB [SYNC|ASYNC]: there is one database, so both empty it. Values are freed after the
-/// lock is released either way, so ASYNC and SYNC differ only in name.
+/// FLUSHALL and FLUSHDB [SYNC|ASYNC]: there is one database, so both empty it. The keyspace is emptied at
+/// once; a large one's values (tensors can be gigabytes) are freed on a background thread, so neither mode
+/// holds the engine lock while memory is returned. Redis raises no keyspace event for a flush.
 pub fn flushall(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     if let Some(mode) = args.next() {
         if !(eq_ic(&mode, "SYNC") || eq_ic(&mode, "ASYNC")) {
@@ -18,8 +18,12 @@ pub fn flushall(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         }
     }
     args.finish()?;
-    ctx.db().clear();
-    Ok(Outcome::new(Reply::OK)
-        .effect(vec![Bytes::from_static(b"FLUSHALL")])
-        .event(notify::GENERIC, "flushdb", Bytes::new()))
+    let bytes = ctx.db().used_memory();
+    let old = ctx.db().clear();
+    if old.len() > 1024 || bytes > 64 << 20 {
+        std::thread::spawn(move || drop(old));
+    } else {
+        drop(old);
+    }
+    Ok(Outcome::new(Reply::OK).effect(vec![Bytes::from_static(b"FLUSHALL")]))
 }

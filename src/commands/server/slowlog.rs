@@ -9,6 +9,12 @@ use crate::util::{eq_ic, lossy};
 pub fn slowlog(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let sub = args.bytes()?;
     let reply = if eq_ic(&sub, "GET") {
+        if args.remaining() > 1 {
+            return Err(CmdError::SubcommandSyntax {
+                sub: lossy(&sub),
+                cmd: "SLOWLOG".into(),
+            });
+        }
         let count = match args.next() {
             None => 10,
             Some(n) => match crate::util::parse_i64(&n) {

@@ -13,7 +13,11 @@ use crate::reply::Reply;
 pub fn append(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let (key, tail) = (args.bytes()?, args.bytes()?);
     let old = get_str(ctx, &key)?.unwrap_or_default();
-    let max = ctx.shared.config.read().settings.proto_max_bulk_len;
+    let max = ctx
+        .shared
+        .hot
+        .proto_max_bulk_len
+        .load(std::sync::atomic::Ordering::Relaxed);
     if old.len() + tail.len() > max {
         return Err(CmdError::err(
             "string exceeds maximum allowed size (proto-max-bulk-len)",

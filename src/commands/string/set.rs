@@ -13,21 +13,31 @@ use crate::reply::Reply;
 pub fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let key = args.bytes()?;
     let value = args.bytes()?;
-    let (mut cond, mut get, mut keepttl, mut expire_at) = (Cond::Always, false, false, None);
+    // As Redis: a flag may repeat (the last expiry wins), conflicting flags are a syntax error, and the
+    // expiry number is read only after every flag parsed.
+    let (mut cond, mut get, mut keepttl) = (Cond::Always, false, false);
+    let mut expiry: Option<(Vec<u8>, Bytes)> = None;
     while let Some(opt) = args.next() {
         let o = opt.to_ascii_uppercase();
+        let unit_ok = |u: &[u8]| !keepttl && expiry.as_ref().is_none_or(|(e, _)| e == u);
         match o.as_slice() {
-            b"NX" if cond == Cond::Always => cond = Cond::Nx,
-            b"XX" if cond == Cond::Always => cond = Cond::Xx,
-            b"GET" if !get => get = true,
-            b"KEEPTTL" if !keepttl && expire_at.is_none() => keepttl = true,
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" if !keepttl && expire_at.is_none() => {
-                let n = args.int()?;
-                expire_at = Some(absolute_expiry(ctx.now, &o, n, "set")?);
+            b"NX" if cond != Cond::Xx => cond = Cond::Nx,
+            b"XX" if cond != Cond::Nx => cond = Cond::Xx,
+            b"GET" => get = true,
+            b"KEEPTTL" if expiry.is_none() => keepttl = true,
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" if unit_ok(&o) && args.remaining() > 0 => {
+                expiry = Some((o, args.bytes()?));
             }
             _ => return Err(CmdError::Syntax),
         }
     }
+    let expire_at = match expiry {
+        Some((unit, n)) => {
+            let n = crate::util::parse_i64(&n).ok_or(CmdError::NotInteger)?;
+            Some(absolute_expiry(ctx.now, &unit, n, "set")?)
+        }
+        None => None,
+    };
     let old = if get { get_str(ctx, &key)? } else { None };
     let now = ctx.now;
     let blocked = match cond {
