@@ -216,6 +216,37 @@ pub const DIRECTIVES: &[Directive] = &[
         true,
         "Bytes of recent effects kept in memory (the future replication backlog).",
     ),
+    d(
+        "threads-per-queue",
+        Kind::Int { min: 1, max: 256 },
+        "1",
+        false,
+        "Model workers per device queue (RedisAI's THREADS_PER_QUEUE).",
+    ),
+    d(
+        "intra-op-parallelism",
+        Kind::Int { min: 0, max: 256 },
+        "0",
+        false,
+        "Threads one model run may use for its matrix products; 0 or 1 runs single-threaded.",
+    ),
+    d(
+        "model-execution-timeout",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "5000",
+        false,
+        "Milliseconds after which a model run is stopped between two operators; 0 never.",
+    ),
+    d(
+        "model-chunk-size",
+        Kind::Memory { min: 1 },
+        "535822336",
+        true,
+        "Largest piece of a model blob in MODELGET replies (AI.CONFIG MODEL_CHUNK_SIZE).",
+    ),
 ];
 
 /// Looks a directive up by name, case-insensitively.
@@ -246,7 +277,7 @@ pub enum ConfigError {
 }
 
 /// Typed values the server reads on hot paths, re-derived after every change.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub port: u16,
     pub bind: Vec<String>,
@@ -266,6 +297,10 @@ pub struct Settings {
     pub loglevel: crate::log::Level,
     pub logfile: String,
     pub repl_backlog: usize,
+    pub threads_per_queue: usize,
+    pub intra_op_parallelism: usize,
+    pub model_execution_timeout: u64,
+    pub model_chunk_size: usize,
 }
 
 /// The configuration: canonical text per directive plus the typed view.
@@ -285,34 +320,11 @@ impl Default for Config {
             .collect();
         let mut c = Config {
             values,
-            settings: placeholder_settings(),
+            settings: Settings::default(),
             file: None,
         };
         c.derive();
         c
-    }
-}
-
-fn placeholder_settings() -> Settings {
-    Settings {
-        port: 0,
-        bind: vec![],
-        protected_mode: true,
-        requirepass: String::new(),
-        maxclients: 0,
-        timeout: 0,
-        tcp_backlog: 0,
-        io_threads: 1,
-        hz: 10,
-        proto_max_bulk_len: 0,
-        query_buffer_limit: 0,
-        maxmemory: 0,
-        notify: 0,
-        slowlog_slower_than: 0,
-        slowlog_max_len: 0,
-        loglevel: crate::log::Level::Notice,
-        logfile: String::new(),
-        repl_backlog: 0,
     }
 }
 
@@ -473,6 +485,10 @@ impl Config {
             loglevel: crate::log::Level::parse(&v["loglevel"]).unwrap_or(crate::log::Level::Notice),
             logfile: v["logfile"].clone(),
             repl_backlog: int("repl-backlog-size") as usize,
+            threads_per_queue: int("threads-per-queue") as usize,
+            intra_op_parallelism: int("intra-op-parallelism") as usize,
+            model_execution_timeout: int("model-execution-timeout") as u64,
+            model_chunk_size: int("model-chunk-size") as usize,
         };
         self.settings = s;
     }

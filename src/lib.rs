@@ -7,12 +7,15 @@
 //!      |
 //!   commands/ -> dispatch (policy, execute, propagate) -> Outcome { reply, effects }
 //!      |
-//!   keyspace/  tensor/  config  pubsub  effects  resp/  args  reply  error   (the engine core)
+//!   keyspace/  tensor/  model/  exec/  config  pubsub  effects  resp/  args  reply  error  (the engine core)
 //! ```
+//!
+//! `model/` holds stored models (`model/onnx.rs` is the tract backend); `exec/` is the worker pool that runs
+//! them off the I/O threads, with RedisAI's per-device queues and auto-batching.
 //!
 //! - The engine core (everything outside `server/`) depends on neither tokio nor redis-module. CI checks it
 //!   with `cargo tree --no-default-features -e normal`, which must not mention tokio.
-//! - tract will live only in `src/model/onnx.rs`, pyo3 only in `src/script/python.rs`.
+//! - tract lives only in `src/model/onnx.rs` (scripts/test checks it), pyo3 only in `src/script/python.rs`.
 //! - `unsafe` is forbidden in this crate; the Redis module's type glue is the one place that may use it.
 #![forbid(unsafe_code)]
 
@@ -22,9 +25,11 @@ pub mod commands;
 pub mod config;
 pub mod effects;
 pub mod error;
+pub mod exec;
 pub mod glob;
 pub mod keyspace;
 pub mod log;
+pub mod model;
 pub mod pubsub;
 pub mod reply;
 pub mod resp;

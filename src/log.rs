@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use parking_lot::Mutex;
 
 /// Log levels, least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Level {
     Debug = 0,
     Verbose = 1,
+    #[default]
     Notice = 2,
     Warning = 3,
     Nothing = 4,

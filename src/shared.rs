@@ -5,6 +5,7 @@
 use std::sync::atomic::{
     AtomicBool, AtomicI64, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
@@ -12,6 +13,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::clients::Clients;
 use crate::config::{Config, Settings};
 use crate::effects::EffectLog;
+use crate::exec::Pool;
 use crate::keyspace::Db;
 use crate::pubsub::{PubSub, Subscriber};
 use crate::slowlog::SlowLog;
@@ -85,15 +87,30 @@ pub struct Shared {
     pub port: AtomicU16,
     /// `DEBUG SET-ACTIVE-EXPIRE 0` turns the active expiry cycle off (tests of lazy expiry).
     pub active_expire: AtomicBool,
+    /// The model worker pool (RedisAI's per-device run queues).
+    pub pool: Pool,
+    /// `AI.CONFIG BACKENDSPATH`: kept and reported for RedisAI clients; backends are built in.
+    pub backends_path: Mutex<String>,
     shutdown: Mutex<Option<ShutdownHook>>,
+    /// This value's own `Arc`, for work that outlives a command (a model run commits from a worker).
+    me: Weak<Shared>,
 }
 
 impl Shared {
-    pub fn new(config: Config) -> Self {
+    pub fn new(config: Config) -> Arc<Self> {
         let backlog = config.settings.repl_backlog;
         let hot = Hot::default();
         hot.load(&config.settings);
-        Shared {
+        let s = &config.settings;
+        let pool = Pool::new(
+            s.threads_per_queue,
+            s.intra_op_parallelism,
+            s.model_execution_timeout,
+        );
+        Arc::new_cyclic(|me| Shared {
+            me: me.clone(),
+            pool,
+            backends_path: Mutex::new(String::new()),
             hot,
             engine: Mutex::new(Engine {
                 db: Db::new(),
@@ -112,7 +129,7 @@ impl Shared {
             port: AtomicU16::new(0),
             active_expire: AtomicBool::new(true),
             shutdown: Mutex::new(None),
-        }
+        })
     }
 
     /// Installs a new configuration (CONFIG SET) and everything derived from it.
@@ -123,6 +140,11 @@ impl Shared {
         crate::log::set_level(next.settings.loglevel);
         self.hot.load(&next.settings);
         *self.config.write() = next;
+    }
+
+    /// A counted reference to this server state, for work that finishes off the calling thread.
+    pub fn arc(&self) -> Arc<Shared> {
+        self.me.upgrade().expect("Shared is always owned by an Arc")
     }
 
     /// The front end registers how to stop itself.

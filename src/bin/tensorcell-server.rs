@@ -1,7 +1,6 @@
 //! `tensorcell-server [config-file] [--directive value ...]`: the standalone server.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use tensorcell::config::Config;
 use tensorcell::shared::Shared;
@@ -39,7 +38,7 @@ fn main() {
             std::process::exit(1);
         }
     }
-    let shared = Arc::new(Shared::new(config));
+    let shared = Shared::new(config);
     // This runtime accepts and runs timers; connections live on the I/O threads `server::run` starts.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -19,7 +19,23 @@ use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::util::lossy;
 
-/// Runs one request from a client and returns its reply (`None`: send nothing, as after SHUTDOWN). `now` is
+/// What the front end does with a request's result.
+#[derive(Debug)]
+pub enum Response {
+    Reply(Reply),
+    /// Send nothing (after SHUTDOWN).
+    Nothing,
+    /// The reply comes later: start it and wait (see [`super::Deferred`]).
+    Later(super::Deferred),
+}
+
+impl From<Option<Reply>> for Response {
+    fn from(r: Option<Reply>) -> Self {
+        r.map_or(Response::Nothing, Response::Reply)
+    }
+}
+
+/// Runs one request from a client and returns what to answer. `now` is
 /// the Unix time in milliseconds the command sees (the server reads the clock once per batch of pipelined
 /// requests, as Redis caches its clock per event-loop iteration). `clock` is when the previous command of
 /// the batch ended (or the batch began): a command's duration is measured from it to the command's end, so
@@ -30,7 +46,7 @@ pub fn execute(
     argv: Vec<Bytes>,
     now: u64,
     clock: &mut Instant,
-) -> Option<Reply> {
+) -> Response {
     let args = Args::new(argv);
     match policy(shared, session, &args) {
         Err(mut e) => {
@@ -48,21 +64,24 @@ pub fn execute(
                 }
             }
             Stats::add(&shared.stats.error_replies, 1);
-            Some(Reply::Error(e))
+            Response::Reply(Reply::Error(e))
         }
         Ok(Gate::Queue(spec)) => {
             if let Some(q) = session.multi.as_mut() {
                 q.push((spec, args));
             }
             session.sync_info();
-            Some(Reply::Simple("QUEUED"))
+            Response::Reply(Reply::Simple("QUEUED"))
         }
         Ok(Gate::Run(spec)) => {
             let mut ctx = Ctx::new(shared, session, now);
             ctx.clock = *clock;
             let reply = call(&mut ctx, spec, args);
             *clock = ctx.clock;
-            reply
+            match ctx.deferred.take() {
+                Some(d) => Response::Later(d),
+                None => reply.into(),
+            }
         }
     }
 }
@@ -167,6 +186,7 @@ pub fn call(ctx: &mut Ctx, spec: &'static CommandSpec, mut args: Args) -> Option
         outcome.events = events;
     }
     propagate(ctx, outcome.effects, outcome.events);
+    ctx.deferred = outcome.deferred;
 
     let failed = outcome.reply.as_ref().is_some_and(Reply::is_error);
     let stats = &shared.stats;
@@ -308,4 +328,41 @@ pub fn expire_cycle(shared: &Shared, limit: usize) -> usize {
         notify_events(shared, shared.hot.notify.load(Relaxed), &events);
     }
     n
+}
+
+/// The commit phase of work that finished off the command's thread (a model run's outputs): `apply` runs
+/// under the engine lock and returns its result with the writes and events it made, which are propagated
+/// exactly as a command's are (keys it found expired first, then its own effects, in apply order).
+pub fn commit<R>(
+    shared: &Shared,
+    apply: impl FnOnce(&mut crate::keyspace::Db, u64) -> (R, Effects, Events),
+) -> R {
+    let now = crate::util::now_ms();
+    let mut all_events = Events::new();
+    let result = {
+        let mut g = shared.engine.lock();
+        let (result, effects, events) = apply(&mut g.db, now);
+        let expired = g.db.take_expired();
+        let n = expired.len() + effects.len();
+        Stats::add(&shared.stats.expired_keys, expired.len() as u64);
+        for k in expired {
+            g.effects
+                .append(vec![Bytes::from_static(b"DEL"), k.clone()]);
+            all_events.push(Event {
+                class: notify::EXPIRED,
+                name: "expired",
+                key: k,
+            });
+        }
+        for argv in effects {
+            g.effects.append(argv);
+        }
+        Stats::add(&shared.stats.changes, n as u64);
+        all_events.extend(events);
+        result
+    };
+    if !all_events.is_empty() {
+        notify_events(shared, shared.hot.notify.load(Relaxed), &all_events);
+    }
+    result
 }

@@ -79,20 +79,54 @@ pub type Effects = SmallVec<[Vec<Bytes>; 1]>;
 /// Keyspace events a command raises; most raise one or two, kept inline.
 pub type Events = SmallVec<[Event; 2]>;
 
-/// What a command produced: the reply, the writes to propagate, the keyspace events to raise.
+/// Where a finished command's late reply goes (called from a worker thread).
+pub type Completion = Box<dyn FnOnce(Reply) + Send>;
+
+/// A command that finishes off the I/O thread (a model run): it has done its first phase (arguments checked,
+/// inputs read under the lock); the front end starts the rest with a [`Completion`] and sends the reply that
+/// arrives through it. The server awaits it without blocking its event loop; the Redis module will block
+/// the client. Later requests of the same client wait for it, as a blocked Redis client's do.
+pub struct Deferred(Box<dyn FnOnce(Completion) + Send>);
+
+impl Deferred {
+    pub fn new(start: impl FnOnce(Completion) + Send + 'static) -> Self {
+        Deferred(Box::new(start))
+    }
+
+    pub fn start(self, done: Completion) {
+        (self.0)(done)
+    }
+}
+
+impl std::fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Deferred")
+    }
+}
+
+/// What a command produced: the reply (or the work that will produce it), the writes to propagate, the
+/// keyspace events to raise.
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub reply: Option<Reply>,
     pub effects: Effects,
     pub events: Events,
+    pub deferred: Option<Deferred>,
 }
 
 impl Outcome {
     pub fn new(reply: Reply) -> Self {
         Outcome {
             reply: Some(reply),
-            effects: Effects::new(),
-            events: Events::new(),
+            ..Default::default()
+        }
+    }
+
+    /// A command whose reply comes later, from `start`'s completion.
+    pub fn later(start: impl FnOnce(Completion) + Send + 'static) -> Self {
+        Outcome {
+            deferred: Some(Deferred::new(start)),
+            ..Default::default()
         }
     }
 
@@ -138,6 +172,8 @@ pub struct Ctx<'a> {
     pub(crate) exec_wrapped: bool,
     /// `expired` events of keys this command found expired, raised with its own events.
     pub(crate) expired_events: Events,
+    /// Set when the command finishes later (see [`Deferred`]).
+    pub(crate) deferred: Option<Deferred>,
 }
 
 impl<'a> Ctx<'a> {
@@ -151,7 +187,18 @@ impl<'a> Ctx<'a> {
             in_exec: false,
             exec_wrapped: false,
             expired_events: Events::new(),
+            deferred: None,
         }
+    }
+
+    /// RedisAI's refusal of blocking commands inside a transaction (EXEC reports it per command).
+    pub fn refuse_in_exec(&self) -> crate::error::CmdResult<()> {
+        if self.in_exec {
+            return Err(crate::error::CmdError::err(
+                "Cannot run RedisAI command within a transaction or a LUA script",
+            ));
+        }
+        Ok(())
     }
 
     /// The engine, locking it if this command has not yet.

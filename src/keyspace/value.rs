@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::model::Model;
 use crate::tensor::Tensor;
 
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(Bytes),
     Tensor(Arc<Tensor>),
+    Model(Arc<Model>),
 }
 
 /// The kind of a value, for TYPE, SCAN TYPE and per-kind counts.
@@ -18,17 +20,20 @@ pub enum Value {
 pub enum ValueKind {
     String = 0,
     Tensor = 1,
+    Model = 2,
 }
 
 impl ValueKind {
-    pub const COUNT: usize = 2;
-    pub const ALL: [ValueKind; Self::COUNT] = [ValueKind::String, ValueKind::Tensor];
+    pub const COUNT: usize = 3;
+    pub const ALL: [ValueKind; Self::COUNT] =
+        [ValueKind::String, ValueKind::Tensor, ValueKind::Model];
 
     /// The name TYPE answers (RedisAI's 9-character module type names for AI values).
     pub fn type_name(self) -> &'static str {
         match self {
             ValueKind::String => "string",
             ValueKind::Tensor => "AI_TENSOR",
+            ValueKind::Model => "AI__MODEL",
         }
     }
 }
@@ -38,6 +43,7 @@ impl Value {
         match self {
             Value::Str(_) => ValueKind::String,
             Value::Tensor(_) => ValueKind::Tensor,
+            Value::Model(_) => ValueKind::Model,
         }
     }
 
@@ -46,6 +52,7 @@ impl Value {
         match self {
             Value::Str(b) => b.len(),
             Value::Tensor(t) => t.mem_size(),
+            Value::Model(m) => m.mem_size(),
         }
     }
 }

@@ -10,9 +10,10 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{broadcast, mpsc, Notify};
+use tokio::sync::{broadcast, mpsc, oneshot, Notify};
 
 use crate::commands;
+use crate::commands::dispatch::Response;
 use crate::pubsub::Subscriber;
 use crate::reply::Reply;
 use crate::resp::encode::encode;
@@ -30,6 +31,14 @@ const BIG_PREALLOC: usize = 16 << 20;
 
 /// Replies collected from back-to-back reads before they are written out.
 const WRITE_BATCH: usize = 64 * 1024;
+
+/// Messages for this connection other than replies: pushes, and the late reply of a deferred command.
+struct Io {
+    sink: Arc<Sink>,
+    rx: mpsc::UnboundedReceiver<Reply>,
+    /// Set while a deferred command (a model run) is in flight: later requests wait for its reply.
+    pending: Option<oneshot::Receiver<Reply>>,
+}
 
 /// The connection's push queue, seen by the core as a [`Subscriber`].
 struct Sink {
@@ -90,7 +99,7 @@ pub async fn serve(
         shared
             .clients
             .register(peer.to_string(), laddr, Box::new(move || k2.notify_one()));
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let sink = Arc::new(Sink {
         tx,
         queued: AtomicUsize::new(0),
@@ -101,6 +110,11 @@ pub async fn serve(
         sink.clone(),
         settings.requirepass.is_empty(),
     );
+    let mut io = Io {
+        sink,
+        rx,
+        pending: None,
+    };
     let mut parser = RequestParser::new(settings.proto_max_bulk_len, settings.query_buffer_limit);
     parser.unauthenticated = !session.authenticated;
 
@@ -108,6 +122,32 @@ pub async fn serve(
     let mut wbuf = BytesMut::with_capacity(16 * 1024);
     let mut open = true;
     while open {
+        if let Some(wait) = io.pending.as_mut() {
+            // A deferred command is running: deliver pushes meanwhile, and once its reply arrives go on
+            // with the requests that were already read.
+            tokio::select! {
+                reply = wait => {
+                    io.pending = None;
+                    if let Ok(r) = reply {
+                        encode(&mut wbuf, r, session.protocol);
+                    }
+                    open = process(&shared, &mut session, &mut parser, &mut rbuf, &mut wbuf, &mut io);
+                }
+                Some(msg) = io.rx.recv() => {
+                    push(&io.sink, &session, msg, &mut wbuf);
+                }
+                _ = kill.notified() => break,
+                _ = stop.recv() => break,
+            }
+            if !wbuf.is_empty() {
+                Stats::add(&shared.stats.net_output_bytes, wbuf.len() as u64);
+                if stream.write_all(&wbuf).await.is_err() {
+                    break;
+                }
+                wbuf.clear();
+            }
+            continue;
+        }
         let idle = shared.hot.timeout.load(Ordering::Relaxed);
         let idle_timer = async {
             if idle == 0 || session.subscriptions() > 0 || session.monitor {
@@ -121,17 +161,17 @@ pub async fn serve(
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         Stats::add(&shared.stats.net_input_bytes, n as u64);
-                        open = process(&shared, &mut session, &mut parser, &mut rbuf, &mut wbuf, (&sink, &mut rx));
+                        open = process(&shared, &mut session, &mut parser, &mut rbuf, &mut wbuf, &mut io);
                         // Keep reading what has already arrived (a pipeline larger than one read) before
                         // writing, so one write answers the whole pipeline instead of one per read.
                         let mut extra_reads = 0;
-                        while open && extra_reads < 16 && wbuf.len() < WRITE_BATCH {
+                        while open && io.pending.is_none() && extra_reads < 16 && wbuf.len() < WRITE_BATCH {
                             rbuf.reserve(16 * 1024);
                             match stream.try_read_buf(&mut rbuf) {
                                 Ok(0) => open = false,
                                 Ok(n) => {
                                     Stats::add(&shared.stats.net_input_bytes, n as u64);
-                                    open = process(&shared, &mut session, &mut parser, &mut rbuf, &mut wbuf, (&sink, &mut rx));
+                                    open = process(&shared, &mut session, &mut parser, &mut rbuf, &mut wbuf, &mut io);
                                 }
                                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                                 Err(_) => open = false,
@@ -141,10 +181,10 @@ pub async fn serve(
                     }
                 }
             }
-            Some(msg) = rx.recv() => {
-                push(&sink, &session, msg, &mut wbuf);
-                while let Ok(m) = rx.try_recv() {
-                    push(&sink, &session, m, &mut wbuf);
+            Some(msg) = io.rx.recv() => {
+                push(&io.sink, &session, msg, &mut wbuf);
+                while let Ok(m) = io.rx.try_recv() {
+                    push(&io.sink, &session, m, &mut wbuf);
                 }
             }
             _ = kill.notified() => break,
@@ -191,7 +231,7 @@ fn process(
     parser: &mut RequestParser,
     rbuf: &mut BytesMut,
     wbuf: &mut BytesMut,
-    (sink, rx): (&Sink, &mut mpsc::UnboundedReceiver<Reply>),
+    io: &mut Io,
 ) -> bool {
     let now = crate::util::now_ms();
     let mut clock = std::time::Instant::now();
@@ -206,12 +246,24 @@ fn process(
                 // Messages this command caused for its own client (a RESP3 subscriber publishing to its
                 // channel, or notified of its own write) come before its reply, as in Redis.
                 if session.subscriptions() > 0 {
-                    while let Ok(m) = rx.try_recv() {
-                        push(sink, session, m, wbuf);
+                    while let Ok(m) = io.rx.try_recv() {
+                        push(&io.sink, session, m, wbuf);
                     }
                 }
-                if let (Some(r), false) = (reply, session.suppress_reply) {
-                    encode(wbuf, r, session.protocol);
+                match reply {
+                    Response::Reply(r) if !session.suppress_reply => {
+                        encode(wbuf, r, session.protocol)
+                    }
+                    Response::Reply(_) | Response::Nothing => {}
+                    Response::Later(d) => {
+                        // Requests after this one wait (unparsed in `rbuf`) until its reply arrives.
+                        let (tx, rx) = oneshot::channel();
+                        d.start(Box::new(move |r| {
+                            let _ = tx.send(r);
+                        }));
+                        io.pending = Some(rx);
+                        return true;
+                    }
                 }
                 if session.close_after_reply {
                     return false;

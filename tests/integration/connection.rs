@@ -180,8 +180,9 @@ fn command_table_introspection() {
         qerr(&mut c, "COMMAND GETKEYS PING"),
         "ERR The command has no key arguments"
     );
-    let list: Vec<String> = q(&mut c, "COMMAND LIST FILTERBY PATTERN ai.*").unwrap();
-    assert_eq!(list.len(), 2);
+    let mut list: Vec<String> = q(&mut c, "COMMAND LIST FILTERBY PATTERN ai.tensor*").unwrap();
+    list.sort();
+    assert_eq!(list, vec!["ai.tensorget", "ai.tensorset"]);
     let docs: Value = q(&mut c, "COMMAND DOCS get").unwrap();
     assert!(format!("{docs:?}").contains("Returns the string value of a key."));
 }

@@ -1,7 +1,272 @@
-//! RedisAI tensor commands: AI.TENSORSET and AI.TENSORGET.
+//! RedisAI commands: tensors, models, AI.INFO and AI.CONFIG. Model loading and runs are deferred to the
+//! worker pool ([`crate::exec`]); the helpers here are the phases those commands share.
 
+mod config;
+mod info;
+mod modeldel;
+mod modelexecute;
+mod modelget;
+mod modelrun;
+mod modelscan;
+mod modelset;
+mod modelstore;
 mod tensorget;
 mod tensorset;
 
+pub use config::config;
+pub use info::info;
+pub use modeldel::modeldel;
+pub use modelexecute::modelexecute;
+pub use modelget::modelget;
+pub use modelrun::modelrun;
+pub use modelscan::modelscan;
+pub use modelset::modelset;
+pub use modelstore::modelstore;
 pub use tensorget::tensorget;
 pub use tensorset::tensorset;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::commands::{word, Ctx, Effects, Event, Events, Outcome};
+use crate::config::notify;
+use crate::error::{CmdError, CmdResult};
+use crate::exec::{Job, ModelRequest, RunResult};
+use crate::keyspace::{own, Value};
+use crate::model::{self, Backend, BatchOptions, Model};
+use crate::reply::Reply;
+use crate::tensor::Tensor;
+
+/// The model stored at `key` (`ERR model key is empty`, `WRONGTYPE`).
+fn model_at(ctx: &mut Ctx, key: &[u8]) -> CmdResult<Arc<Model>> {
+    let now = ctx.now;
+    match ctx.db().get(key, now).map(|e| &e.value) {
+        None => Err(CmdError::err("model key is empty")),
+        Some(Value::Model(m)) => Ok(m.clone()),
+        Some(_) => Err(CmdError::WrongType),
+    }
+}
+
+/// The tensor stored at `key`, as a model input.
+fn input_tensor(ctx: &mut Ctx, key: &[u8]) -> CmdResult<Arc<Tensor>> {
+    let now = ctx.now;
+    match ctx.db().get(key, now).map(|e| &e.value) {
+        None => Err(CmdError::err("tensor key is empty or in a different shard")),
+        Some(Value::Tensor(t)) => Ok(t.clone()),
+        Some(_) => Err(CmdError::WrongType),
+    }
+}
+
+/// A `TIMEOUT <ms>` value (RedisAI: an integer > 0).
+fn parse_timeout(v: Option<Bytes>) -> CmdResult<Duration> {
+    let v = v.ok_or_else(|| CmdError::err("No value provided for TIMEOUT"))?;
+    match crate::util::parse_i64(&v) {
+        Some(ms) if ms > 0 => Ok(Duration::from_millis(ms as u64)),
+        _ => Err(CmdError::err("Invalid value for TIMEOUT")),
+    }
+}
+
+/// A non-negative integer option (BATCHSIZE and friends), or RedisAI's `Invalid argument for <name>`.
+fn unsigned(v: Option<Bytes>, name: &str) -> CmdResult<u64> {
+    v.as_deref()
+        .and_then(crate::util::parse_i64)
+        .filter(|n| *n >= 0)
+        .map(|n| n as u64)
+        .ok_or_else(|| CmdError::err(format!("Invalid argument for {name}")))
+}
+
+/// The blob chunks of a MODELSTORE, joined (no copy when there is one chunk).
+fn join_chunks(chunks: Vec<Bytes>) -> Bytes {
+    if chunks.len() == 1 {
+        return own(chunks.into_iter().next().unwrap_or_default());
+    }
+    let mut blob = BytesMut::with_capacity(chunks.iter().map(Bytes::len).sum());
+    for c in &chunks {
+        blob.extend_from_slice(c);
+    }
+    blob.freeze()
+}
+
+/// What MODELSTORE and MODELSET agree on once parsed.
+struct StoreRequest {
+    key: Bytes,
+    backend: Backend,
+    device: Bytes,
+    tag: Bytes,
+    batch: BatchOptions,
+    blob: Bytes,
+}
+
+/// The effect that recreates a model: RedisAI's AOF-rewrite form of MODELSTORE, blob in
+/// `model-chunk-size` pieces so each stays under `proto-max-bulk-len`.
+fn modelstore_effect(key: Bytes, m: &Model, chunk: usize) -> Vec<Bytes> {
+    let mut argv = vec![
+        word("AI.MODELSTORE"),
+        key,
+        word(m.backend.name()),
+        m.device.clone(),
+        word("TAG"),
+        m.tag.clone(),
+        word("BATCHSIZE"),
+        Bytes::from(m.batch.batchsize.to_string()),
+        word("MINBATCHSIZE"),
+        Bytes::from(m.batch.minbatchsize.to_string()),
+        word("MINBATCHTIMEOUT"),
+        Bytes::from(m.batch.minbatchtimeout.to_string()),
+        word("BLOB"),
+    ];
+    let size = chunk.max(1);
+    let mut start = 0;
+    loop {
+        let end = (start + size).min(m.blob.len());
+        argv.push(m.blob.slice(start..end));
+        start = end;
+        if start >= m.blob.len() {
+            break;
+        }
+    }
+    argv
+}
+
+/// Loads the model on a worker (parsing and optimizing is CPU work), then stores it under the lock. The key's
+/// type is checked after loading, as RedisAI does.
+fn store_model(ctx: &mut Ctx, req: StoreRequest) -> CmdResult<Outcome> {
+    if req.backend != Backend::Onnx {
+        return Err(CmdError::err("unsupported backend"));
+    }
+    if model::is_gpu(&req.device) {
+        return Err(CmdError::err(
+            "GPU requested but no GPU backend is available",
+        ));
+    }
+    ctx.refuse_in_exec()?;
+    let shared = ctx.shared.arc();
+    let device = String::from_utf8_lossy(&req.device).into_owned();
+    Ok(Outcome::later(move |done| {
+        let pool_shared = shared.clone();
+        pool_shared.pool.submit(
+            &device,
+            Job::Task(Box::new(move |_cache| {
+                let threads = shared.pool.intra_op;
+                let loaded = model::load(
+                    req.backend,
+                    req.device,
+                    req.tag,
+                    req.batch,
+                    req.blob,
+                    threads,
+                );
+                let reply = match loaded {
+                    Err(e) => Reply::Error(CmdError::err(e)),
+                    Ok(m) => {
+                        let chunk = shared.config.read().settings.model_chunk_size;
+                        let key = req.key;
+                        crate::commands::dispatch::commit(&shared, |db, now| {
+                            if db
+                                .get(&key, now)
+                                .is_some_and(|e| !matches!(e.value, Value::Model(_)))
+                            {
+                                return (
+                                    Reply::Error(CmdError::WrongType),
+                                    Effects::new(),
+                                    Events::new(),
+                                );
+                            }
+                            let effect = modelstore_effect(key.clone(), &m, chunk);
+                            db.set(key.clone(), Value::Model(Arc::new(m)), None);
+                            let mut events = Events::new();
+                            events.push(Event {
+                                class: notify::MODULE,
+                                name: "ai.modelstore",
+                                key,
+                            });
+                            (Reply::OK, Effects::from_elem(effect, 1), events)
+                        })
+                    }
+                };
+                done(reply);
+            })),
+        );
+    }))
+}
+
+/// Queues a model run and, when it ends, commits its outputs (all or nothing, with their effects) and
+/// replies: `OK`, `TIMEDOUT`, or the error.
+fn run_model(
+    ctx: &mut Ctx,
+    model: Arc<Model>,
+    inputs: Vec<Arc<Tensor>>,
+    outputs: Vec<Bytes>,
+    timeout: Option<Duration>,
+) -> CmdResult<Outcome> {
+    let shared = ctx.shared.arc();
+    let device = String::from_utf8_lossy(&model.device).into_owned();
+    let enqueued = Instant::now();
+    Ok(Outcome::later(move |done| {
+        let commit_shared = shared.clone();
+        let request = ModelRequest {
+            model,
+            inputs,
+            enqueued,
+            timeout,
+            done: Box::new(move |result| {
+                let reply = match result {
+                    RunResult::TimedOut => Reply::Simple("TIMEDOUT"),
+                    RunResult::Failed(e) => Reply::Error(error_of(e)),
+                    RunResult::Done {
+                        outputs: tensors, ..
+                    } => commit_outputs(&commit_shared, outputs, tensors),
+                };
+                done(reply);
+            }),
+        };
+        shared.pool.submit(&device, Job::Model(request));
+    }))
+}
+
+/// A backend or batching error as a reply: RedisAI's own messages carry their prefix, tract's get `ERR`.
+fn error_of(e: String) -> CmdError {
+    match e.strip_prefix("ERR ") {
+        Some(rest) => CmdError::err(rest.to_string()),
+        None => CmdError::err(e),
+    }
+}
+
+/// Writes a run's outputs: every key is checked first, so a wrong-typed output key fails the whole commit
+/// with one error (commands.md) and nothing is written.
+fn commit_outputs(shared: &crate::shared::Shared, keys: Vec<Bytes>, tensors: Vec<Tensor>) -> Reply {
+    if keys.len() != tensors.len() {
+        return Reply::Error(CmdError::err(format!(
+            "the model produced {} outputs, {} were expected",
+            tensors.len(),
+            keys.len()
+        )));
+    }
+    crate::commands::dispatch::commit(shared, |db, now| {
+        let clash = keys.iter().any(|k| {
+            db.get(k, now)
+                .is_some_and(|e| !matches!(e.value, Value::Tensor(_)))
+        });
+        if clash {
+            return (
+                Reply::Error(CmdError::WrongType),
+                Effects::new(),
+                Events::new(),
+            );
+        }
+        let mut effects = Effects::new();
+        let mut events = Events::new();
+        for (key, t) in keys.into_iter().zip(tensors) {
+            effects.push(tensorset::tensorset_effect(key.clone(), &t));
+            db.set(key.clone(), Value::Tensor(Arc::new(t)), None);
+            events.push(Event {
+                class: notify::MODULE,
+                name: "ai.tensorset",
+                key,
+            });
+        }
+        (Reply::OK, effects, events)
+    })
+}

@@ -1,0 +1,55 @@
+//! AI.CONFIG: RedisAI's run-time settings (BACKENDSPATH, LOADBACKEND, MODEL_CHUNK_SIZE, GET).
+
+use crate::args::Args;
+use crate::commands::{Ctx, Outcome};
+use crate::error::{CmdError, CmdResult};
+use crate::model::Backend;
+use crate::reply::Reply;
+use crate::util::eq_ic;
+
+/// MODEL_CHUNK_SIZE is the `model-chunk-size` directive (CONFIG GET shows the same value). ONNX is built
+/// in, so LOADBACKEND ONNX answers as RedisAI does for a backend already loaded; the others are not
+/// available.
+pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
+    let sub = args.bytes()?;
+    let reply = if eq_ic(&sub, "BACKENDSPATH") {
+        let path = args
+            .next()
+            .ok_or_else(|| CmdError::err("BACKENDSPATH: missing path argument"))?;
+        *ctx.shared.backends_path.lock() = String::from_utf8_lossy(&path).into_owned();
+        Reply::OK
+    } else if eq_ic(&sub, "LOADBACKEND") {
+        if args.remaining() < 2 {
+            return Err(CmdError::Arity(args.name()));
+        }
+        match Backend::parse(&args.bytes()?) {
+            None => return Err(CmdError::err("unsupported backend")),
+            Some(Backend::Onnx) => return Err(CmdError::err("error loading backend")),
+            Some(_) => return Err(CmdError::err("unsupported backend")),
+        }
+    } else if eq_ic(&sub, "MODEL_CHUNK_SIZE") {
+        let v = args
+            .next()
+            .ok_or_else(|| CmdError::err("MODEL_CHUNK_SIZE: missing chunk size"))?;
+        let n = crate::util::parse_i64(&v)
+            .filter(|n| *n > 0)
+            .ok_or_else(|| CmdError::err("MODEL_CHUNK_SIZE: invalid chunk size"))?;
+        let mut next = ctx.shared.config.read().clone();
+        next.set("model-chunk-size", &n.to_string())
+            .map_err(|_| CmdError::err("MODEL_CHUNK_SIZE: invalid chunk size"))?;
+        ctx.shared.set_config(next);
+        Reply::OK
+    } else if eq_ic(&sub, "GET") {
+        let name = args.next().ok_or_else(|| CmdError::Arity(args.name()))?;
+        if eq_ic(&name, "MODEL_CHUNK_SIZE") {
+            Reply::Int(ctx.shared.config.read().settings.model_chunk_size as i64)
+        } else if eq_ic(&name, "BACKENDSPATH") {
+            Reply::text(ctx.shared.backends_path.lock().clone())
+        } else {
+            Reply::Nil
+        }
+    } else {
+        return Err(CmdError::err("unsupported subcommand"));
+    };
+    Ok(reply.into())
+}

@@ -1,0 +1,95 @@
+//! AI.MODELSET: Stores a model (deprecated RedisAI syntax, kept for old clients).
+
+use super::{join_chunks, store_model, unsigned, StoreRequest};
+use crate::args::Args;
+use crate::commands::{Ctx, Outcome};
+use crate::error::{CmdError, CmdResult};
+use crate::keyspace::own;
+use crate::model::{Backend, BatchOptions};
+use crate::util::eq_ic;
+
+/// `AI.MODELSET key backend device [TAG t] [BATCHSIZE n [MINBATCHSIZE m [MINBATCHTIMEOUT ms]]]
+/// [INPUTS name... OUTPUTS name...] BLOB chunk...`: the device is free-form (up to 10 characters, not a
+/// keyword) and input/output names have no counts. ONNX takes its names from the model, so any given here
+/// are read and ignored.
+pub fn modelset(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
+    let key = own(args.bytes()?);
+    let backend =
+        Backend::parse(&args.bytes()?).ok_or_else(|| CmdError::err("unsupported backend"))?;
+    let device = args.bytes()?;
+    let keywords = [
+        "TAG",
+        "BATCHSIZE",
+        "MINBATCHSIZE",
+        "MINBATCHTIMEOUT",
+        "INPUTS",
+        "OUTPUTS",
+        "BLOB",
+    ];
+    if device.len() > 10 || keywords.iter().any(|k| eq_ic(&device, k)) {
+        return Err(CmdError::err("Invalid DEVICE"));
+    }
+    let tag = if args.eat("TAG") {
+        args.next().unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    let mut batch = BatchOptions::default();
+    if args.eat("BATCHSIZE") {
+        batch.batchsize = unsigned(args.next(), "BATCHSIZE")?;
+        if backend == Backend::Tflite {
+            return Err(CmdError::err(
+                "Auto-batching not supported by the TFLITE backend",
+            ));
+        }
+    }
+    if args.eat("MINBATCHSIZE") {
+        batch.minbatchsize = unsigned(args.next(), "MINBATCHSIZE")?;
+    }
+    if args.eat("MINBATCHTIMEOUT") {
+        batch.minbatchtimeout = unsigned(args.next(), "MINBATCHTIMEOUT")?;
+    }
+    if batch.minbatchsize > 0 && batch.batchsize == 0 {
+        return Err(CmdError::err("MINBATCHSIZE specified without BATCHSIZE"));
+    }
+    if batch.minbatchtimeout > 0 && batch.batchsize == 0 {
+        return Err(CmdError::err("MINBATCHTIMEOUT specified without BATCHSIZE"));
+    }
+    if batch.minbatchtimeout > 0 && batch.minbatchsize == 0 {
+        return Err(CmdError::err(
+            "MINBATCHTIMEOUT specified without MINBATCHSIZE",
+        ));
+    }
+    if args.eat("INPUTS") {
+        while args
+            .peek()
+            .is_some_and(|a| !eq_ic(a, "OUTPUTS") && !eq_ic(a, "BLOB"))
+        {
+            args.next();
+        }
+        if !args.eat("OUTPUTS") {
+            return Err(CmdError::err("OUTPUTS not specified"));
+        }
+        while args.peek().is_some_and(|a| !eq_ic(a, "BLOB")) {
+            args.next();
+        }
+    }
+    if !args.eat("BLOB") {
+        return Err(CmdError::err("Insufficient arguments, missing model BLOB"));
+    }
+    let chunks = args.rest();
+    if chunks.is_empty() {
+        return Err(CmdError::err("Insufficient arguments, missing model BLOB"));
+    }
+    store_model(
+        ctx,
+        StoreRequest {
+            key,
+            backend,
+            device: own(device),
+            tag: own(tag),
+            batch,
+            blob: join_chunks(chunks),
+        },
+    )
+}

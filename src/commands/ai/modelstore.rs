@@ -1,0 +1,79 @@
+//! AI.MODELSTORE: Stores a model (ONNX), loading it on a worker.
+
+use super::{join_chunks, store_model, unsigned, StoreRequest};
+use crate::args::Args;
+use crate::commands::{Ctx, Outcome};
+use crate::error::{CmdError, CmdResult};
+use crate::keyspace::own;
+use crate::model::{valid_device, Backend, BatchOptions};
+
+/// `AI.MODELSTORE key backend device [TAG t] [BATCHSIZE n [MINBATCHSIZE m [MINBATCHTIMEOUT ms]]]
+/// BLOB chunk...`, checked in RedisAI's order with its messages.
+pub fn modelstore(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
+    let key = own(args.bytes()?);
+    let backend =
+        Backend::parse(&args.bytes()?).ok_or_else(|| CmdError::err("unsupported backend"))?;
+    let device = args.bytes()?;
+    if !valid_device(&device) {
+        return Err(CmdError::err("Invalid DEVICE"));
+    }
+    let tag = if args.eat("TAG") {
+        args.next().unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    let batch = batch_options(args)?;
+    if args.remaining() == 0 {
+        return Err(CmdError::err("Insufficient arguments, missing model BLOB"));
+    }
+    if args
+        .peek()
+        .is_some_and(|a| a.eq_ignore_ascii_case(b"INPUTS"))
+        && backend != Backend::Tf
+    {
+        return Err(CmdError::err(
+            "INPUTS argument should not be specified for this backend",
+        ));
+    }
+    if !args.eat("BLOB") {
+        return Err(CmdError::err("Invalid argument, expected BLOB"));
+    }
+    let chunks = args.rest();
+    if chunks.is_empty() {
+        return Err(CmdError::err("Insufficient arguments, missing model BLOB"));
+    }
+    store_model(
+        ctx,
+        StoreRequest {
+            key,
+            backend,
+            device: own(device),
+            tag: own(tag),
+            batch,
+            blob: join_chunks(chunks),
+        },
+    )
+}
+
+/// `[BATCHSIZE n [MINBATCHSIZE m [MINBATCHTIMEOUT ms]]]`, in that order only.
+pub(super) fn batch_options(args: &mut Args) -> CmdResult<BatchOptions> {
+    let mut b = BatchOptions::default();
+    if args.eat("BATCHSIZE") {
+        b.batchsize = unsigned(args.next(), "BATCHSIZE")?;
+    }
+    if args.eat("MINBATCHSIZE") {
+        b.minbatchsize = unsigned(args.next(), "MINBATCHSIZE")?;
+    }
+    if args.eat("MINBATCHTIMEOUT") {
+        b.minbatchtimeout = unsigned(args.next(), "MINBATCHTIMEOUT")?;
+    }
+    if b.minbatchsize > 0 && b.batchsize == 0 {
+        return Err(CmdError::err("MINBATCHSIZE specified without BATCHSIZE"));
+    }
+    if b.minbatchtimeout > 0 && b.minbatchsize == 0 {
+        return Err(CmdError::err(
+            "MINBATCHTIMEOUT specified without MINBATCHSIZE",
+        ));
+    }
+    Ok(b)
+}

@@ -1,0 +1,303 @@
+//! The ONNX backend: everything that touches tract lives in this file.
+//!
+//! A model is parsed from its blob, optimized once into a plan shared by every worker (`Arc`), and run
+//! through a per-worker run state that is reused across calls (tract allocates its scratch space once per
+//! state). Input dims that the model leaves symbolic (a `dim_param` such as `N`) stay symbolic, so one plan
+//! serves every batch size. Every tract failure becomes an error string with tract's reason; a panic inside
+//! tract is caught and reported the same way, so no model can take a worker down.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::{format_err, DimLike};
+use tract_onnx::tract_core::plan::eval as tract_eval;
+
+use crate::tensor::{DType, Tensor as CellTensor};
+
+/// What the model says about one of its inputs or outputs.
+#[derive(Debug, Clone)]
+pub struct IoSpec {
+    pub name: String,
+    /// `None` when the model's type has no tensor type of ours (or is unknown).
+    pub dtype: Option<DType>,
+    /// Each dim: `Some(n)` when fixed, `None` when symbolic.
+    pub shape: Option<Vec<Option<usize>>>,
+}
+
+/// A loaded, optimized ONNX model.
+pub struct OnnxModel {
+    plan: Arc<TypedSimplePlan>,
+    pub inputs: Vec<IoSpec>,
+    pub outputs: Vec<IoSpec>,
+}
+
+impl std::fmt::Debug for OnnxModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnnxModel")
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .finish()
+    }
+}
+
+/// A worker's reusable run states, one per model it has run (keyed by the model's unique id).
+#[derive(Default)]
+pub struct States {
+    states: HashMap<u64, TypedSimpleState>,
+}
+
+impl States {
+    /// Most states a worker keeps; beyond that the cache is cleared (models are few in practice).
+    const MAX: usize = 64;
+
+    /// Forgets the state of a model (after a failure, so a half-run state is never reused).
+    fn forget(&mut self, id: u64) {
+        self.states.remove(&id);
+    }
+}
+
+/// tract's reason, with its context chain, on one line.
+fn reason(e: &TractError) -> String {
+    format!("{e:#}")
+}
+
+fn dtype_of(dt: DatumType) -> Option<DType> {
+    Some(match dt {
+        DatumType::F32 => DType::Float,
+        DatumType::F64 => DType::Double,
+        DatumType::I8 => DType::Int8,
+        DatumType::I16 => DType::Int16,
+        DatumType::I32 => DType::Int32,
+        DatumType::I64 => DType::Int64,
+        DatumType::U8 => DType::Uint8,
+        DatumType::U16 => DType::Uint16,
+        DatumType::Bool => DType::Bool,
+        DatumType::String => DType::String,
+        _ => return None,
+    })
+}
+
+fn datum_of(dt: DType) -> DatumType {
+    match dt {
+        DType::Float => DatumType::F32,
+        DType::Double => DatumType::F64,
+        DType::Int8 => DatumType::I8,
+        DType::Int16 => DatumType::I16,
+        DType::Int32 => DatumType::I32,
+        DType::Int64 => DatumType::I64,
+        DType::Uint8 => DatumType::U8,
+        DType::Uint16 => DatumType::U16,
+        DType::Bool => DatumType::Bool,
+        DType::String => DatumType::String,
+    }
+}
+
+fn spec(name: String, fact: &TypedFact) -> IoSpec {
+    IoSpec {
+        name,
+        dtype: dtype_of(fact.datum_type),
+        shape: Some(fact.shape.iter().map(|d| d.to_usize().ok()).collect()),
+    }
+}
+
+/// Parses and optimizes a model. `threads` > 1 gives the plan its own pool for intra-op parallelism.
+pub fn load(blob: &[u8], threads: usize) -> Result<OnnxModel, String> {
+    catch_unwind(|| load_inner(blob, threads))
+        .unwrap_or_else(|_| Err("the ONNX backend failed while loading the model".into()))
+}
+
+fn load_inner(blob: &[u8], threads: usize) -> Result<OnnxModel, String> {
+    let model = tract_onnx::onnx()
+        .model_for_read(&mut &blob[..])
+        .map_err(|e| reason(&e))?;
+    let input_names: Vec<String> = model
+        .input_outlets()
+        .map_err(|e| reason(&e))?
+        .iter()
+        .map(|o| model.node(o.node).name.clone())
+        .collect();
+    let output_names: Vec<String> = model
+        .output_outlets()
+        .map_err(|e| reason(&e))?
+        .iter()
+        .map(|o| {
+            model
+                .outlet_label(*o)
+                .map(str::to_string)
+                .unwrap_or_else(|| model.node(o.node).name.clone())
+        })
+        .collect();
+    let typed = model.into_optimized().map_err(|e| reason(&e))?;
+    let inputs = input_names
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| Ok(spec(n, typed.input_fact(i)?)))
+        .collect::<TractResult<Vec<_>>>()
+        .map_err(|e| reason(&e))?;
+    let outputs = output_names
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| Ok(spec(n, typed.output_fact(i)?)))
+        .collect::<TractResult<Vec<_>>>()
+        .map_err(|e| reason(&e))?;
+    let options = RunOptions {
+        executor: (threads > 1).then(|| multithread::Executor::multithread(threads)),
+        ..Default::default()
+    };
+    let plan = typed
+        .into_runnable_with_options(&options)
+        .map_err(|e| reason(&e))?;
+    Ok(OnnxModel {
+        plan,
+        inputs,
+        outputs,
+    })
+}
+
+impl OnnxModel {
+    /// Checks inputs against what the model declares, so a mismatch gets a clear error instead of an error
+    /// from deep inside an operator.
+    pub fn check_inputs(&self, inputs: &[&CellTensor]) -> Result<(), String> {
+        for (i, (t, s)) in inputs.iter().zip(&self.inputs).enumerate() {
+            if let Some(dt) = s.dtype {
+                if dt != t.dtype {
+                    return Err(format!(
+                        "input {i} ('{}') of the model is {}, got {}",
+                        s.name,
+                        dt.name(),
+                        t.dtype.name()
+                    ));
+                }
+            }
+            if let Some(shape) = &s.shape {
+                let fits = shape.len() == t.shape.len()
+                    && shape
+                        .iter()
+                        .zip(&t.shape)
+                        .all(|(want, got)| want.is_none_or(|w| w == *got));
+                if !fits {
+                    let want: Vec<String> = shape
+                        .iter()
+                        .map(|d| d.map_or("?".into(), |n| n.to_string()))
+                        .collect();
+                    return Err(format!(
+                        "input {i} ('{}') of the model has shape [{}], got {:?}",
+                        s.name,
+                        want.join(","),
+                        t.shape
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the model on `inputs` with the worker's reusable state for model `id`. The run stops between
+    /// two operators once `deadline` has passed (the `model-execution-timeout` kill switch).
+    pub fn run(
+        &self,
+        id: u64,
+        states: &mut States,
+        inputs: &[&CellTensor],
+        deadline: Option<Instant>,
+    ) -> Result<Vec<CellTensor>, String> {
+        let values = inputs
+            .iter()
+            .map(|t| to_tract(t).map(TValue::from))
+            .collect::<Result<TVec<_>, String>>()?;
+        if states.states.len() >= States::MAX && !states.states.contains_key(&id) {
+            states.states.clear();
+        }
+        let state = match states.states.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(self.plan.spawn().map_err(|e| reason(&e))?)
+            }
+        };
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            state.run_plan_with_eval(values, |ctx, op_state, node, inputs| {
+                if deadline.is_some_and(|d| Instant::now() > d) {
+                    return Err(format_err!(
+                        "Exiting due to terminate flag being set to true (model-execution-timeout)"
+                    ));
+                }
+                tract_eval(ctx, op_state, node, inputs)
+            })
+        }));
+        let outputs = match run {
+            Ok(Ok(outputs)) => outputs,
+            Ok(Err(e)) => {
+                states.forget(id);
+                return Err(reason(&e));
+            }
+            Err(_) => {
+                states.forget(id);
+                return Err("the ONNX backend failed while running the model".into());
+            }
+        };
+        outputs
+            .into_iter()
+            .map(|v| from_tract(v.into_tensor()))
+            .collect()
+    }
+}
+
+/// Our tensor as a tract tensor (one copy into tract's aligned storage).
+fn to_tract(t: &CellTensor) -> Result<Tensor, String> {
+    if t.dtype == DType::String {
+        let items: Vec<String> = t
+            .strings()
+            .map(|s| String::from_utf8_lossy(&s).into_owned())
+            .collect();
+        let arr = tract_ndarray::ArrayD::from_shape_vec(t.shape.clone(), items)
+            .map_err(|e| format!("bad STRING tensor: {e}"))?;
+        return Ok(arr.into());
+    }
+    let mut out = Tensor::zero_dt(datum_of(t.dtype), &t.shape).map_err(|e| reason(&e))?;
+    let dst = out.as_bytes_mut();
+    if dst.len() != t.data.len() {
+        return Err("tensor data does not match its shape".into());
+    }
+    // Both sides are little-endian row-major (tensorcell only targets little-endian machines).
+    dst.copy_from_slice(&t.data);
+    Ok(out)
+}
+
+/// A tract output as our tensor. Types without a tensorcell dtype are widened where that is lossless
+/// (F16 -> FLOAT, U32 -> INT64) and refused otherwise.
+fn from_tract(t: Tensor) -> Result<CellTensor, String> {
+    let t = match t.datum_type() {
+        DatumType::F16 => t
+            .cast_to_dt(DatumType::F32)
+            .map_err(|e| reason(&e))?
+            .into_owned(),
+        DatumType::U32 => t
+            .cast_to_dt(DatumType::I64)
+            .map_err(|e| reason(&e))?
+            .into_owned(),
+        _ => t,
+    };
+    let Some(dtype) = dtype_of(t.datum_type()) else {
+        return Err(format!(
+            "the model produced a {:?} tensor, which tensorcell cannot hold",
+            t.datum_type()
+        ));
+    };
+    let shape = t.shape().to_vec();
+    let data = if dtype == DType::String {
+        let view = t.to_plain_array_view::<String>().map_err(|e| reason(&e))?;
+        let mut buf = Vec::new();
+        for s in view.iter() {
+            buf.extend_from_slice(s.as_bytes());
+            buf.push(0);
+        }
+        Bytes::from(buf)
+    } else {
+        Bytes::copy_from_slice(t.as_bytes())
+    };
+    Ok(CellTensor { dtype, shape, data })
+}
