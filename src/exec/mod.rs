@@ -60,7 +60,11 @@ pub struct RunQueue {
     ready: Condvar,
     pub workers: usize,
     pub busy: AtomicUsize,
+    /// Jobs done (a batch counts once).
     pub processed: AtomicU64,
+    /// Runs that served more than one request, and the requests they served.
+    pub batches: AtomicU64,
+    pub batched_requests: AtomicU64,
 }
 
 impl RunQueue {
@@ -112,6 +116,8 @@ impl Pool {
             workers: self.threads_per_queue,
             busy: AtomicUsize::new(0),
             processed: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            batched_requests: AtomicU64::new(0),
         });
         for i in 0..self.threads_per_queue {
             let (q2, stop) = (q.clone(), self.stopping.clone());
@@ -172,6 +178,10 @@ fn worker(q: Arc<RunQueue>, stop: Arc<AtomicBool>, exec_timeout_ms: u64) {
         match work {
             batch::Work::Task(f) => f(&mut cache),
             batch::Work::Batch(reqs) => {
+                if reqs.len() > 1 {
+                    q.batches.fetch_add(1, Relaxed);
+                    q.batched_requests.fetch_add(reqs.len() as u64, Relaxed);
+                }
                 let deadline = Duration::from_millis(exec_timeout_ms);
                 batch::run(reqs, &mut cache, deadline);
             }

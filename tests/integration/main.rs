@@ -5,6 +5,7 @@ mod common;
 
 mod connection;
 mod keys;
+mod models;
 mod protocol;
 mod pubsub;
 mod server_admin;

@@ -7,6 +7,7 @@ use crate::error::CmdResult;
 use crate::keyspace::ValueKind;
 use crate::reply::Reply;
 use crate::stats::Stats;
+use std::sync::atomic::Ordering::Relaxed;
 
 pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let asked: Vec<String> = args
@@ -186,7 +187,43 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
         "ai" => {
             out.push_str("# AI\r\n");
             let tensors = ctx.db().count_kind(ValueKind::Tensor);
+            let models = ctx.db().count_kind(ValueKind::Model);
             line(out, "ai_tensors", tensors);
+            line(out, "ai_models", models);
+            let settings = ctx.shared.config.read().settings.clone();
+            line(out, "ai_threads_per_queue", settings.threads_per_queue);
+            line(
+                out,
+                "ai_intra_op_parallelism",
+                settings.intra_op_parallelism,
+            );
+            line(
+                out,
+                "ai_model_execution_timeout",
+                settings.model_execution_timeout,
+            );
+            line(out, "ai_onnx_backend", "tract 0.23.9");
+            for q in ctx.shared.pool.queues() {
+                let name = &q.name;
+                line(out, &format!("ai_queue_{name}_workers"), q.workers);
+                line(out, &format!("ai_queue_{name}_busy"), q.busy.load(Relaxed));
+                line(out, &format!("ai_queue_{name}_queued"), q.len());
+                line(
+                    out,
+                    &format!("ai_queue_{name}_processed"),
+                    q.processed.load(Relaxed),
+                );
+                line(
+                    out,
+                    &format!("ai_queue_{name}_batches"),
+                    q.batches.load(Relaxed),
+                );
+                line(
+                    out,
+                    &format!("ai_queue_{name}_batched_requests"),
+                    q.batched_requests.load(Relaxed),
+                );
+            }
         }
         "commandstats" => {
             out.push_str("# Commandstats\r\n");
