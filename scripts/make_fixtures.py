@@ -160,6 +160,29 @@ def build():
     m = model("slow", nodes, [vi("x", TensorProto.FLOAT, ["N", 128])], [vi("y", TensorProto.FLOAT, ["N", 128])], [init("w", w)])
     out.append(("slow", m, [{"x": RNG.standard_normal((2, 128)).astype(np.float32)}]))
 
+    # mlp: the fraud-detection benchmark's shape: a 1x30 transaction and a 1x256 reference vector, concatenated,
+    # through a 64-unit hidden layer to 2 scores. Used by scripts/bench_models.py.
+    w1 = (RNG.standard_normal((286, 64)) / 17).astype(np.float32)
+    b1 = RNG.standard_normal((64,)).astype(np.float32)
+    w2 = (RNG.standard_normal((64, 2)) / 8).astype(np.float32)
+    b2 = RNG.standard_normal((2,)).astype(np.float32)
+    m = model(
+        "mlp",
+        [
+            helper.make_node("Concat", ["transaction", "reference"], ["joined"], axis=1),
+            helper.make_node("Gemm", ["joined", "w1", "b1"], ["h"]),
+            helper.make_node("Relu", ["h"], ["hr"]),
+            helper.make_node("Gemm", ["hr", "w2", "b2"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["scores"], axis=1),
+        ],
+        [vi("transaction", TensorProto.FLOAT, ["N", 30]), vi("reference", TensorProto.FLOAT, ["N", 256])],
+        [vi("scores", TensorProto.FLOAT, ["N", 2])],
+        [init("w1", w1), init("b1", b1), init("w2", w2), init("b2", b2)],
+    )
+    feed = {"transaction": RNG.standard_normal((2, 30)).astype(np.float32),
+            "reference": RNG.standard_normal((2, 256)).astype(np.float32)}
+    out.append(("mlp", m, [feed]))
+
     # add: element-wise a + b on 2-element vectors (the seed's DAG example).
     m = model(
         "add",

