@@ -7,9 +7,10 @@ Needs a running release tensorcell-server and Debian's redis-server (scripts/ben
 onnxruntime and redis-py (the test venv), and redis-benchmark. Measures, side by side in one run:
 
 1. Per-request overhead at one client: the p50 round trip of TENSORSET + MODELEXECUTE + TENSORGET (three
-   round trips, and the same three pipelined into one), minus the model's own run time as the server's
-   worker measured it (AI.INFO duration / calls), minus plain GET round trips to redis-server measured by the
-   same client in the same run (the loopback and client cost that belongs to neither side).
+   round trips, and the same three pipelined into one) minus the model's own run time as the server's worker
+   measured it (AI.INFO duration / calls) minus the same client's p50 for three commands of the same sizes on
+   redis-server (SET 120 B, SET, GET 8 B: the loopback and client cost that belongs to neither side); and
+   MODELEXECUTE alone from redis-benchmark (a C client) against GET on redis-server.
 2. Throughput and p50/p99 latency at 1, 8 and 32 clients (redis-benchmark) of MODELEXECUTE on the MLP
    (1x30 + 1x256 -> 2) and on mnist, unbatched and with BATCHSIZE 32; redis-server GET at the same client
    count is the ceiling reference.
@@ -93,19 +94,28 @@ def ort_us(blob, inputs, runs):
     return statistics.median(times) * 1e6
 
 
-def overhead_rows(tc, rd, samples):
+def overhead_rows(tc, rd, tc_port, rd_port, samples):
     """Per-request overhead of the linear-in-size MLP at one client."""
     rng = np.random.default_rng(1)
     tx = rng.standard_normal((1, 30)).astype(np.float32)
     ref = rng.standard_normal((1, 256)).astype(np.float32)
     tc.execute_command("AI.TENSORSET", "ref", "FLOAT", 1, 256, "BLOB", ref.tobytes())
     rd.set("g", b"x" * 8)
-    get_rtt, seq, piped = [], [], []
+    base_seq, base_piped, seq, piped = [], [], [], []
     pipe = tc.pipeline(transaction=False)
+    rpipe = rd.pipeline(transaction=False)
     for _ in range(samples):
         t = time.perf_counter()
-        rd.get("g")
-        get_rtt.append(time.perf_counter() - t)
+        rd.execute_command("SET", "tx", tx.tobytes())
+        rd.execute_command("SET", "k", "v")
+        rd.execute_command("GET", "g")
+        base_seq.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        rpipe.execute_command("SET", "tx", tx.tobytes())
+        rpipe.execute_command("SET", "k", "v")
+        rpipe.execute_command("GET", "g")
+        rpipe.execute()
+        base_piped.append(time.perf_counter() - t)
         t = time.perf_counter()
         tc.execute_command("AI.TENSORSET", "tx", "FLOAT", 1, 30, "BLOB", tx.tobytes())
         tc.execute_command("AI.MODELEXECUTE", "mlp", "INPUTS", 2, "tx", "ref", "OUTPUTS", 1, "s")
@@ -118,13 +128,22 @@ def overhead_rows(tc, rd, samples):
         pipe.execute()
         piped.append(time.perf_counter() - t)
     run = tract_us(tc, "mlp", {"transaction": tx, "reference": ref}, 2000)
-    g = statistics.median(get_rtt) * 1e6
+    b_seq, b_piped = statistics.median(base_seq) * 1e6, statistics.median(base_piped) * 1e6
     s50, p50 = statistics.median(seq) * 1e6, statistics.median(piped) * 1e6
+    tc.execute_command("AI.TENSORSET", "t:000000000000", "FLOAT", 1, 30, "BLOB", tx.tobytes())
+    tc.execute_command("AI.TENSORSET", "r:000000000000", "FLOAT", 1, 256, "BLOB", ref.tobytes())
+    me = [redis_benchmark(tc_port, 1, 20000, ["AI.MODELEXECUTE", "mlp", "INPUTS", "2", "t:000000000000",
+                                              "r:000000000000", "OUTPUTS", "1", "o"])[1] for _ in range(3)]
+    gets = [redis_benchmark(rd_port, 1, 20000, ["GET", "g"])[1] for _ in range(3)]
+    me50, g50 = statistics.median(me) * 1000, statistics.median(gets) * 1000
     return [
-        ("redis-server GET round trip (same client, baseline)", g, None),
+        ("redis-server: SET 120 B + SET + GET, 3 round trips (Python client, baseline)", b_seq, None),
+        ("redis-server: the same three pipelined (baseline)", b_piped, None),
         ("tract run of the MLP, batch 1 (worker-measured)", run, None),
-        ("TENSORSET + MODELEXECUTE + TENSORGET, 3 round trips", s50, s50 - run - 3 * g),
-        ("the same three pipelined, 1 round trip", p50, p50 - run - g),
+        ("tensorcell: TENSORSET + MODELEXECUTE + TENSORGET, 3 round trips", s50, s50 - run - b_seq),
+        ("tensorcell: the same three pipelined, 1 round trip", p50, p50 - run - b_piped),
+        ("redis-server: GET, redis-benchmark 1 client (baseline)", g50, None),
+        ("tensorcell: MODELEXECUTE alone, redis-benchmark 1 client", me50, me50 - run - g50),
     ]
 
 
@@ -142,10 +161,11 @@ def main():
 
     mlp = open(os.path.join(MODELS, "mlp.onnx"), "rb").read()
     model_setup(tc, "mlp", mlp, 0)
-    rows = overhead_rows(tc, rd, 3000 // scale)
+    rows = overhead_rows(tc, rd, o.tc_port, o.redis_port, 3000 // scale)
     lines += [
-        "Per-request overhead at 1 client (p50, microseconds; overhead = round trip - tract run - GET round"
-        " trips to redis-server measured by the same Python client in the same run):",
+        "Per-request overhead at 1 client (p50, microseconds; overhead = tensorcell round trip - tract run -"
+        " the same client's round trip for commands of the same sizes on redis-server, in the same run;"
+        " redis-benchmark reports p50 in whole microseconds):",
         "",
         "| what | p50 us | overhead us |",
         "| --- | ---: | ---: |",

@@ -28,6 +28,8 @@ DTYPES = {
     np.int64: ("INT64", TensorProto.INT64),
     np.int8: ("INT8", TensorProto.INT8),
     np.uint8: ("UINT8", TensorProto.UINT8),
+    np.int16: ("INT16", TensorProto.INT16),
+    np.uint16: ("UINT16", TensorProto.UINT16),
     np.bool_: ("BOOL", TensorProto.BOOL),
 }
 
@@ -183,6 +185,22 @@ def build():
             "reference": RNG.standard_normal((2, 256)).astype(np.float32)}
     out.append(("mlp", m, [feed]))
 
+    # dtypes: every other tensor type through the backend and back (Identity per type, and a STRING one).
+    kinds = [("d", TensorProto.DOUBLE, np.float64), ("i8", TensorProto.INT8, np.int8),
+             ("i16", TensorProto.INT16, np.int16), ("u8", TensorProto.UINT8, np.uint8),
+             ("u16", TensorProto.UINT16, np.uint16)]
+    m = model(
+        "dtypes",
+        [helper.make_node("Identity", [f"{k}_in"], [f"{k}_out"]) for k, _, _ in kinds]
+        + [helper.make_node("Identity", ["s_in"], ["s_out"])],
+        [vi(f"{k}_in", e, ["N", 3]) for k, e, _ in kinds] + [vi("s_in", TensorProto.STRING, ["N", 2])],
+        [vi(f"{k}_out", e, ["N", 3]) for k, e, _ in kinds] + [vi("s_out", TensorProto.STRING, ["N", 2])],
+    )
+    feed = {f"{k}_in": np.array([[np.iinfo(t).min if t != np.float64 else -1.5, 0,
+                                  np.iinfo(t).max if t != np.float64 else 1e300]], dtype=t) for k, _, t in kinds}
+    feed["s_in"] = np.array([["tensor", "cell"]], dtype=object)
+    out.append(("dtypes", m, [feed]))
+
     # add: element-wise a + b on 2-element vectors (the seed's DAG example).
     m = model(
         "add",
@@ -195,6 +213,8 @@ def build():
 
 
 def tensor_json(arr):
+    if arr.dtype == object:
+        return {"dtype": "STRING", "shape": list(arr.shape), "values": [str(v) for v in arr.flatten()]}
     return {
         "dtype": dtype_name(arr),
         "shape": list(arr.shape),

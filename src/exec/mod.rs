@@ -175,16 +175,24 @@ fn worker(q: Arc<RunQueue>, stop: Arc<AtomicBool>, exec_timeout_ms: u64) {
             }
         };
         q.busy.fetch_add(1, Relaxed);
-        match work {
+        // A panic in a job must not take the worker down: its completions are dropped (their clients get an
+        // error) and the worker starts over with a fresh cache.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match work {
             batch::Work::Task(f) => f(&mut cache),
             batch::Work::Batch(reqs) => {
                 if reqs.len() > 1 {
                     q.batches.fetch_add(1, Relaxed);
                     q.batched_requests.fetch_add(reqs.len() as u64, Relaxed);
                 }
-                let deadline = Duration::from_millis(exec_timeout_ms);
-                batch::run(reqs, &mut cache, deadline);
+                batch::run(reqs, &mut cache, Duration::from_millis(exec_timeout_ms));
             }
+        }));
+        if ran.is_err() {
+            crate::warning!(
+                "a job panicked on worker queue {}; its requests got an error",
+                q.name
+            );
+            cache = WorkerCache::default();
         }
         q.busy.fetch_sub(1, Relaxed);
         q.processed.fetch_add(1, Relaxed);

@@ -128,9 +128,12 @@ pub async fn serve(
             tokio::select! {
                 reply = wait => {
                     io.pending = None;
-                    if let Ok(r) = reply {
-                        encode(&mut wbuf, r, session.protocol);
-                    }
+                    // The completion is dropped unsent only if its job died (a panic, or shutdown): the
+                    // client still gets one reply for its command.
+                    let r = reply.unwrap_or_else(|_| {
+                        Reply::Error(crate::error::CmdError::err("the request was lost: its worker failed"))
+                    });
+                    encode(&mut wbuf, r, session.protocol);
                     open = process(&shared, &mut session, &mut parser, &mut rbuf, &mut wbuf, &mut io);
                 }
                 Some(msg) = io.rx.recv() => {

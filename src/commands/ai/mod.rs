@@ -145,51 +145,51 @@ fn store_model(ctx: &mut Ctx, req: StoreRequest) -> CmdResult<Outcome> {
     let shared = ctx.shared.arc();
     let device = String::from_utf8_lossy(&req.device).into_owned();
     Ok(Outcome::later(move |done| {
-        let pool_shared = shared.clone();
-        pool_shared.pool.submit(
+        let pool = shared.clone();
+        pool.pool.submit(
             &device,
-            Job::Task(Box::new(move |_cache| {
-                let threads = shared.pool.intra_op;
-                let loaded = model::load(
-                    req.backend,
-                    req.device,
-                    req.tag,
-                    req.batch,
-                    req.blob,
-                    threads,
-                );
-                let reply = match loaded {
-                    Err(e) => Reply::Error(CmdError::err(e)),
-                    Ok(m) => {
-                        let chunk = shared.config.read().settings.model_chunk_size;
-                        let key = req.key;
-                        crate::commands::dispatch::commit(&shared, |db, now| {
-                            if db
-                                .get(&key, now)
-                                .is_some_and(|e| !matches!(e.value, Value::Model(_)))
-                            {
-                                return (
-                                    Reply::Error(CmdError::WrongType),
-                                    Effects::new(),
-                                    Events::new(),
-                                );
-                            }
-                            let effect = modelstore_effect(key.clone(), &m, chunk);
-                            db.set(key.clone(), Value::Model(Arc::new(m)), None);
-                            let mut events = Events::new();
-                            events.push(Event {
-                                class: notify::MODULE,
-                                name: "ai.modelstore",
-                                key,
-                            });
-                            (Reply::OK, Effects::from_elem(effect, 1), events)
-                        })
-                    }
-                };
-                done(reply);
-            })),
+            Job::Task(Box::new(move |_cache| done(load_and_commit(&shared, req)))),
         );
     }))
+}
+
+/// The worker side of MODELSTORE: load, then store under the lock with its effect and event.
+fn load_and_commit(shared: &crate::shared::Shared, req: StoreRequest) -> Reply {
+    let threads = shared.pool.intra_op;
+    let m = match model::load(
+        req.backend,
+        req.device,
+        req.tag,
+        req.batch,
+        req.blob,
+        threads,
+    ) {
+        Ok(m) => m,
+        Err(e) => return Reply::Error(CmdError::err(e)),
+    };
+    let chunk = shared.config.read().settings.model_chunk_size;
+    let key = req.key;
+    crate::commands::dispatch::commit(shared, |db, now| {
+        if db
+            .get(&key, now)
+            .is_some_and(|e| !matches!(e.value, Value::Model(_)))
+        {
+            return (
+                Reply::Error(CmdError::WrongType),
+                Effects::new(),
+                Events::new(),
+            );
+        }
+        let effect = modelstore_effect(key.clone(), &m, chunk);
+        db.set(key.clone(), Value::Model(Arc::new(m)), None);
+        let mut events = Events::new();
+        events.push(Event {
+            class: notify::MODULE,
+            name: "ai.modelstore",
+            key,
+        });
+        (Reply::OK, Effects::from_elem(effect, 1), events)
+    })
 }
 
 /// Queues a model run and, when it ends, commits its outputs (all or nothing, with their effects) and

@@ -1,11 +1,11 @@
 //! AI.MODELSET: Stores a model (deprecated RedisAI syntax, kept for old clients).
 
-use super::{join_chunks, store_model, unsigned, StoreRequest};
+use super::{join_chunks, store_model, StoreRequest};
 use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::own;
-use crate::model::{Backend, BatchOptions};
+use crate::model::Backend;
 use crate::util::eq_ic;
 
 /// `AI.MODELSET key backend device [TAG t] [BATCHSIZE n [MINBATCHSIZE m [MINBATCHTIMEOUT ms]]]
@@ -34,32 +34,7 @@ pub fn modelset(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     } else {
         Default::default()
     };
-    let mut batch = BatchOptions::default();
-    if args.eat("BATCHSIZE") {
-        batch.batchsize = unsigned(args.next(), "BATCHSIZE")?;
-        if backend == Backend::Tflite {
-            return Err(CmdError::err(
-                "Auto-batching not supported by the TFLITE backend",
-            ));
-        }
-    }
-    if args.eat("MINBATCHSIZE") {
-        batch.minbatchsize = unsigned(args.next(), "MINBATCHSIZE")?;
-    }
-    if args.eat("MINBATCHTIMEOUT") {
-        batch.minbatchtimeout = unsigned(args.next(), "MINBATCHTIMEOUT")?;
-    }
-    if batch.minbatchsize > 0 && batch.batchsize == 0 {
-        return Err(CmdError::err("MINBATCHSIZE specified without BATCHSIZE"));
-    }
-    if batch.minbatchtimeout > 0 && batch.batchsize == 0 {
-        return Err(CmdError::err("MINBATCHTIMEOUT specified without BATCHSIZE"));
-    }
-    if batch.minbatchtimeout > 0 && batch.minbatchsize == 0 {
-        return Err(CmdError::err(
-            "MINBATCHTIMEOUT specified without MINBATCHSIZE",
-        ));
-    }
+    let batch = super::modelstore::batch_options(args, Some(backend == Backend::Tflite))?;
     if args.eat("INPUTS") {
         while args
             .peek()

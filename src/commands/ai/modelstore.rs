@@ -22,7 +22,7 @@ pub fn modelstore(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     } else {
         Default::default()
     };
-    let batch = batch_options(args)?;
+    let batch = batch_options(args, None)?;
     if args.remaining() == 0 {
         return Err(CmdError::err("Insufficient arguments, missing model BLOB"));
     }
@@ -55,11 +55,17 @@ pub fn modelstore(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     )
 }
 
-/// `[BATCHSIZE n [MINBATCHSIZE m [MINBATCHTIMEOUT ms]]]`, in that order only.
-pub(super) fn batch_options(args: &mut Args) -> CmdResult<BatchOptions> {
+/// `[BATCHSIZE n [MINBATCHSIZE m [MINBATCHTIMEOUT ms]]]`, in that order only. `legacy` adds the checks of
+/// RedisAI's deprecated MODELSET parser: `tflite` refuses BATCHSIZE, and MINBATCHTIMEOUT needs BATCHSIZE.
+pub(super) fn batch_options(args: &mut Args, legacy: Option<bool>) -> CmdResult<BatchOptions> {
     let mut b = BatchOptions::default();
     if args.eat("BATCHSIZE") {
         b.batchsize = unsigned(args.next(), "BATCHSIZE")?;
+        if legacy == Some(true) {
+            return Err(CmdError::err(
+                "Auto-batching not supported by the TFLITE backend",
+            ));
+        }
     }
     if args.eat("MINBATCHSIZE") {
         b.minbatchsize = unsigned(args.next(), "MINBATCHSIZE")?;
@@ -69,6 +75,9 @@ pub(super) fn batch_options(args: &mut Args) -> CmdResult<BatchOptions> {
     }
     if b.minbatchsize > 0 && b.batchsize == 0 {
         return Err(CmdError::err("MINBATCHSIZE specified without BATCHSIZE"));
+    }
+    if legacy.is_some() && b.minbatchtimeout > 0 && b.batchsize == 0 {
+        return Err(CmdError::err("MINBATCHTIMEOUT specified without BATCHSIZE"));
     }
     if b.minbatchtimeout > 0 && b.minbatchsize == 0 {
         return Err(CmdError::err(
