@@ -5,6 +5,7 @@ mod common;
 
 mod connection;
 mod keys;
+mod model_load;
 mod models;
 mod protocol;
 mod pubsub;

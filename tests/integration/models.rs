@@ -2,7 +2,6 @@
 //! third-party models, every MODEL* error, batching across clients, timeouts, concurrency and effects.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use redis::Value;
 use serde_json::Value as Json;
@@ -11,7 +10,7 @@ use crate::common::{q, qerr, Server};
 use crate::strings::tap;
 
 /// tensorcell's own fixtures (scripts/make_fixtures.py).
-fn fixture(name: &str) -> Vec<u8> {
+pub fn fixture(name: &str) -> Vec<u8> {
     let p =
         Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/models/{name}.onnx"));
     std::fs::read(&p)
@@ -44,7 +43,7 @@ pub fn shared_fixture(name: &str) -> Option<Vec<u8>> {
     }
 }
 
-fn store(
+pub fn store(
     c: &mut redis::Connection,
     key: &str,
     blob: &[u8],
@@ -61,7 +60,7 @@ fn store(
 }
 
 /// Little-endian bytes of a JSON tensor's values.
-fn blob_of(t: &Json) -> Vec<u8> {
+pub fn blob_of(t: &Json) -> Vec<u8> {
     let vals = t["values"].as_array().unwrap();
     let mut out = Vec::new();
     for v in vals {
@@ -85,7 +84,7 @@ fn blob_of(t: &Json) -> Vec<u8> {
     out
 }
 
-fn tensorset(c: &mut redis::Connection, key: &str, dtype: &str, shape: &[usize], blob: &[u8]) {
+pub fn tensorset(c: &mut redis::Connection, key: &str, dtype: &str, shape: &[usize], blob: &[u8]) {
     let _: () = redis::cmd("AI.TENSORSET")
         .arg(key)
         .arg(dtype)
@@ -97,7 +96,7 @@ fn tensorset(c: &mut redis::Connection, key: &str, dtype: &str, shape: &[usize],
 }
 
 /// (dtype, shape, blob) of a stored tensor.
-fn tensorget(c: &mut redis::Connection, key: &str) -> (String, Vec<usize>, Vec<u8>) {
+pub fn tensorget(c: &mut redis::Connection, key: &str) -> (String, Vec<usize>, Vec<u8>) {
     let v: Vec<Value> = redis::cmd("AI.TENSORGET")
         .arg(key)
         .arg("META")
@@ -110,14 +109,14 @@ fn tensorget(c: &mut redis::Connection, key: &str) -> (String, Vec<usize>, Vec<u
     (dtype, shape, blob)
 }
 
-fn floats(b: &[u8]) -> Vec<f32> {
+pub fn floats(b: &[u8]) -> Vec<f32> {
     b.chunks(4)
         .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
         .collect()
 }
 
 /// Runs `model` on one row per call and returns the output floats.
-fn run_rows(c: &mut redis::Connection, model: &str, input: &str, output: &str) -> Vec<f32> {
+pub fn run_rows(c: &mut redis::Connection, model: &str, input: &str, output: &str) -> Vec<f32> {
     let r: String = q(
         c,
         &format!("AI.MODELEXECUTE {model} INPUTS 1 {input} OUTPUTS 1 {output}"),
@@ -663,233 +662,4 @@ fn model_effects_replay_without_running() {
         y,
         "outputs propagate as data, never as a model run"
     );
-}
-
-#[test]
-fn batching_across_clients() {
-    let s = Server::start();
-    let mut c = s.con();
-    let lin = fixture("linear");
-    // Unbatched reference results for four different rows.
-    assert_eq!(store(&mut c, "plain", &lin, &[]).unwrap(), "OK");
-    let mut want = Vec::new();
-    for i in 0..4 {
-        q::<()>(
-            &mut c,
-            &format!("AI.TENSORSET in{i} FLOAT 1 4 VALUES {i} 1 2 3"),
-        )
-        .unwrap();
-        want.push(run_rows(&mut c, "plain", &format!("in{i}"), "ref"));
-    }
-    // MINBATCHSIZE 4 holds requests until four rows are queued: three clients wait, the fourth completes all.
-    assert_eq!(
-        store(
-            &mut c,
-            "batched",
-            &lin,
-            &["BATCHSIZE", "4", "MINBATCHSIZE", "4"]
-        )
-        .unwrap(),
-        "OK"
-    );
-    let mut raws: Vec<_> = (0..3).map(|_| s.raw()).collect();
-    for (i, r) in raws.iter_mut().enumerate() {
-        r.send(format!("AI.MODELEXECUTE batched INPUTS 1 in{i} OUTPUTS 1 out{i}\r\n").as_bytes());
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        q::<i64>(&mut c, "EXISTS out0 out1 out2").unwrap(),
-        0,
-        "held back until the batch is complete"
-    );
-    assert_eq!(
-        q::<String>(&mut c, "PING").unwrap(),
-        "PONG",
-        "the server answers meanwhile"
-    );
-    let mine = run_rows(&mut c, "batched", "in3", "out3");
-    for r in &mut raws {
-        assert_eq!(r.read_n(5), b"+OK\r\n");
-    }
-    let info: String = q(&mut c, "INFO ai").unwrap();
-    assert!(
-        info.contains("ai_queue_CPU_batches:1\r\n")
-            && info.contains("ai_queue_CPU_batched_requests:4\r\n"),
-        "{info}"
-    );
-    for (i, w) in want.iter().enumerate() {
-        let got = if i == 3 {
-            mine.clone()
-        } else {
-            floats(&tensorget(&mut c, &format!("out{i}")).2)
-        };
-        assert_eq!(&got, w, "request {i} gets its own rows back");
-    }
-    let stats: Vec<Value> = q(&mut c, "AI.INFO batched").unwrap();
-    assert_eq!(
-        (&stats[13], &stats[15]),
-        (&Value::Int(4), &Value::Int(4)),
-        "4 samples in 4 calls"
-    );
-
-    // MINBATCHTIMEOUT lets a lone request run once it has waited that long.
-    assert_eq!(
-        store(
-            &mut c,
-            "timed",
-            &lin,
-            &[
-                "BATCHSIZE",
-                "4",
-                "MINBATCHSIZE",
-                "4",
-                "MINBATCHTIMEOUT",
-                "50"
-            ]
-        )
-        .unwrap(),
-        "OK"
-    );
-    assert_eq!(run_rows(&mut c, "timed", "in0", "t0"), want[0]);
-
-    // A model whose output does not follow the batch fails every request of the batch.
-    assert_eq!(
-        store(
-            &mut c,
-            "bad",
-            &fixture("badbatch"),
-            &["BATCHSIZE", "2", "MINBATCHSIZE", "2"]
-        )
-        .unwrap(),
-        "OK"
-    );
-    q::<()>(&mut c, "AI.TENSORSET b FLOAT 1 2 VALUES 1 2").unwrap();
-    let mut other = s.raw();
-    other.send(b"AI.MODELEXECUTE bad INPUTS 1 b OUTPUTS 1 bo1\r\n");
-    std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(
-        qerr(&mut c, "AI.MODELEXECUTE bad INPUTS 1 b OUTPUTS 1 bo2"),
-        "ERR Model did not generate the expected batch size"
-    );
-    other.expect(
-        b"",
-        b"-ERR Model did not generate the expected batch size\r\n",
-    );
-}
-
-#[test]
-fn workers_never_block_the_server() {
-    // One worker, and a run long enough to be still going while other clients are served.
-    let s = Server::with_args(&["--threads-per-queue", "1"]);
-    let mut c = s.con();
-    assert_eq!(store(&mut c, "slow", &fixture("slow"), &[]).unwrap(), "OK");
-    let rows = 50_000usize;
-    let big: Vec<u8> = (0..rows * 128)
-        .flat_map(|i| ((i % 7) as f32 / 7.0).to_le_bytes())
-        .collect();
-    tensorset(&mut c, "big", "FLOAT", &[rows, 128], &big);
-    q::<()>(&mut c, "AI.TENSORSET one FLOAT 1 128").unwrap();
-    let mut busy = s.raw();
-    busy.send(b"AI.MODELEXECUTE slow INPUTS 1 big OUTPUTS 1 bigout\r\n");
-    std::thread::sleep(Duration::from_millis(50));
-    // While the worker runs: PING and other commands answer; a queued request with TIMEOUT 1 times out.
-    assert_eq!(q::<String>(&mut c, "PING").unwrap(), "PONG");
-    assert_eq!(
-        q::<String>(
-            &mut c,
-            "AI.MODELEXECUTE slow INPUTS 1 one OUTPUTS 1 late TIMEOUT 1"
-        )
-        .unwrap(),
-        "TIMEDOUT"
-    );
-    assert_eq!(q::<i64>(&mut c, "EXISTS late").unwrap(), 0);
-    busy.expect(b"", b"+OK\r\n");
-    let (_, shape, _) = tensorget(&mut c, "bigout");
-    assert_eq!(shape, vec![rows, 128]);
-    // A client that goes away mid-run does not disturb the others; its outputs are still committed.
-    let mut gone = s.raw();
-    gone.send(b"AI.MODELEXECUTE slow INPUTS 1 big OUTPUTS 1 orphan\r\n");
-    drop(gone);
-    assert_eq!(run_rows(&mut c, "slow", "one", "after").len(), 128);
-    let mut waited = 0;
-    while q::<i64>(&mut c, "EXISTS orphan").unwrap() == 0 {
-        assert!(waited < 200, "the orphaned run never committed");
-        std::thread::sleep(Duration::from_millis(50));
-        waited += 1;
-    }
-}
-
-#[test]
-fn execution_timeout_stops_a_run() {
-    let s = Server::with_args(&["--model-execution-timeout", "50"]);
-    let mut c = s.con();
-    assert_eq!(store(&mut c, "slow", &fixture("slow"), &[]).unwrap(), "OK");
-    let rows = 50_000usize;
-    tensorset(
-        &mut c,
-        "big",
-        "FLOAT",
-        &[rows, 128],
-        &vec![0u8; rows * 128 * 4],
-    );
-    let err = qerr(&mut c, "AI.MODELEXECUTE slow INPUTS 1 big OUTPUTS 1 y");
-    assert!(
-        err.contains("Exiting due to terminate flag being set to true"),
-        "{err}"
-    );
-    assert_eq!(q::<i64>(&mut c, "EXISTS y").unwrap(), 0);
-    // The worker's state for the model was dropped; the next run starts clean.
-    q::<()>(&mut c, "AI.TENSORSET one FLOAT 1 128").unwrap();
-    assert_eq!(run_rows(&mut c, "slow", "one", "y").len(), 128);
-}
-
-#[test]
-fn many_clients_get_their_own_results() {
-    let s = Server::with_args(&["--threads-per-queue", "2"]);
-    let mut c = s.con();
-    let lin = fixture("linear");
-    assert_eq!(store(&mut c, "plain", &lin, &[]).unwrap(), "OK");
-    assert_eq!(
-        store(&mut c, "batched", &lin, &["BATCHSIZE", "8"]).unwrap(),
-        "OK"
-    );
-    let mut want = Vec::new();
-    for i in 0..32 {
-        q::<()>(
-            &mut c,
-            &format!("AI.TENSORSET x{i} FLOAT 1 4 VALUES {i} {} 0.5 -1", i * 2),
-        )
-        .unwrap();
-        want.push(run_rows(
-            &mut c,
-            "plain",
-            &format!("x{i}"),
-            &format!("ref{i}"),
-        ));
-    }
-    let threads: Vec<_> = (0..32)
-        .map(|i| {
-            let mut con = s.con();
-            std::thread::spawn(move || {
-                let mut got = Vec::new();
-                for round in 0..10 {
-                    let model = if round % 2 == 0 { "batched" } else { "plain" };
-                    got.push(run_rows(
-                        &mut con,
-                        model,
-                        &format!("x{i}"),
-                        &format!("y{i}"),
-                    ));
-                }
-                got
-            })
-        })
-        .collect();
-    for (i, t) in threads.into_iter().enumerate() {
-        for got in t.join().unwrap() {
-            assert_eq!(got, want[i], "client {i} got someone else's rows");
-        }
-    }
-    let stats: Vec<Value> = q(&mut c, "AI.INFO batched").unwrap();
-    assert_eq!((&stats[15], &stats[17]), (&Value::Int(160), &Value::Int(0)));
 }
