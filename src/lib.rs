@@ -7,7 +7,7 @@
 //!      |
 //!   commands/ -> dispatch (policy, execute, propagate) -> Outcome { reply, effects }
 //!      |
-//!   keyspace/  tensor/  model/  exec/  config  pubsub  effects  resp/  args  reply  error  (the engine core)
+//!   keyspace/  tensor/  model/  exec/  state/  config  pubsub  effects  resp/  args  reply  error  (the engine core)
 //! ```
 //!
 //! `model/` holds stored models (`model/onnx.rs` is the tract backend); `exec/` is the worker pool that runs
@@ -36,6 +36,7 @@ pub mod resp;
 pub mod session;
 pub mod shared;
 pub mod slowlog;
+pub mod state;
 pub mod stats;
 pub mod tensor;
 pub mod util;

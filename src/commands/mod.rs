@@ -9,6 +9,7 @@ pub mod dispatch;
 mod generic;
 pub(crate) mod pubsub;
 pub(crate) mod server;
+mod state;
 mod string;
 pub mod table;
 pub(crate) mod transactions;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::flags::*;
-use super::{ai, connection, generic, pubsub, server, string, transactions, Handler};
+use super::{ai, connection, generic, pubsub, server, state, string, transactions, Handler};
 
 /// One command's declaration.
 #[derive(Debug)]
@@ -174,6 +174,15 @@ pub static TABLE: &[CommandSpec] = &[
     cmd!("ai._modelscan", 1, READONLY, ["read", "ai"], (0, 0, 0), "ai", "1.2.0", "Lists models and their tags (experimental).", ai::modelscan),
     cmd!("ai.info", -2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "1.0.0", "Returns or resets a model's run statistics.", ai::info),
     cmd!("ai.config", -2, WRITE, ["write", "ai"], (0, 0, 0), "ai", "1.0.0", "Reads or changes RedisAI settings (BACKENDSPATH, LOADBACKEND, MODEL_CHUNK_SIZE, GET).", ai::config),
+    // cells and pools: shared model state (src/state)
+    cmd!("ai.cellset", 3, RW, ["write", "ai"], (1, 1, 1), "ai", "0.1.0", "Sets a cell's JSON value.", state::cellset),
+    cmd!("ai.cellget", 2, READONLY | FAST, ["read", "ai", "fast"], (1, 1, 1), "ai", "0.1.0", "Returns a cell's JSON value.", state::cellget),
+    cmd!("ai.poolset", -4, RW, ["write", "ai"], (1, 1, 1), "ai", "0.1.0", "Sets fields of a pool to JSON values.", state::poolset),
+    cmd!("ai.poolget", 3, READONLY | FAST, ["read", "ai", "fast"], (1, 1, 1), "ai", "0.1.0", "Returns one field of a pool.", state::poolget),
+    cmd!("ai.pooldel", -3, WRITE, ["write", "ai"], (1, 1, 1), "ai", "0.1.0", "Removes fields from a pool.", state::pooldel),
+    cmd!("ai.poolkeys", 2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "0.1.0", "Lists a pool's fields.", state::poolkeys),
+    cmd!("ai.poolgetall", 2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "0.1.0", "Returns every field and value of a pool.", state::poolgetall),
+    cmd!("ai.poollen", 2, READONLY | FAST, ["read", "ai", "fast"], (1, 1, 1), "ai", "0.1.0", "Counts a pool's fields.", state::poollen),
 ];
 
 /// Looks a command up by name, case-insensitively.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::model::Model;
+use crate::state::{Cell, Pool};
 use crate::tensor::Tensor;
 
 #[derive(Debug, Clone)]
@@ -13,6 +14,9 @@ pub enum Value {
     Str(Bytes),
     Tensor(Arc<Tensor>),
     Model(Arc<Model>),
+    Cell(Arc<Cell>),
+    /// Updated in place with `Arc::make_mut` (copied only while a reader still holds it).
+    Pool(Arc<Pool>),
 }
 
 /// The kind of a value, for TYPE, SCAN TYPE and per-kind counts.
@@ -21,12 +25,19 @@ pub enum ValueKind {
     String = 0,
     Tensor = 1,
     Model = 2,
+    Cell = 3,
+    Pool = 4,
 }
 
 impl ValueKind {
-    pub const COUNT: usize = 3;
-    pub const ALL: [ValueKind; Self::COUNT] =
-        [ValueKind::String, ValueKind::Tensor, ValueKind::Model];
+    pub const COUNT: usize = 5;
+    pub const ALL: [ValueKind; Self::COUNT] = [
+        ValueKind::String,
+        ValueKind::Tensor,
+        ValueKind::Model,
+        ValueKind::Cell,
+        ValueKind::Pool,
+    ];
 
     /// The name TYPE answers (RedisAI's 9-character module type names for AI values).
     pub fn type_name(self) -> &'static str {
@@ -34,6 +45,8 @@ impl ValueKind {
             ValueKind::String => "string",
             ValueKind::Tensor => "AI_TENSOR",
             ValueKind::Model => "AI__MODEL",
+            ValueKind::Cell => "AI___CELL",
+            ValueKind::Pool => "AI___POOL",
         }
     }
 }
@@ -44,6 +57,8 @@ impl Value {
             Value::Str(_) => ValueKind::String,
             Value::Tensor(_) => ValueKind::Tensor,
             Value::Model(_) => ValueKind::Model,
+            Value::Cell(_) => ValueKind::Cell,
+            Value::Pool(_) => ValueKind::Pool,
         }
     }
 
@@ -53,6 +68,8 @@ impl Value {
             Value::Str(b) => b.len(),
             Value::Tensor(t) => t.mem_size(),
             Value::Model(m) => m.mem_size(),
+            Value::Cell(c) => c.mem_size(),
+            Value::Pool(p) => p.mem_size(),
         }
     }
 }

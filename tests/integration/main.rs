@@ -10,6 +10,7 @@ mod models;
 mod protocol;
 mod pubsub;
 mod server_admin;
+mod state;
 mod strings;
 mod tensors;
 mod transactions;
