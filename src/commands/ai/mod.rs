@@ -77,16 +77,21 @@ fn unsigned(v: Option<Bytes>, name: &str) -> CmdResult<u64> {
         .ok_or_else(|| CmdError::err(format!("Invalid argument for {name}")))
 }
 
-/// The blob chunks of a MODELSTORE, joined (no copy when there is one chunk).
-fn join_chunks(chunks: Vec<Bytes>) -> Bytes {
+/// Every argument left (the chunks after BLOB), joined into the model blob (no copy when there is one
+/// chunk); none is RedisAI's `Insufficient arguments, missing model BLOB`.
+fn blob_chunks(args: &mut crate::args::Args) -> CmdResult<Bytes> {
+    let chunks = args.rest();
+    if chunks.is_empty() {
+        return Err(CmdError::err("Insufficient arguments, missing model BLOB"));
+    }
     if chunks.len() == 1 {
-        return own(chunks.into_iter().next().unwrap_or_default());
+        return Ok(own(chunks.into_iter().next().unwrap_or_default()));
     }
     let mut blob = BytesMut::with_capacity(chunks.iter().map(Bytes::len).sum());
     for c in &chunks {
         blob.extend_from_slice(c);
     }
-    blob.freeze()
+    Ok(blob.freeze())
 }
 
 /// What MODELSTORE and MODELSET agree on once parsed.

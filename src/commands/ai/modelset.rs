@@ -1,6 +1,6 @@
 //! AI.MODELSET: Stores a model (deprecated RedisAI syntax, kept for old clients).
 
-use super::{join_chunks, store_model, StoreRequest};
+use super::{blob_chunks, store_model, StoreRequest};
 use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
@@ -52,10 +52,7 @@ pub fn modelset(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     if !args.eat("BLOB") {
         return Err(CmdError::err("Insufficient arguments, missing model BLOB"));
     }
-    let chunks = args.rest();
-    if chunks.is_empty() {
-        return Err(CmdError::err("Insufficient arguments, missing model BLOB"));
-    }
+    let blob = blob_chunks(args)?;
     store_model(
         ctx,
         StoreRequest {
@@ -64,7 +61,7 @@ pub fn modelset(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             device: own(device),
             tag: own(tag),
             batch,
-            blob: join_chunks(chunks),
+            blob,
         },
     )
 }

@@ -1,6 +1,6 @@
 //! AI.MODELSTORE: Stores a model (ONNX), loading it on a worker.
 
-use super::{join_chunks, store_model, unsigned, StoreRequest};
+use super::{blob_chunks, store_model, unsigned, StoreRequest};
 use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
@@ -38,10 +38,7 @@ pub fn modelstore(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     if !args.eat("BLOB") {
         return Err(CmdError::err("Invalid argument, expected BLOB"));
     }
-    let chunks = args.rest();
-    if chunks.is_empty() {
-        return Err(CmdError::err("Insufficient arguments, missing model BLOB"));
-    }
+    let blob = blob_chunks(args)?;
     store_model(
         ctx,
         StoreRequest {
@@ -50,7 +47,7 @@ pub fn modelstore(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             device: own(device),
             tag: own(tag),
             batch,
-            blob: join_chunks(chunks),
+            blob,
         },
     )
 }
