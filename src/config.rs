@@ -247,6 +247,13 @@ pub const DIRECTIVES: &[Directive] = &[
         true,
         "Largest piece of a model blob in MODELGET replies (AI.CONFIG MODEL_CHUNK_SIZE).",
     ),
+    d(
+        "enable-python-scripts",
+        Kind::Bool,
+        "yes",
+        true,
+        "Whether AI.SCRIPTSTORE/SCRIPTSET accept Python scripts (a stored script runs with the server's rights).",
+    ),
 ];
 
 /// Looks a directive up by name, case-insensitively.
@@ -301,6 +308,7 @@ pub struct Settings {
     pub intra_op_parallelism: usize,
     pub model_execution_timeout: u64,
     pub model_chunk_size: usize,
+    pub enable_python_scripts: bool,
 }
 
 /// The configuration: canonical text per directive plus the typed view.
@@ -489,6 +497,7 @@ impl Config {
             intra_op_parallelism: int("intra-op-parallelism") as usize,
             model_execution_timeout: int("model-execution-timeout") as u64,
             model_chunk_size: int("model-chunk-size") as usize,
+            enable_python_scripts: v["enable-python-scripts"] == "yes",
         };
         self.settings = s;
     }

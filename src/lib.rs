@@ -10,12 +10,12 @@
 //!   keyspace/  tensor/  model/  exec/  state/  config  pubsub  effects  resp/  args  reply  error  (the engine core)
 //! ```
 //!
-//! `model/` holds stored models (`model/onnx.rs` is the tract backend); `exec/` is the worker pool that runs
+//! `script/` holds stored Python scripts (`script/python.rs` is all the pyo3 code). `model/` holds stored models (`model/onnx.rs` is the tract backend); `exec/` is the worker pool that runs
 //! them off the I/O threads, with RedisAI's per-device queues and auto-batching.
 //!
 //! - The engine core (everything outside `server/`) depends on neither tokio nor redis-module. CI checks it
 //!   with `cargo tree --no-default-features -e normal`, which must not mention tokio.
-//! - tract lives only in `src/model/onnx.rs` (scripts/test checks it), pyo3 only in `src/script/python.rs`.
+//! - tract lives only in `src/model/onnx.rs`, pyo3 only in `src/script/python.rs` (scripts/test checks both).
 //! - `unsafe` is forbidden in this crate; the Redis module's type glue is the one place that may use it.
 #![forbid(unsafe_code)]
 
@@ -33,6 +33,7 @@ pub mod model;
 pub mod pubsub;
 pub mod reply;
 pub mod resp;
+pub mod script;
 pub mod session;
 pub mod shared;
 pub mod slowlog;

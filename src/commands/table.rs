@@ -172,8 +172,16 @@ pub static TABLE: &[CommandSpec] = &[
     cmd!("ai.modelexecute", -8, RW | BLOCKING, ["write", "ai"], (4, 4, 1), "ai", "1.2.0", "Runs a model and stores its outputs.", ai::modelexecute),
     cmd!("ai.modelrun", -6, RW | BLOCKING, ["write", "ai"], (3, 3, 1), "ai", "1.0.0", "Runs a model (deprecated syntax).", ai::modelrun),
     cmd!("ai._modelscan", 1, READONLY, ["read", "ai"], (0, 0, 0), "ai", "1.2.0", "Lists models and their tags (experimental).", ai::modelscan),
-    cmd!("ai.info", -2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "1.0.0", "Returns or resets a model's run statistics.", ai::info),
+    cmd!("ai.info", -2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "1.0.0", "Returns or resets a model's or script's run statistics.", ai::info),
     cmd!("ai.config", -2, WRITE, ["write", "ai"], (0, 0, 0), "ai", "1.0.0", "Reads or changes RedisAI settings (BACKENDSPATH, LOADBACKEND, MODEL_CHUNK_SIZE, GET).", ai::config),
+    // AI scripts (Python; compiled and run on the worker pool)
+    cmd!("ai.scriptstore", -8, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.2.0", "Stores a Python script with its entry points.", ai::scriptstore),
+    cmd!("ai.scriptset", -5, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Stores a script (deprecated syntax).", ai::scriptset),
+    cmd!("ai.scriptget", -2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "1.0.0", "Returns a script's metadata and source.", ai::scriptget),
+    cmd!("ai.scriptdel", 2, WRITE, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Deletes a script.", ai::scriptdel),
+    cmd!("ai.scriptexecute", -3, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.2.0", "Runs a script function and stores its outputs.", ai::scriptexecute),
+    cmd!("ai.scriptrun", -4, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Runs a script function (deprecated syntax).", ai::scriptrun),
+    cmd!("ai._scriptscan", 1, READONLY, ["read", "ai"], (0, 0, 0), "ai", "1.2.0", "Lists scripts and their tags (experimental).", ai::scriptscan),
     // cells and pools: shared model state (src/state)
     cmd!("ai.cellset", 3, RW, ["write", "ai"], (1, 1, 1), "ai", "0.1.0", "Sets a cell's JSON value.", state::cellset),
     cmd!("ai.cellget", 2, READONLY | FAST, ["read", "ai", "fast"], (1, 1, 1), "ai", "0.1.0", "Returns a cell's JSON value.", state::cellget),

@@ -102,12 +102,21 @@ impl Pool {
         pool
     }
 
+    /// Most queues: device strings are client input (scripts' are not even validated), so past this many,
+    /// new devices share the CPU queue instead of each starting threads.
+    pub const MAX_QUEUES: usize = 16;
+
     /// The queue for a device string (case-insensitive), created with its workers on first use.
     pub fn queue(&self, device: &str) -> Arc<RunQueue> {
         let name = device.to_ascii_uppercase();
         let mut queues = self.queues.lock();
         if let Some(q) = queues.get(&name) {
             return q.clone();
+        }
+        if queues.len() >= Self::MAX_QUEUES {
+            if let Some(cpu) = queues.get("CPU") {
+                return cpu.clone();
+            }
         }
         let q = Arc::new(RunQueue {
             name: name.clone(),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::model::Model;
+use crate::script::Script;
 use crate::state::{Cell, Pool};
 use crate::tensor::Tensor;
 
@@ -14,6 +15,7 @@ pub enum Value {
     Str(Bytes),
     Tensor(Arc<Tensor>),
     Model(Arc<Model>),
+    Script(Arc<Script>),
     Cell(Arc<Cell>),
     /// Updated in place with `Arc::make_mut` (copied only while a reader still holds it).
     Pool(Arc<Pool>),
@@ -27,16 +29,18 @@ pub enum ValueKind {
     Model = 2,
     Cell = 3,
     Pool = 4,
+    Script = 5,
 }
 
 impl ValueKind {
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 6;
     pub const ALL: [ValueKind; Self::COUNT] = [
         ValueKind::String,
         ValueKind::Tensor,
         ValueKind::Model,
         ValueKind::Cell,
         ValueKind::Pool,
+        ValueKind::Script,
     ];
 
     /// The name TYPE answers (RedisAI's 9-character module type names for AI values).
@@ -47,6 +51,7 @@ impl ValueKind {
             ValueKind::Model => "AI__MODEL",
             ValueKind::Cell => "AI___CELL",
             ValueKind::Pool => "AI___POOL",
+            ValueKind::Script => "AI_SCRIPT",
         }
     }
 }
@@ -59,6 +64,7 @@ impl Value {
             Value::Model(_) => ValueKind::Model,
             Value::Cell(_) => ValueKind::Cell,
             Value::Pool(_) => ValueKind::Pool,
+            Value::Script(_) => ValueKind::Script,
         }
     }
 
@@ -70,6 +76,7 @@ impl Value {
             Value::Model(m) => m.mem_size(),
             Value::Cell(c) => c.mem_size(),
             Value::Pool(p) => p.mem_size(),
+            Value::Script(s) => s.mem_size(),
         }
     }
 }

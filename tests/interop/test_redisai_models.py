@@ -187,3 +187,42 @@ def test_fixtures_are_reproducible(tmp_path):
                 else:
                     np.testing.assert_allclose(np.array(a["values"], dtype=np.float64),
                                                np.array(b["values"], dtype=np.float64), rtol=1e-5, atol=1e-6)
+
+
+SCRIPT = """
+import numpy as np
+
+def bar(tensors, keys, args):
+    a, b = tensors
+    return a + b
+
+def scale(tensors, keys, args):
+    return [t * float(args[0]) for t in tensors]
+"""
+
+
+def test_scripts_end_to_end(ai):
+    """redisai-py's scriptstore / scriptexecute / scriptget / scriptscan / scriptdel on Python scripts."""
+    assert ai.scriptstore("s", "CPU", SCRIPT, entry_points=["bar", "scale"], tag="v3") == "OK"
+    a = np.array([[1, 2], [3, 4]], dtype=np.float32)
+    b = np.array([[10, 20], [30, 40]], dtype=np.float32)
+    ai.tensorset("a", a)
+    ai.tensorset("b", b)
+    assert ai.scriptexecute("s", "bar", inputs=["a", "b"], outputs=["c"]) == "OK"
+    np.testing.assert_array_equal(ai.tensorget("c"), a + b)
+    assert ai.scriptexecute("s", "scale", inputs=["a", "b"], args=["0.5"], outputs=["x", "y"]) == "OK"
+    np.testing.assert_array_equal(ai.tensorget("y"), b * 0.5)
+    got = ai.scriptget("s")
+    assert got["device"] == "CPU" and got["tag"] == "v3" and got["source"] == SCRIPT
+    # redisai-py lowercases "Entry Points" and leaves the names as bytes.
+    assert [n.decode() for n in got["entry points"]] == ["bar", "scale"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert ai.scriptscan() == [["s", "v3"]]
+    info = ai.infoget("s")
+    assert info["type"] == "SCRIPT" and info["calls"] == 2 and info["samples"] == -1
+    with pytest.raises(ResponseError, match="ZeroDivisionError|AttributeError"):
+        ai.scriptexecute("s", "missing", inputs=["a"], outputs=["z"])
+    assert ai.scriptdel("s") == "OK"
+    with pytest.raises(ResponseError, match="script key is empty"):
+        ai.scriptget("s")

@@ -1,4 +1,4 @@
-//! AI.INFO: Returns (or resets) a model's run statistics.
+//! AI.INFO: Returns (or resets) a model's or a script's run statistics.
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -10,43 +10,79 @@ use crate::reply::Reply;
 use crate::util::eq_ic;
 
 /// `AI.INFO key [RESETSTAT]`: RedisAI's 18-element list (key, type, backend, device, tag, duration in
-/// microseconds, samples, calls, errors). Any third argument other than RESETSTAT is ignored.
+/// microseconds, samples, calls, errors); scripts report backend PYTHON and samples -1. Any third argument
+/// other than RESETSTAT is ignored.
 pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     if args.argv().len() > 3 {
         return Err(CmdError::Arity(args.name()));
     }
     let key = args.bytes()?;
     let now = ctx.now;
-    let model = match ctx.db().get(&key, now).map(|e| &e.value) {
-        Some(Value::Model(m)) => m.clone(),
-        _ => return Err(CmdError::err("cannot find run info for key")),
-    };
+    // (type, backend, device, tag, stats, whether samples are counted)
+    let (kind, backend, device, tag, holder): (_, _, _, _, Holder) =
+        match ctx.db().get(&key, now).map(|e| &e.value) {
+            Some(Value::Model(m)) => (
+                "MODEL",
+                m.backend.name(),
+                m.device.clone(),
+                m.tag.clone(),
+                Holder::Model(m.clone()),
+            ),
+            Some(Value::Script(sc)) => (
+                "SCRIPT",
+                "PYTHON",
+                sc.device.clone(),
+                sc.tag.clone(),
+                Holder::Script(sc.clone()),
+            ),
+            _ => return Err(CmdError::err("cannot find run info for key")),
+        };
     ctx.unlock();
+    let s = holder.stats();
     if args.next().is_some_and(|a| eq_ic(&a, "RESETSTAT")) {
-        model.stats.reset();
+        s.reset();
         return Ok(Reply::OK.into());
     }
-    let s = &model.stats;
     let n = |c: &std::sync::atomic::AtomicU64| Reply::Int(c.load(Relaxed) as i64);
+    // RedisAI counts no samples for scripts.
+    let samples = match holder {
+        Holder::Model(_) => n(&s.samples),
+        Holder::Script(_) => Reply::Int(-1),
+    };
     Ok(Reply::Array(vec![
         Reply::lit("key"),
         Reply::Bulk(key),
         Reply::lit("type"),
-        Reply::lit("MODEL"),
+        Reply::lit(kind),
         Reply::lit("backend"),
-        Reply::lit(model.backend.name()),
+        Reply::lit(backend),
         Reply::lit("device"),
-        Reply::Bulk(model.device.clone()),
+        Reply::Bulk(device),
         Reply::lit("tag"),
-        Reply::Bulk(model.tag.clone()),
+        Reply::Bulk(tag),
         Reply::lit("duration"),
         n(&s.duration_us),
         Reply::lit("samples"),
-        n(&s.samples),
+        samples,
         Reply::lit("calls"),
         n(&s.calls),
         Reply::lit("errors"),
         n(&s.errors),
     ])
     .into())
+}
+
+/// What AI.INFO reports on: a model or a script (both keep their statistics with them).
+enum Holder {
+    Model(std::sync::Arc<crate::model::Model>),
+    Script(std::sync::Arc<crate::script::Script>),
+}
+
+impl Holder {
+    fn stats(&self) -> &crate::model::RunStats {
+        match self {
+            Holder::Model(m) => &m.stats,
+            Holder::Script(s) => &s.stats,
+        }
+    }
 }

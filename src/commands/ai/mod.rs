@@ -1,5 +1,5 @@
-//! RedisAI commands: tensors, models, AI.INFO and AI.CONFIG. Model loading and runs are deferred to the
-//! worker pool ([`crate::exec`]); the helpers here are the phases those commands share.
+//! RedisAI commands: tensors, models, scripts, AI.INFO and AI.CONFIG. Model loading, script compiling and
+//! all runs are deferred to the worker pool ([`crate::exec`]); the helpers here are the phases they share.
 
 mod config;
 mod info;
@@ -10,6 +10,13 @@ mod modelrun;
 mod modelscan;
 mod modelset;
 mod modelstore;
+mod scriptdel;
+mod scriptexecute;
+mod scriptget;
+mod scriptrun;
+mod scriptscan;
+mod scriptset;
+mod scriptstore;
 mod tensorget;
 mod tensorset;
 
@@ -22,6 +29,13 @@ pub use modelrun::modelrun;
 pub use modelscan::modelscan;
 pub use modelset::modelset;
 pub use modelstore::modelstore;
+pub use scriptdel::scriptdel;
+pub use scriptexecute::scriptexecute;
+pub use scriptget::scriptget;
+pub use scriptrun::scriptrun;
+pub use scriptscan::scriptscan;
+pub use scriptset::scriptset;
+pub use scriptstore::scriptstore;
 pub use tensorget::tensorget;
 pub use tensorset::tensorset;
 
@@ -37,6 +51,7 @@ use crate::exec::{Job, ModelRequest, RunResult};
 use crate::keyspace::{own, Value};
 use crate::model::{self, Backend, BatchOptions, Model};
 use crate::reply::Reply;
+use crate::script::Script;
 use crate::tensor::Tensor;
 
 /// The model stored at `key` (`ERR model key is empty`, `WRONGTYPE`).
@@ -244,7 +259,7 @@ fn error_of(e: String) -> CmdError {
 fn commit_outputs(shared: &crate::shared::Shared, keys: Vec<Bytes>, tensors: Vec<Tensor>) -> Reply {
     if keys.len() != tensors.len() {
         return Reply::Error(CmdError::err(format!(
-            "the model produced {} outputs, {} were expected",
+            "{} outputs were produced but OUTPUTS names {}",
             tensors.len(),
             keys.len()
         )));
@@ -274,4 +289,118 @@ fn commit_outputs(shared: &crate::shared::Shared, keys: Vec<Bytes>, tensors: Vec
         }
         (Reply::OK, effects, events)
     })
+}
+
+/// The script stored at `key` (`ERR script key is empty`, `WRONGTYPE`).
+fn script_at(ctx: &mut Ctx, key: &[u8]) -> CmdResult<Arc<Script>> {
+    let now = ctx.now;
+    match ctx.db().get(key, now).map(|e| &e.value) {
+        None => Err(CmdError::err("script key is empty")),
+        Some(Value::Script(s)) => Ok(s.clone()),
+        Some(_) => Err(CmdError::WrongType),
+    }
+}
+
+/// Compiles the script on a worker (its top level is Python code), then stores it under the lock with its
+/// effect (`AI.SCRIPTSTORE key device TAG t ENTRY_POINTS n ... SOURCE src`, RedisAI's AOF form).
+fn store_script(
+    ctx: &mut Ctx,
+    key: Bytes,
+    device: Bytes,
+    tag: Bytes,
+    entry_points: Vec<String>,
+    source: Bytes,
+) -> CmdResult<Outcome> {
+    ctx.refuse_in_exec()?;
+    if !ctx.shared.config.read().settings.enable_python_scripts {
+        return Err(CmdError::err(
+            "Python scripts are disabled (enable-python-scripts no)",
+        ));
+    }
+    let shared = ctx.shared.arc();
+    let queue = String::from_utf8_lossy(&device).into_owned();
+    Ok(Outcome::later(move |done| {
+        let pool = shared.clone();
+        pool.pool.submit(
+            &queue,
+            Job::Task(Box::new(move |_cache| {
+                let reply = match crate::script::compile(&key, device, tag, entry_points, source) {
+                    Err(e) => Reply::Error(error_of(e)),
+                    Ok(script) => crate::commands::dispatch::commit(&shared, |db, now| {
+                        if db
+                            .get(&key, now)
+                            .is_some_and(|e| !matches!(e.value, Value::Script(_)))
+                        {
+                            return (
+                                Reply::Error(CmdError::WrongType),
+                                Effects::new(),
+                                Events::new(),
+                            );
+                        }
+                        let mut effect = vec![
+                            word("AI.SCRIPTSTORE"),
+                            key.clone(),
+                            script.device.clone(),
+                            word("TAG"),
+                            script.tag.clone(),
+                            word("ENTRY_POINTS"),
+                            Bytes::from(script.entry_points.len().to_string()),
+                        ];
+                        effect.extend(script.entry_points.iter().map(|e| Bytes::from(e.clone())));
+                        effect.extend([word("SOURCE"), script.source.clone()]);
+                        db.set(key.clone(), Value::Script(Arc::new(script)), None);
+                        let mut events = Events::new();
+                        events.push(Event {
+                            class: notify::MODULE,
+                            name: "ai.scriptstore",
+                            key: key.clone(),
+                        });
+                        (Reply::OK, Effects::from_elem(effect, 1), events)
+                    }),
+                };
+                done(reply);
+            })),
+        );
+    }))
+}
+
+/// One SCRIPTEXECUTE/SCRIPTRUN call, parsed.
+struct ScriptCall {
+    script: Arc<Script>,
+    func: String,
+    tensors: Vec<Arc<Tensor>>,
+    keys: Vec<Bytes>,
+    args: Vec<Bytes>,
+    outputs: Vec<Bytes>,
+    timeout: Option<Duration>,
+}
+
+/// Queues a script call on its device's queue; on a worker, runs it (holding the GIL, never the keyspace
+/// lock), then commits its outputs like a model run's.
+fn run_script(ctx: &mut Ctx, call: ScriptCall) -> CmdResult<Outcome> {
+    let shared = ctx.shared.arc();
+    let queue = String::from_utf8_lossy(&call.script.device).into_owned();
+    let enqueued = Instant::now();
+    Ok(Outcome::later(move |done| {
+        let pool = shared.clone();
+        pool.pool.submit(
+            &queue,
+            Job::Task(Box::new(move |_cache| {
+                if call.timeout.is_some_and(|t| enqueued.elapsed() > t) {
+                    return done(Reply::Simple("TIMEDOUT"));
+                }
+                let start = Instant::now();
+                let inputs: Vec<&Tensor> = call.tensors.iter().map(|t| t.as_ref()).collect();
+                let result = call
+                    .script
+                    .call(&call.func, &inputs, &call.keys, &call.args);
+                let us = start.elapsed().as_micros() as u64;
+                call.script.stats.record(us, 0, result.is_err());
+                done(match result {
+                    Err(e) => Reply::Error(error_of(e)),
+                    Ok(tensors) => commit_outputs(&shared, call.outputs, tensors),
+                })
+            })),
+        );
+    }))
 }

@@ -1,0 +1,171 @@
+//! Embedded Python: everything that touches the interpreter (pyo3) lives in this file.
+//!
+//! Scripts are compiled into their own module and called with numpy arrays. The conversions between
+//! tensors and arrays are done by a small glue module written in Python (`GLUE`): numpy's own
+//! `frombuffer`/`tobytes` copy the data once each way and handle every dtype, STRING included, without
+//! any unsafe code on our side. All calls happen on worker threads, never on an I/O thread.
+
+use std::ffi::CString;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyModule};
+
+use crate::tensor::{DType, Tensor};
+
+const GLUE: &str = r#"
+import inspect as _inspect
+import numpy as _np
+
+_DT = {"FLOAT": "float32", "DOUBLE": "float64", "INT8": "int8", "INT16": "int16", "INT32": "int32",
+       "INT64": "int64", "UINT8": "uint8", "UINT16": "uint16", "BOOL": "bool"}
+_BACK = {v: k for k, v in _DT.items()}
+
+
+def to_array(dtype, shape, data):
+    if dtype == "STRING":
+        items = data.split(b"\0")[:-1] if data else []
+        return _np.array([s.decode("utf-8", "replace") for s in items], dtype=object).reshape(shape)
+    return _np.frombuffer(data, dtype=_np.dtype(_DT[dtype]).newbyteorder("<")).reshape(shape).copy()
+
+
+def from_array(i, x):
+    a = _np.asarray(x)
+    if a.dtype.kind in ("U", "S", "O"):
+        flat = [v.decode() if isinstance(v, bytes) else str(v) for v in a.reshape(-1)]
+        return ("STRING", list(a.shape), b"".join(s.encode() + b"\0" for s in flat))
+    name = _BACK.get(a.dtype.name)
+    if name is None:
+        raise TypeError(f"output {i} has numpy dtype {a.dtype.name}, which no tensor type holds")
+    return (name, list(a.shape), _np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes())
+
+
+def outputs(result):
+    if result is None:
+        return []
+    if isinstance(result, (list, tuple)):
+        return [from_array(i, x) for i, x in enumerate(result)]
+    return [from_array(0, result)]
+
+
+def arity(module, name):
+    f = getattr(module, name, None)
+    if not callable(f):
+        return -1
+    try:
+        return len(_inspect.signature(f).parameters)
+    except (TypeError, ValueError):
+        return -2
+"#;
+
+/// A compiled script: its own module.
+pub struct Compiled(Py<PyModule>);
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Compiled")
+    }
+}
+
+/// `Type: message` of a Python exception.
+fn err_text(py: Python<'_>, e: &PyErr) -> String {
+    let kind = e
+        .get_type(py)
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "Exception".into());
+    format!("{kind}: {}", e.value(py))
+}
+
+/// The glue module, created once; fails (for good) when numpy cannot be imported.
+fn glue(py: Python<'_>) -> Result<Bound<'_, PyModule>, String> {
+    static GLUE_MODULE: OnceLock<Result<Py<PyModule>, String>> = OnceLock::new();
+    GLUE_MODULE
+        .get_or_init(|| {
+            let code = CString::new(GLUE).expect("no NUL in the glue");
+            PyModule::from_code(py, &code, c"tensorcell_glue.py", c"tensorcell_glue")
+                .map(Bound::unbind)
+                .map_err(|e| {
+                    format!(
+                        "Python scripts need numpy, which the server's Python ({}) cannot import ({}): install \
+                         python3-numpy, or point PYTHONPATH at a site-packages that has it",
+                        Python::version_str(),
+                        err_text(py, &e)
+                    )
+                })
+        })
+        .as_ref()
+        .map(|m| m.bind(py).clone())
+        .map_err(Clone::clone)
+}
+
+/// Compiles `source` as module `name` (running its top level) and checks every entry point is a function of
+/// three parameters (RedisAI's messages).
+pub fn compile(name: &str, source: &[u8], entry_points: &[String]) -> Result<Compiled, String> {
+    Python::attach(|py| {
+        let g = glue(py)?;
+        let code =
+            CString::new(source).map_err(|_| "script SOURCE contains a NUL byte".to_string())?;
+        let module_name =
+            CString::new(format!("tensorcell_script_{name}")).unwrap_or_else(|_| c"script".into());
+        let module = PyModule::from_code(py, &code, c"<script>", &module_name)
+            .map_err(|e| err_text(py, &e))?;
+        for ep in entry_points {
+            let n: i64 = g
+                .getattr("arity")
+                .and_then(|f| f.call1((&module, ep.as_str())))
+                .and_then(|v| v.extract())
+                .map_err(|e| err_text(py, &e))?;
+            if n == -1 {
+                return Err(format!("Function {ep} does not exist in the given script."));
+            }
+            if n != 3 {
+                return Err(format!(
+                    "Wrong number of inputs in function {ep}. Expected 3 but was {n}"
+                ));
+            }
+        }
+        Ok(Compiled(module.unbind()))
+    })
+}
+
+/// Calls `func(tensors, keys, args)` with the tensors as numpy arrays; returns its outputs as tensors.
+pub fn call(
+    script: &Compiled,
+    func: &str,
+    tensors: &[&Tensor],
+    keys: &[Bytes],
+    args: &[Bytes],
+) -> Result<Vec<Tensor>, String> {
+    Python::attach(|py| {
+        let g = glue(py)?;
+        let run = || -> PyResult<Vec<Tensor>> {
+            let to_array = g.getattr("to_array")?;
+            let arrays = tensors
+                .iter()
+                .map(|t| {
+                    to_array.call1((t.dtype.name(), t.shape.clone(), PyBytes::new(py, &t.data)))
+                })
+                .collect::<PyResult<Vec<_>>>()?;
+            let text = |v: &[Bytes]| {
+                v.iter()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .collect::<Vec<_>>()
+            };
+            let f = script.0.bind(py).getattr(func)?;
+            let result = f.call1((PyList::new(py, arrays)?, text(keys), text(args)))?;
+            let outs: Vec<(String, Vec<usize>, Vec<u8>)> =
+                g.getattr("outputs")?.call1((result,))?.extract()?;
+            Ok(outs
+                .into_iter()
+                .map(|(dtype, shape, data)| Tensor {
+                    dtype: DType::parse(dtype.as_bytes()).unwrap_or(DType::Float),
+                    shape,
+                    data: Bytes::from(data),
+                })
+                .collect())
+        };
+        run().map_err(|e| err_text(py, &e))
+    })
+}

@@ -1,0 +1,343 @@
+//! Python scripts over TCP: SCRIPTSTORE/SCRIPTSET/SCRIPTGET/SCRIPTDEL/SCRIPTEXECUTE/SCRIPTRUN/_SCRIPTSCAN,
+//! numpy arrays of every dtype both ways, Python errors, AI.INFO, effects, and the server staying up.
+
+use redis::Value;
+
+use crate::common::{q, qerr, Server};
+use crate::models::tensorget;
+use crate::strings::tap;
+
+const SOURCE: &str = r#"
+import numpy as np
+
+def add(tensors, keys, args):
+    a, b = tensors
+    return a + b
+
+def echo(tensors, keys, args):
+    return list(tensors)
+
+def labels(tensors, keys, args):
+    return [np.array(keys + args, dtype=object), np.array([len(keys), len(args)], dtype=np.int64)]
+
+def nothing(tensors, keys, args):
+    return None
+
+def boom(tensors, keys, args):
+    raise ValueError("bad input " + ",".join(args))
+
+def wrong(tensors, keys, args):
+    return np.zeros(2, dtype=np.uint32)
+
+def two(a, b):
+    return a
+"#;
+
+fn store(c: &mut redis::Connection, key: &str, eps: &[&str]) -> redis::RedisResult<String> {
+    redis::cmd("AI.SCRIPTSTORE")
+        .arg(key)
+        .arg("CPU")
+        .arg("TAG")
+        .arg("v1")
+        .arg("ENTRY_POINTS")
+        .arg(eps.len())
+        .arg(eps)
+        .arg("SOURCE")
+        .arg(SOURCE)
+        .query(c)
+}
+
+#[test]
+fn scripts_store_get_run_and_delete() {
+    let s = Server::start();
+    let mut c = s.con();
+    tap(&mut c);
+    assert_eq!(
+        store(
+            &mut c,
+            "s",
+            &["add", "echo", "labels", "nothing", "boom", "wrong"]
+        )
+        .unwrap(),
+        "OK"
+    );
+    assert_eq!(q::<String>(&mut c, "TYPE s").unwrap(), "AI_SCRIPT");
+    let meta: Vec<Value> = q(&mut c, "AI.SCRIPTGET s META").unwrap();
+    assert_eq!(meta.len(), 6);
+    assert_eq!(
+        redis::from_redis_value::<String>(meta[4].clone()).unwrap(),
+        "Entry Points"
+    );
+    assert_eq!(
+        redis::from_redis_value::<Vec<String>>(meta[5].clone()).unwrap(),
+        ["add", "echo", "labels", "nothing", "boom", "wrong"]
+    );
+    assert_eq!(
+        q::<String>(&mut c, "AI.SCRIPTGET s SOURCE").unwrap(),
+        SOURCE
+    );
+    assert_eq!(q::<Vec<Value>>(&mut c, "AI.SCRIPTGET s").unwrap().len(), 8);
+
+    q::<()>(&mut c, "AI.TENSORSET a FLOAT 2 VALUES 1 2").unwrap();
+    q::<()>(&mut c, "AI.TENSORSET b FLOAT 2 VALUES 3 4.5").unwrap();
+    assert_eq!(
+        q::<String>(&mut c, "AI.SCRIPTEXECUTE s add INPUTS 2 a b OUTPUTS 1 sum").unwrap(),
+        "OK"
+    );
+    assert_eq!(
+        q::<Vec<String>>(&mut c, "AI.TENSORGET sum VALUES").unwrap(),
+        ["4", "6.5"]
+    );
+    let eff: Vec<(i64, Vec<Value>)> = q(&mut c, "DEBUG EFFECTS 1").unwrap();
+    let words: Vec<Vec<u8>> = eff[0]
+        .1
+        .iter()
+        .map(|v| redis::from_redis_value(v.clone()).unwrap())
+        .collect();
+    assert_eq!(
+        &words[..5],
+        [&b"AI.TENSORSET"[..], b"sum", b"FLOAT", b"2", b"BLOB"],
+        "outputs propagate as data"
+    );
+
+    assert_eq!(
+        q::<String>(
+            &mut c,
+            "AI.SCRIPTEXECUTE s labels KEYS 2 k1 k2 INPUTS 1 a ARGS 1 x OUTPUTS 2 names counts"
+        )
+        .unwrap(),
+        "OK"
+    );
+    assert_eq!(
+        q::<Vec<String>>(&mut c, "AI.TENSORGET names VALUES").unwrap(),
+        ["k1", "k2", "x"]
+    );
+    assert_eq!(
+        q::<Vec<i64>>(&mut c, "AI.TENSORGET counts VALUES").unwrap(),
+        [2, 1]
+    );
+    assert_eq!(
+        q::<String>(&mut c, "AI.SCRIPTEXECUTE s nothing KEYS 1 k").unwrap(),
+        "OK"
+    );
+
+    // Python errors come back with their type and message; the server carries on.
+    assert_eq!(
+        qerr(&mut c, "AI.SCRIPTEXECUTE s boom INPUTS 1 a ARGS 2 p q"),
+        "ERR ValueError: bad input p,q"
+    );
+    let e = qerr(&mut c, "AI.SCRIPTEXECUTE s wrong INPUTS 1 a OUTPUTS 1 w");
+    assert!(e.contains("TypeError") && e.contains("uint32"), "{e}");
+    assert_eq!(
+        qerr(&mut c, "AI.SCRIPTEXECUTE s add INPUTS 2 a b OUTPUTS 2 x y"),
+        "ERR 1 outputs were produced but OUTPUTS names 2"
+    );
+    let e = qerr(&mut c, "AI.SCRIPTEXECUTE s missing INPUTS 1 a");
+    assert!(e.starts_with("ERR AttributeError"), "{e}");
+    let info: Vec<Value> = q(&mut c, "AI.INFO s").unwrap();
+    assert_eq!(
+        redis::from_redis_value::<Vec<String>>(Value::Array(info[..10].to_vec())).unwrap(),
+        ["key", "s", "type", "SCRIPT", "backend", "PYTHON", "device", "CPU", "tag", "v1"]
+    );
+    assert_eq!(
+        (&info[13], &info[15], &info[17]),
+        (&Value::Int(-1), &Value::Int(7), &Value::Int(3))
+    );
+
+    let scan: Vec<(String, String)> = q(&mut c, "AI._SCRIPTSCAN").unwrap();
+    assert_eq!(scan, vec![("s".to_string(), "v1".to_string())]);
+    assert_eq!(q::<String>(&mut c, "AI.SCRIPTDEL s").unwrap(), "OK");
+    assert_eq!(qerr(&mut c, "AI.SCRIPTGET s"), "ERR script key is empty");
+    assert_eq!(q::<String>(&mut c, "PING").unwrap(), "PONG");
+}
+
+#[test]
+fn numpy_arrays_of_every_dtype_both_ways() {
+    let s = Server::start();
+    let mut c = s.con();
+    assert_eq!(store(&mut c, "s", &["echo"]).unwrap(), "OK");
+    let cases = [
+        ("FLOAT", "2 2", "1.5 -2 3 4"),
+        ("DOUBLE", "3", "1e300 -0.5 0"),
+        ("INT8", "3", "-128 0 127"),
+        ("INT16", "2", "-32768 32767"),
+        ("INT32", "2", "-2147483648 2147483647"),
+        ("INT64", "2", "-9223372036854775808 9223372036854775807"),
+        ("UINT8", "2", "0 255"),
+        ("UINT16", "2", "0 65535"),
+        ("BOOL", "3", "1 0 1"),
+        ("STRING", "2", "hello tensor"),
+    ];
+    for (i, (dtype, shape, values)) in cases.iter().enumerate() {
+        q::<()>(
+            &mut c,
+            &format!("AI.TENSORSET in{i} {dtype} {shape} VALUES {values}"),
+        )
+        .unwrap();
+        assert_eq!(
+            q::<String>(
+                &mut c,
+                &format!("AI.SCRIPTEXECUTE s echo INPUTS 1 in{i} OUTPUTS 1 out{i}")
+            )
+            .unwrap(),
+            "OK",
+            "{dtype}"
+        );
+        assert_eq!(
+            tensorget(&mut c, &format!("out{i}")),
+            tensorget(&mut c, &format!("in{i}")),
+            "{dtype} comes back bit for bit"
+        );
+    }
+}
+
+#[test]
+fn script_command_errors_follow_redisai() {
+    let s = Server::start();
+    let mut c = s.con();
+    let x = |c: &mut redis::Connection, line: &str| qerr(c, line);
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTSTORE s CPU SOURCE x"),
+        "ERR wrong number of arguments for 'AI.SCRIPTSTORE' command"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTSTORE s CPU TAG t NOTEPS 1 f SOURCE x"),
+        "ERR Insufficient arguments, missing script entry points"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTSTORE s CPU ENTRY_POINTS x f SOURCE x"),
+        "ERR Non numeric entry points number provided to AI.SCRIPTSTORE command"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTSTORE s CPU ENTRY_POINTS 3 f g SOURCE x"),
+        "ERR Insufficient arguments, missing script entry points"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTSTORE s CPU ENTRY_POINTS 1 f NOSOURCE x"),
+        "ERR Insufficient arguments, missing script SOURCE"
+    );
+    assert!(store(&mut c, "s", &["two"])
+        .unwrap_err()
+        .to_string()
+        .contains("Wrong number of inputs in function two. Expected 3 but was 2"));
+    assert!(store(&mut c, "s", &["nope"])
+        .unwrap_err()
+        .to_string()
+        .contains("Function nope does not exist in the given script."));
+    let e = x(&mut c, "AI.SCRIPTSTORE s CPU ENTRY_POINTS 1 f SOURCE def");
+    assert!(e.starts_with("ERR SyntaxError"), "{e}");
+    q::<()>(&mut c, "SET str x").unwrap();
+    assert!(store(&mut c, "str", &["add"])
+        .unwrap_err()
+        .to_string()
+        .contains("WRONGTYPE"));
+    assert_eq!(store(&mut c, "s", &["add"]).unwrap(), "OK");
+    q::<()>(&mut c, "AI.TENSORSET a FLOAT 1 VALUES 1").unwrap();
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE s"),
+        "ERR wrong number of arguments for 'AI.SCRIPTEXECUTE' command"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE nokey add INPUTS 1 a"),
+        "ERR script key is empty"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE str add INPUTS 1 a"),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE s add OUTPUTS 1 y"),
+        "ERR KEYS or INPUTS scope must be provided first for AI.SCRIPTEXECUTE command"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE s add KEYS"),
+        "ERR Missing arguments after KEYS keyword"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE s add KEYS 0 k"),
+        "ERR Invalid or negative value found in number of KEYS"
+    );
+    assert_eq!(x(&mut c, "AI.SCRIPTEXECUTE s add KEYS 3 k"), "ERR Number of pre declared KEYS to be used in the command does not match the number of given arguments");
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE s add INPUTS 1 a INPUTS 1 a"),
+        "ERR Already Encountered INPUTS scope in AI.SCRIPTEXECUTE command"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE s add INPUTS x a"),
+        "ERR Invalid argument for inputs count in AI.SCRIPTEXECUTE"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE s add INPUTS 1 a ARGS x"),
+        "ERR Invalid argument for keys count in AI.SCRIPTEXECUTE"
+    );
+    assert_eq!(x(&mut c, "AI.SCRIPTEXECUTE s add INPUTS 1 a OUTPUTS 2 y"), "ERR number of outputs to AI.SCRIPTEXECUTE command does not match the number of given arguments");
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE s add INPUTS 1 a OUTPUTS"),
+        "ERR Invalid arguments provided to AI.SCRIPTEXECUTE"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE s add INPUTS 1 a TIMEOUT"),
+        "ERR No value provided for TIMEOUT in AI.SCRIPTEXECUTE"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE s add INPUTS 1 a TIMEOUT 0"),
+        "ERR Invalid value for TIMEOUT"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE s add INPUTS 1 a TIMEOUT 5 x"),
+        "ERR Encountered problem parsing AI.SCRIPTEXECUTE"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE s add INPUTS 1 a BOGUS"),
+        "ERR Invalid AI.SCRIPTEXECUTE command. Unexpected argument: BOGUS"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTEXECUTE s add INPUTS 1 nosuch"),
+        "ERR tensor key is empty or in a different shard"
+    );
+    // Deprecated forms.
+    q::<()>(&mut c, "AI.TENSORSET b FLOAT 1 VALUES 2").unwrap();
+    assert_eq!(
+        q::<String>(&mut c, "AI.SCRIPTRUN s add INPUTS a b OUTPUTS c").unwrap(),
+        "OK"
+    );
+    assert_eq!(
+        q::<Vec<String>>(&mut c, "AI.TENSORGET c VALUES").unwrap(),
+        ["3"]
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTRUN s add OUTPUTS c $ a"),
+        "ERR Encountered a variable size list of tensors outside of input section"
+    );
+    assert_eq!(
+        x(&mut c, "AI.SCRIPTSET s2 CPU SOURCE"),
+        "ERR wrong number of arguments for 'AI.SCRIPTSET' command"
+    );
+    redis::cmd("AI.SCRIPTSET")
+        .arg("old")
+        .arg("CPU")
+        .arg("SOURCE")
+        .arg(SOURCE)
+        .query::<()>(&mut c)
+        .unwrap();
+    let meta: Vec<Value> = q(&mut c, "AI.SCRIPTGET old META").unwrap();
+    assert_eq!(meta[5], Value::Array(vec![]), "no entry points");
+    // Blocking script commands are refused inside a transaction.
+    let mut raw = s.raw();
+    raw.expect(
+        b"MULTI\r\nAI.SCRIPTEXECUTE s add INPUTS 2 a b OUTPUTS 1 c\r\nEXEC\r\n",
+        b"+OK\r\n+QUEUED\r\n*1\r\n-ERR Cannot run RedisAI command within a transaction or a LUA script\r\n",
+    );
+}
+
+#[test]
+fn python_scripts_can_be_disabled() {
+    let s = Server::with_args(&["--enable-python-scripts", "no"]);
+    let mut c = s.con();
+    assert!(store(&mut c, "s", &["add"])
+        .unwrap_err()
+        .to_string()
+        .contains("Python scripts are disabled"));
+    q::<()>(&mut c, "CONFIG SET enable-python-scripts yes").unwrap();
+    assert_eq!(store(&mut c, "s", &["add"]).unwrap(), "OK");
+}
