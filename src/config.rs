@@ -254,6 +254,16 @@ pub const DIRECTIVES: &[Directive] = &[
         true,
         "Whether AI.SCRIPTSTORE/SCRIPTSET accept Python scripts (a stored script runs with the server's rights).",
     ),
+    d(
+        "script-time-limit",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "5000",
+        true,
+        "Milliseconds a script call may run (without its own TIMEOUT) before it is interrupted.",
+    ),
 ];
 
 /// Looks a directive up by name, case-insensitively.
@@ -309,6 +319,7 @@ pub struct Settings {
     pub model_execution_timeout: u64,
     pub model_chunk_size: usize,
     pub enable_python_scripts: bool,
+    pub script_time_limit: u64,
 }
 
 /// The configuration: canonical text per directive plus the typed view.
@@ -498,6 +509,7 @@ impl Config {
             model_execution_timeout: int("model-execution-timeout") as u64,
             model_chunk_size: int("model-chunk-size") as usize,
             enable_python_scripts: v["enable-python-scripts"] == "yes",
+            script_time_limit: int("script-time-limit") as u64,
         };
         self.settings = s;
     }

@@ -42,19 +42,21 @@ impl Script {
         self.source.len() * 4 + 256
     }
 
-    /// Runs `func(tensors, keys, args)` (CPU work under the GIL: call it on a worker).
+    /// Runs `func(tensors, keys, args)` (CPU work under the GIL: call it on a worker); a call still running
+    /// after `limit` is interrupted and fails with `script timed out`.
     pub fn call(
         &self,
         func: &str,
         tensors: &[&Tensor],
         keys: &[Bytes],
         args: &[Bytes],
+        limit: std::time::Duration,
     ) -> Result<Vec<Tensor>, String> {
         #[cfg(feature = "python")]
-        return python::call(&self.compiled, func, tensors, keys, args);
+        return python::call(&self.compiled, func, tensors, keys, args, limit);
         #[cfg(not(feature = "python"))]
         {
-            let _ = (func, tensors, keys, args);
+            let _ = (func, tensors, keys, args, limit);
             Err(NO_PYTHON.into())
         }
     }

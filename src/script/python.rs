@@ -5,8 +5,11 @@
 //! `frombuffer`/`tobytes` copy the data once each way and handle every dtype, STRING included, without
 //! any unsafe code on our side. All calls happen on worker threads, never on an I/O thread.
 
+use std::collections::HashMap;
 use std::ffi::CString;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pyo3::prelude::*;
@@ -15,8 +18,28 @@ use pyo3::types::{PyBytes, PyList, PyModule};
 use crate::tensor::{DType, Tensor};
 
 const GLUE: &str = r#"
+import ctypes as _ctypes
 import inspect as _inspect
+import threading as _threading
 import numpy as _np
+
+
+class ScriptTimedOut(BaseException):
+    """Raised inside a script that ran past its time limit (a BaseException, so `except Exception` in the
+    script does not swallow it)."""
+
+
+def ident():
+    return _threading.get_ident()
+
+
+def interrupt(tid):
+    _ctypes.pythonapi.PyThreadState_SetAsyncExc(_ctypes.c_ulong(tid), _ctypes.py_object(ScriptTimedOut))
+
+
+def clear(tid):
+    # Drops an interrupt that arrived too late to be raised in the script, so it cannot hit the next call.
+    _ctypes.pythonapi.PyThreadState_SetAsyncExc(_ctypes.c_ulong(tid), None)
 
 _DT = {"FLOAT": "float32", "DOUBLE": "float64", "INT8": "int8", "INT16": "int16", "INT32": "int32",
        "INT64": "int64", "UINT8": "uint8", "UINT16": "uint16", "BOOL": "bool"}
@@ -68,14 +91,65 @@ impl std::fmt::Debug for Compiled {
     }
 }
 
-/// `Type: message` of a Python exception.
+/// The reply text for a script that ran past its limit.
+pub const TIMED_OUT: &str = "script timed out";
+
+/// `Type: message` of a Python exception (or [`TIMED_OUT`]).
 fn err_text(py: Python<'_>, e: &PyErr) -> String {
     let kind = e
         .get_type(py)
         .name()
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "Exception".into());
+    if kind == "ScriptTimedOut" {
+        return TIMED_OUT.into();
+    }
     format!("{kind}: {}", e.value(py))
+}
+
+/// Running calls with a time limit: call id -> (Python thread id, deadline). A watchdog thread interrupts
+/// the ones past their deadline by raising `ScriptTimedOut` in their thread. Both sides take the GIL before
+/// this lock, so a call is interrupted only while it is still registered, that is, still running.
+fn running() -> &'static Mutex<HashMap<u64, (u64, Instant)>> {
+    static RUNNING: OnceLock<Mutex<HashMap<u64, (u64, Instant)>>> = OnceLock::new();
+    RUNNING.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("script-watchdog".into())
+            .spawn(watchdog)
+            .expect("spawning the script watchdog");
+        Mutex::new(HashMap::new())
+    })
+}
+
+fn watchdog() {
+    loop {
+        std::thread::sleep(Duration::from_millis(5));
+        let now = Instant::now();
+        let due = running()
+            .lock()
+            .map(|m| m.values().any(|(_, d)| *d <= now))
+            .unwrap_or(false);
+        if !due {
+            continue;
+        }
+        // The GIL first (a running script yields it every switch interval), then the registry.
+        Python::attach(|py| {
+            let Ok(g) = glue(py) else { return };
+            let Ok(mut calls) = running().lock() else {
+                return;
+            };
+            let expired: Vec<u64> = calls
+                .iter()
+                .filter(|(_, (_, d))| *d <= Instant::now())
+                .map(|(id, _)| *id)
+                .collect();
+            for id in expired {
+                if let Some((tid, _)) = calls.remove(&id) {
+                    let _ = g.getattr("interrupt").and_then(|f| f.call1((tid,)));
+                }
+            }
+        });
+    }
 }
 
 /// The glue module, created once; fails (for good) when numpy cannot be imported.
@@ -130,16 +204,52 @@ pub fn compile(name: &str, source: &[u8], entry_points: &[String]) -> Result<Com
     })
 }
 
-/// Calls `func(tensors, keys, args)` with the tensors as numpy arrays; returns its outputs as tensors.
+/// Calls `func(tensors, keys, args)` with the tensors as numpy arrays; returns its outputs as tensors. A call
+/// still running after `limit` is interrupted and fails with [`TIMED_OUT`].
 pub fn call(
     script: &Compiled,
     func: &str,
     tensors: &[&Tensor],
     keys: &[Bytes],
     args: &[Bytes],
+    limit: Duration,
 ) -> Result<Vec<Tensor>, String> {
+    static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
     Python::attach(|py| {
         let g = glue(py)?;
+        let call_id = NEXT_CALL.fetch_add(1, Relaxed);
+        let tid: u64 = g
+            .getattr("ident")
+            .and_then(|f| f.call0())
+            .and_then(|v| v.extract())
+            .map_err(|e| err_text(py, &e))?;
+        if let Ok(mut calls) = running().lock() {
+            calls.insert(call_id, (tid, Instant::now() + limit));
+        }
+        let result = call_inner(py, &g, script, func, tensors, keys, args);
+        // Still holding the GIL: the watchdog cannot be between its check and its raise.
+        let interrupted = running()
+            .lock()
+            .map(|mut calls| calls.remove(&call_id).is_none())
+            .unwrap_or(false);
+        if interrupted {
+            let _ = g.getattr("clear").and_then(|f| f.call1((tid,)));
+            return Err(TIMED_OUT.into());
+        }
+        result
+    })
+}
+
+fn call_inner(
+    py: Python<'_>,
+    g: &Bound<'_, PyModule>,
+    script: &Compiled,
+    func: &str,
+    tensors: &[&Tensor],
+    keys: &[Bytes],
+    args: &[Bytes],
+) -> Result<Vec<Tensor>, String> {
+    {
         let run = || -> PyResult<Vec<Tensor>> {
             let to_array = g.getattr("to_array")?;
             let arrays = tensors
@@ -167,5 +277,5 @@ pub fn call(
                 .collect())
         };
         run().map_err(|e| err_text(py, &e))
-    })
+    }
 }

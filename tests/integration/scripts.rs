@@ -341,3 +341,40 @@ fn python_scripts_can_be_disabled() {
     q::<()>(&mut c, "CONFIG SET enable-python-scripts yes").unwrap();
     assert_eq!(store(&mut c, "s", &["add"]).unwrap(), "OK");
 }
+
+#[test]
+fn runaway_scripts_are_interrupted() {
+    let s = Server::with_args(&["--script-time-limit", "300"]);
+    let mut c = s.con();
+    let src = "def spin(tensors, keys, args):\n    while True:\n        try:\n            pass\n        except Exception:\n            pass\n\ndef quick(tensors, keys, args):\n    return None\n";
+    redis::cmd("AI.SCRIPTSTORE")
+        .arg("s")
+        .arg("CPU")
+        .arg("ENTRY_POINTS")
+        .arg(2)
+        .arg("spin")
+        .arg("quick")
+        .arg("SOURCE")
+        .arg(src)
+        .query::<()>(&mut c)
+        .unwrap();
+    // A script that never returns (and swallows Exception) is stopped at script-time-limit ...
+    let mut runaway = s.raw();
+    runaway.send(b"AI.SCRIPTEXECUTE s spin KEYS 1 k\r\n");
+    // ... while the server keeps serving others.
+    assert_eq!(q::<String>(&mut c, "PING").unwrap(), "PONG");
+    runaway.expect(b"", b"-ERR script timed out\r\n");
+    // TIMEOUT bounds the run too; the worker is free again afterwards.
+    assert_eq!(
+        qerr(&mut c, "AI.SCRIPTEXECUTE s spin KEYS 1 k TIMEOUT 100"),
+        "ERR script timed out"
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            q::<String>(&mut c, "AI.SCRIPTEXECUTE s quick KEYS 1 k").unwrap(),
+            "OK"
+        );
+    }
+    let info: Vec<Value> = q(&mut c, "AI.INFO s").unwrap();
+    assert_eq!((&info[15], &info[17]), (&Value::Int(7), &Value::Int(2)));
+}

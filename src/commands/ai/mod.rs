@@ -381,6 +381,10 @@ fn run_script(ctx: &mut Ctx, call: ScriptCall) -> CmdResult<Outcome> {
     let shared = ctx.shared.arc();
     let queue = String::from_utf8_lossy(&call.script.device).into_owned();
     let enqueued = Instant::now();
+    // TIMEOUT bounds the wait in the queue (RedisAI) and the run; without it, `script-time-limit` bounds the run.
+    let limit = call.timeout.unwrap_or_else(|| {
+        Duration::from_millis(ctx.shared.config.read().settings.script_time_limit)
+    });
     Ok(Outcome::later(move |done| {
         let pool = shared.clone();
         pool.pool.submit(
@@ -393,7 +397,7 @@ fn run_script(ctx: &mut Ctx, call: ScriptCall) -> CmdResult<Outcome> {
                 let inputs: Vec<&Tensor> = call.tensors.iter().map(|t| t.as_ref()).collect();
                 let result = call
                     .script
-                    .call(&call.func, &inputs, &call.keys, &call.args);
+                    .call(&call.func, &inputs, &call.keys, &call.args, limit);
                 let us = start.elapsed().as_micros() as u64;
                 call.script.stats.record(us, 0, result.is_err());
                 done(match result {
