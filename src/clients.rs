@@ -37,6 +37,22 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
+    /// A client that is not a connection (scripts calling `redis.execute`): id 0, not listed by CLIENT LIST.
+    pub fn internal(addr: &str) -> Arc<ClientHandle> {
+        Arc::new(ClientHandle {
+            id: 0,
+            addr: addr.to_string(),
+            laddr: String::new(),
+            created_ms: now_ms(),
+            info: Mutex::new(ClientInfo {
+                resp: 2,
+                multi: -1,
+                ..Default::default()
+            }),
+            kill: Box::new(|| {}),
+        })
+    }
+
     /// Asks the connection to close (CLIENT KILL, shutdown).
     pub fn kill(&self) {
         (self.kill)();

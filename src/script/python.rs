@@ -12,9 +12,12 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyModule};
+use pyo3::IntoPyObjectExt;
 
+use super::{Host, HostValue};
 use crate::tensor::{DType, Tensor};
 
 const GLUE: &str = r#"
@@ -70,6 +73,126 @@ def outputs(result):
     if isinstance(result, (list, tuple)):
         return [from_array(i, x) for i, x in enumerate(result)]
     return [from_array(0, result)]
+
+
+# ---- What scripts see: `redis`, `redisAI` (globals), and the `tensorcell` / `fastscore` modules. ----
+
+_host = None  # the Rust host functions, set when the glue is created
+
+
+class RedisError(Exception):
+    pass
+
+
+def _arg(a):
+    if isinstance(a, bytes):
+        return a
+    if isinstance(a, float) and a.is_integer():
+        a = int(a)
+    return str(a).encode()
+
+
+class _Redis:
+    @staticmethod
+    def execute(*args):
+        ok, value = _host.execute([_arg(a) for a in args])
+        if not ok:
+            raise RedisError("Redis command returned an error: " + value)
+        return value
+
+
+class _RedisAI:
+    @staticmethod
+    def model_execute(model_key, tensors, n_outputs):
+        ins = [from_array(i, t) for i, t in enumerate(tensors)]
+        outs = _host.model_execute(_arg(model_key), ins)
+        if len(outs) != n_outputs:
+            raise ValueError(f"the model produced {len(outs)} outputs, {n_outputs} were expected")
+        return [to_array(d, s, b) for d, s, b in outs]
+
+
+import json as _json
+
+
+def _load(text):
+    return None if text is None else _json.loads(text)
+
+
+def _dump(v):
+    return _json.dumps(v, separators=(",", ":")).encode()
+
+
+class Cell:
+    """A named JSON value shared by every runner; `update` is atomic across all of them."""
+
+    def __init__(self, name):
+        self.name = _arg(name)
+
+    @property
+    def value(self):
+        return _load(_host.cell_get(self.name))
+
+    def set(self, v):
+        while not _host.cell_swap(self.name, _host.cell_get(self.name), _dump(v)):
+            pass
+
+    def update(self, fn):
+        while True:
+            old = _host.cell_get(self.name)
+            new = fn(_load(old))
+            if _host.cell_swap(self.name, old, _dump(new)):
+                return new
+
+
+class Pool:
+    """A named map of JSON values shared by every runner; `update` is atomic per field."""
+
+    def __init__(self, name):
+        self.name = _arg(name)
+
+    def get(self, k, default=None):
+        v = _host.pool_get(self.name, _arg(k))
+        return default if v is None else _load(v)
+
+    def set(self, k, v):
+        k = _arg(k)
+        while not _host.pool_swap(self.name, k, _host.pool_get(self.name, k), _dump(v)):
+            pass
+
+    def update(self, k, fn):
+        k = _arg(k)
+        while True:
+            old = _host.pool_get(self.name, k)
+            new = fn(_load(old))
+            if _host.pool_swap(self.name, k, old, _dump(new)):
+                return new
+
+    def keys(self):
+        return [k.decode("utf-8", "replace") for k in _host.pool_keys(self.name)]
+
+    def delete(self, k):
+        return _host.pool_delete(self.name, _arg(k))
+
+
+def cells(name):
+    return Cell(name)
+
+
+def pools(name):
+    return Pool(name)
+
+
+def install(host):
+    """Makes `import tensorcell` / `import fastscore` and the `redis` / `redisAI` globals available."""
+    global _host
+    _host = host
+    import builtins, sys, types
+    for name in ("tensorcell", "fastscore"):
+        m = types.ModuleType(name)
+        m.cells, m.pools, m.Cell, m.Pool = cells, pools, Cell, Pool
+        sys.modules[name] = m
+    builtins.redis = _Redis
+    builtins.redisAI = _RedisAI
 
 
 def arity(module, name):
@@ -152,6 +275,132 @@ fn watchdog() {
     }
 }
 
+/// A Python value of a command's reply.
+fn to_py(py: Python<'_>, v: &HostValue) -> PyResult<Py<PyAny>> {
+    Ok(match v {
+        HostValue::Nil => py.None(),
+        HostValue::Int(i) => i.into_py_any(py)?,
+        HostValue::Text(t) => t.into_py_any(py)?,
+        HostValue::Bytes(b) => PyBytes::new(py, b).into_any().unbind(),
+        HostValue::List(items) => PyList::new(
+            py,
+            items
+                .iter()
+                .map(|i| to_py(py, i))
+                .collect::<PyResult<Vec<_>>>()?,
+        )?
+        .into_any()
+        .unbind(),
+    })
+}
+
+fn the_host() -> PyResult<&'static dyn Host> {
+    crate::script::host().ok_or_else(|| PyRuntimeError::new_err("no server to call into"))
+}
+
+fn host_err(e: String) -> PyErr {
+    PyRuntimeError::new_err(e)
+}
+
+/// `redis.execute`: (ok, value or error text). The GIL is released while the command runs.
+#[pyfunction]
+fn execute(py: Python<'_>, argv: Vec<Vec<u8>>) -> PyResult<(bool, Py<PyAny>)> {
+    let host = the_host()?;
+    let argv: Vec<Bytes> = argv.into_iter().map(Bytes::from).collect();
+    match py.detach(|| host.execute(argv)) {
+        Ok(v) => Ok((true, to_py(py, &v)?)),
+        Err(e) => Ok((false, e.into_py_any(py)?)),
+    }
+}
+
+type RawTensor = (String, Vec<usize>, Vec<u8>);
+
+/// `redisAI.model_execute`: inputs and outputs as (dtype, shape, bytes).
+#[pyfunction]
+fn model_execute(py: Python<'_>, key: Vec<u8>, inputs: Vec<RawTensor>) -> PyResult<Vec<RawTensor>> {
+    let host = the_host()?;
+    let tensors = inputs
+        .into_iter()
+        .map(|(d, shape, data)| Tensor {
+            dtype: DType::parse(d.as_bytes()).unwrap_or(DType::Float),
+            shape,
+            data: Bytes::from(data),
+        })
+        .collect();
+    let outs = py
+        .detach(|| host.model_execute(&key, tensors))
+        .map_err(host_err)?;
+    Ok(outs
+        .into_iter()
+        .map(|t| (t.dtype.name().to_string(), t.shape, t.data.to_vec()))
+        .collect())
+}
+
+#[pyfunction]
+fn cell_get(py: Python<'_>, name: Vec<u8>) -> PyResult<Option<Vec<u8>>> {
+    let host = the_host()?;
+    py.detach(|| host.cell_get(&name))
+        .map(|o| o.map(|b| b.to_vec()))
+        .map_err(host_err)
+}
+
+#[pyfunction]
+fn cell_swap(py: Python<'_>, name: Vec<u8>, old: Option<Vec<u8>>, new: Vec<u8>) -> PyResult<bool> {
+    let host = the_host()?;
+    py.detach(|| host.cell_swap(&name, old.as_deref(), &new))
+        .map_err(host_err)
+}
+
+#[pyfunction]
+fn pool_get(py: Python<'_>, name: Vec<u8>, field: Vec<u8>) -> PyResult<Option<Vec<u8>>> {
+    let host = the_host()?;
+    py.detach(|| host.pool_get(&name, &field))
+        .map(|o| o.map(|b| b.to_vec()))
+        .map_err(host_err)
+}
+
+#[pyfunction]
+fn pool_swap(
+    py: Python<'_>,
+    name: Vec<u8>,
+    field: Vec<u8>,
+    old: Option<Vec<u8>>,
+    new: Vec<u8>,
+) -> PyResult<bool> {
+    let host = the_host()?;
+    py.detach(|| host.pool_swap(&name, &field, old.as_deref(), &new))
+        .map_err(host_err)
+}
+
+#[pyfunction]
+fn pool_keys(py: Python<'_>, name: Vec<u8>) -> PyResult<Vec<Vec<u8>>> {
+    let host = the_host()?;
+    py.detach(|| host.pool_keys(&name))
+        .map(|v| v.into_iter().map(|b| b.to_vec()).collect())
+        .map_err(host_err)
+}
+
+#[pyfunction]
+fn pool_delete(py: Python<'_>, name: Vec<u8>, field: Vec<u8>) -> PyResult<bool> {
+    let host = the_host()?;
+    py.detach(|| host.pool_delete(&name, &field))
+        .map_err(host_err)
+}
+
+/// The module of host functions the glue calls.
+fn host_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    let m = PyModule::new(py, "tensorcell_host")?;
+    m.add_function(wrap_pyfunction!(execute, &m)?)?;
+    m.add_function(wrap_pyfunction!(model_execute, &m)?)?;
+    m.add_function(wrap_pyfunction!(cell_get, &m)?)?;
+    m.add_function(wrap_pyfunction!(cell_swap, &m)?)?;
+    m.add_function(wrap_pyfunction!(pool_get, &m)?)?;
+    m.add_function(wrap_pyfunction!(pool_swap, &m)?)?;
+    m.add_function(wrap_pyfunction!(pool_keys, &m)?)?;
+    m.add_function(wrap_pyfunction!(pool_delete, &m)?)?;
+    Ok(m)
+}
+
 /// The glue module, created once; fails (for good) when numpy cannot be imported.
 fn glue(py: Python<'_>) -> Result<Bound<'_, PyModule>, String> {
     static GLUE_MODULE: OnceLock<Result<Py<PyModule>, String>> = OnceLock::new();
@@ -159,7 +408,10 @@ fn glue(py: Python<'_>) -> Result<Bound<'_, PyModule>, String> {
         .get_or_init(|| {
             let code = CString::new(GLUE).expect("no NUL in the glue");
             PyModule::from_code(py, &code, c"tensorcell_glue.py", c"tensorcell_glue")
-                .map(Bound::unbind)
+                .and_then(|g| {
+                    g.getattr("install")?.call1((host_module(py)?,))?;
+                    Ok(g.unbind())
+                })
                 .map_err(|e| {
                     format!(
                         "Python scripts need numpy, which the server's Python ({}) cannot import ({}): install \

@@ -378,3 +378,170 @@ fn runaway_scripts_are_interrupted() {
     let info: Vec<Value> = q(&mut c, "AI.INFO s").unwrap();
     assert_eq!((&info[15], &info[17]), (&Value::Int(7), &Value::Int(2)));
 }
+
+const HOSTED: &str = r#"
+import numpy as np
+import fastscore
+import tensorcell
+
+def via_redis(tensors, keys, args):
+    redis.execute("SET", keys[0], args[0])
+    got = redis.execute("GET", keys[0])
+    n = redis.execute("INCRBY", "counter", 5)
+    return np.array([len(got), n], dtype=np.int64)
+
+def run_model(tensors, keys, args):
+    return redisAI.model_execute(keys[0], tensors, 1)
+
+def bump(tensors, keys, args):
+    fastscore.cells("hits").update(lambda v: (v or 0) + 1)
+    tensorcell.pools("per").update(args[0], lambda v: (v or 0) + 1)
+
+def state(tensors, keys, args):
+    c = tensorcell.cells("doc")
+    c.set({"a": [1, 2]})
+    p = fastscore.pools("p")
+    p.set("x", "y")
+    p.set("gone", 1)
+    p.delete("gone")
+    return np.array([str(c.value), p.get("x"), ",".join(p.keys()), str(p.get("nope", "dflt"))], dtype=object)
+
+def bad_command(tensors, keys, args):
+    redis.execute("NOSUCHCMD", "a")
+
+def blocking(tensors, keys, args):
+    redis.execute("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+"#;
+
+#[test]
+fn scripts_call_back_into_the_server() {
+    let s = Server::start();
+    let mut c = s.con();
+    tap(&mut c);
+    redis::cmd("AI.SCRIPTSTORE")
+        .arg("h")
+        .arg("CPU")
+        .arg("ENTRY_POINTS")
+        .arg(6)
+        .arg(&[
+            "via_redis",
+            "run_model",
+            "bump",
+            "state",
+            "bad_command",
+            "blocking",
+        ])
+        .arg("SOURCE")
+        .arg(HOSTED)
+        .query::<()>(&mut c)
+        .unwrap();
+    // redis.execute: the writes are real and propagated as effects of their own.
+    assert_eq!(
+        q::<String>(
+            &mut c,
+            "AI.SCRIPTEXECUTE h via_redis KEYS 1 k ARGS 1 hello OUTPUTS 1 o"
+        )
+        .unwrap(),
+        "OK"
+    );
+    assert_eq!(q::<String>(&mut c, "GET k").unwrap(), "hello");
+    assert_eq!(
+        q::<Vec<i64>>(&mut c, "AI.TENSORGET o VALUES").unwrap(),
+        [5, 5]
+    );
+    let eff = crate::strings::effects(&mut c, 3);
+    assert_eq!(
+        (eff[0][0].as_str(), eff[1][0].as_str()),
+        ("SET", "INCRBY"),
+        "{eff:?}"
+    );
+    // redisAI.model_execute gives what AI.MODELEXECUTE gives.
+    redis::cmd("AI.MODELSTORE")
+        .arg("m")
+        .arg("ONNX")
+        .arg("CPU")
+        .arg("BLOB")
+        .arg(crate::models::fixture("linear"))
+        .query::<()>(&mut c)
+        .unwrap();
+    q::<()>(&mut c, "AI.TENSORSET x FLOAT 1 4 VALUES 1 2 3 4").unwrap();
+    assert_eq!(
+        q::<String>(
+            &mut c,
+            "AI.SCRIPTEXECUTE h run_model KEYS 1 m INPUTS 1 x OUTPUTS 1 y1"
+        )
+        .unwrap(),
+        "OK"
+    );
+    assert_eq!(
+        q::<String>(&mut c, "AI.MODELEXECUTE m INPUTS 1 x OUTPUTS 1 y2").unwrap(),
+        "OK"
+    );
+    assert_eq!(tensorget(&mut c, "y1"), tensorget(&mut c, "y2"));
+    // Cells and pools from Python.
+    assert_eq!(
+        q::<String>(&mut c, "AI.SCRIPTEXECUTE h state KEYS 1 k OUTPUTS 1 st").unwrap(),
+        "OK"
+    );
+    assert_eq!(
+        q::<Vec<String>>(&mut c, "AI.TENSORGET st VALUES").unwrap(),
+        ["{'a': [1, 2]}", "y", "x", "dflt"]
+    );
+    assert_eq!(
+        q::<String>(&mut c, "AI.CELLGET doc").unwrap(),
+        r#"{"a":[1,2]}"#
+    );
+    // Errors inside the script.
+    assert_eq!(
+        qerr(&mut c, "AI.SCRIPTEXECUTE h bad_command KEYS 1 k"),
+        "ERR RedisError: Redis command returned an error: ERR unknown command 'NOSUCHCMD', with args beginning with: 'a' "
+    );
+    let e = qerr(&mut c, "AI.SCRIPTEXECUTE h blocking KEYS 1 k");
+    assert!(
+        e.contains("'ai.modelexecute' cannot be called from a script"),
+        "{e}"
+    );
+}
+
+#[test]
+fn concurrent_updates_are_atomic() {
+    let s = Server::with_args(&["--threads-per-queue", "2"]);
+    let mut c = s.con();
+    redis::cmd("AI.SCRIPTSTORE")
+        .arg("h")
+        .arg("CPU")
+        .arg("ENTRY_POINTS")
+        .arg(1)
+        .arg("bump")
+        .arg("SOURCE")
+        .arg(HOSTED)
+        .query::<()>(&mut c)
+        .unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let mut con = s.con();
+            std::thread::spawn(move || {
+                for _ in 0..500 {
+                    let r: String = q(
+                        &mut con,
+                        &format!("AI.SCRIPTEXECUTE h bump KEYS 1 k ARGS 1 w{}", i % 2),
+                    )
+                    .unwrap();
+                    assert_eq!(r, "OK");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(
+        q::<String>(&mut c, "AI.CELLGET hits").unwrap(),
+        "4000",
+        "no update lost"
+    );
+    assert_eq!(
+        q::<Vec<String>>(&mut c, "AI.POOLGETALL per").unwrap(),
+        ["w0", "2000", "w1", "2000"]
+    );
+}

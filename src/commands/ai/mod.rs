@@ -10,6 +10,7 @@ mod modelrun;
 mod modelscan;
 mod modelset;
 mod modelstore;
+mod script_host;
 mod scriptdel;
 mod scriptexecute;
 mod scriptget;
@@ -318,6 +319,7 @@ fn store_script(
         ));
     }
     let shared = ctx.shared.arc();
+    crate::script::set_host(Box::new(script_host::EngineHost::new(shared.clone())));
     let queue = String::from_utf8_lossy(&device).into_owned();
     Ok(Outcome::later(move |done| {
         let pool = shared.clone();
