@@ -182,6 +182,7 @@ pub static TABLE: &[CommandSpec] = &[
     cmd!("ai.scriptexecute", -3, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.2.0", "Runs a script function and stores its outputs.", ai::scriptexecute),
     cmd!("ai.scriptrun", -4, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Runs a script function (deprecated syntax).", ai::scriptrun),
     cmd!("ai._scriptscan", 1, READONLY, ["read", "ai"], (0, 0, 0), "ai", "1.2.0", "Lists scripts and their tags (experimental).", ai::scriptscan),
+    cmd!("ai.score", -4, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "0.1.0", "Runs a FastScore-style model over records.", ai::score),
     // cells and pools: shared model state (src/state)
     cmd!("ai.cellset", 3, RW, ["write", "ai"], (1, 1, 1), "ai", "0.1.0", "Sets a cell's JSON value.", state::cellset),
     cmd!("ai.cellget", 2, READONLY | FAST, ["read", "ai", "fast"], (1, 1, 1), "ai", "0.1.0", "Returns a cell's JSON value.", state::cellget),

@@ -73,6 +73,64 @@ pub fn host() -> Option<&'static dyn Host> {
     HOST.get().map(|h| h.as_ref())
 }
 
+/// FastScore model settings read from the script's smart comments (`# fastscore.input: int`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FastScore {
+    pub input: String,
+    pub output: String,
+    /// `# fastscore.snapshots: eof`: snapshot the script's state at AI.SCORE ... EOF (the snapshots issue).
+    pub snapshots_eof: bool,
+}
+
+/// The types a FastScore model may declare.
+pub const FASTSCORE_TYPES: [&str; 7] = [
+    "int", "long", "float", "double", "string", "boolean", "json",
+];
+
+/// Reads the smart comments; a script is a FastScore model when it has any, or defines `action` at top level.
+pub fn fastscore_of(source: &[u8]) -> Result<Option<FastScore>, String> {
+    let text = String::from_utf8_lossy(source);
+    let mut fs = FastScore {
+        input: "json".into(),
+        output: "json".into(),
+        snapshots_eof: false,
+    };
+    let mut any = false;
+    for line in text.lines() {
+        let Some(comment) = line.trim_start().strip_prefix('#') else {
+            any |= line.starts_with("def action(");
+            continue;
+        };
+        let Some((key, value)) = comment
+            .trim()
+            .strip_prefix("fastscore.")
+            .and_then(|r| r.split_once(':'))
+        else {
+            continue;
+        };
+        let value = value.trim().to_ascii_lowercase();
+        any = true;
+        match key.trim() {
+            k @ ("input" | "output") => {
+                if !FASTSCORE_TYPES.contains(&value.as_str()) {
+                    return Err(format!(
+                        "unknown fastscore.{k} type '{value}' (expected one of {})",
+                        FASTSCORE_TYPES.join(", ")
+                    ));
+                }
+                if k == "input" {
+                    fs.input = value;
+                } else {
+                    fs.output = value;
+                }
+            }
+            "snapshots" => fs.snapshots_eof = value == "eof",
+            _ => {}
+        }
+    }
+    Ok(any.then_some(fs))
+}
+
 /// A stored script.
 #[derive(Debug)]
 pub struct Script {
@@ -82,6 +140,8 @@ pub struct Script {
     pub tag: Bytes,
     pub entry_points: Vec<String>,
     pub source: Bytes,
+    /// Set for FastScore models (AI.SCORE).
+    pub fastscore: Option<FastScore>,
     #[cfg_attr(not(feature = "python"), allow(dead_code))]
     compiled: Compiled,
     pub stats: RunStats,
@@ -112,7 +172,51 @@ impl Script {
     }
 }
 
-/// Compiles a script (runs its top level: call it on a worker).
+#[cfg(feature = "python")]
+pub use python::Scored;
+
+/// What AI.SCORE replies per produced value.
+#[cfg(not(feature = "python"))]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scored {
+    Int(i64),
+    Double(f64),
+    Text(String),
+}
+
+impl Script {
+    /// AI.SCORE: runs the FastScore action over `records` (on a worker), then `end()` when `eof`.
+    pub fn score(
+        &self,
+        action: &str,
+        records: &[Bytes],
+        eof: bool,
+        limit: std::time::Duration,
+    ) -> Result<Vec<Scored>, String> {
+        let Some(fs) = &self.fastscore else {
+            return Err(
+                "ERR the script is not a FastScore model (no action, no fastscore comments)".into(),
+            );
+        };
+        #[cfg(feature = "python")]
+        return python::score(
+            &self.compiled,
+            action,
+            records,
+            &fs.input,
+            &fs.output,
+            eof,
+            limit,
+        );
+        #[cfg(not(feature = "python"))]
+        {
+            let _ = (fs, action, records, eof, limit);
+            Err(NO_PYTHON.into())
+        }
+    }
+}
+
+/// Compiles a script (runs its top level, and a FastScore model's `begin()`: call it on a worker).
 pub fn compile(
     key: &[u8],
     device: Bytes,
@@ -141,13 +245,20 @@ pub fn compile(
             })
             .take(40)
             .collect();
-        let compiled = python::compile(&format!("{name}_{id}"), &source, &entry_points)?;
+        let fastscore = fastscore_of(&source)?;
+        let compiled = python::compile(
+            &format!("{name}_{id}"),
+            &source,
+            &entry_points,
+            fastscore.is_some(),
+        )?;
         Ok(Script {
             id,
             device,
             tag,
             entry_points,
             source,
+            fastscore,
             compiled,
             stats: RunStats::default(),
         })

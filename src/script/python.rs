@@ -195,6 +195,79 @@ def install(host):
     builtins.redisAI = _RedisAI
 
 
+# ---- FastScore-style models: AI.SCORE ----
+
+
+class ReplyError(Exception):
+    """An error whose message is the reply (no exception type in front)."""
+
+
+def _record(i, raw, t):
+    try:
+        s = raw.decode("utf-8")
+        if t in ("int", "long"):
+            return int(s)
+        if t in ("float", "double"):
+            return float(s)
+        if t == "string":
+            return s
+        if t == "boolean":
+            b = s.strip().lower()
+            if b in ("true", "1"):
+                return True
+            if b in ("false", "0"):
+                return False
+            raise ValueError(s)
+        return _json.loads(s)
+    except ValueError:
+        raise ReplyError(f"record {i}: expected {t}") from None
+
+
+def _encode(v, t):
+    if t in ("int", "long"):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v:
+            raise ReplyError(f"the action produced {v!r}, which is not {t}")
+        return ("int", int(v))
+    if t in ("float", "double"):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ReplyError(f"the action produced {v!r}, which is not {t}")
+        return ("double", float(v))
+    if t == "string":
+        if not isinstance(v, str):
+            raise ReplyError(f"the action produced {v!r}, which is not string")
+        return ("str", v)
+    if t == "boolean":
+        if not isinstance(v, bool):
+            raise ReplyError(f"the action produced {v!r}, which is not boolean")
+        return ("int", int(v))
+    try:
+        return ("json", _json.dumps(v, separators=(",", ":")))
+    except (TypeError, ValueError):
+        raise ReplyError(f"the action produced {v!r}, which is not json") from None
+
+
+def score(module, action, records, tin, tout, eof):
+    fn = getattr(module, action, None)
+    if not callable(fn):
+        raise ReplyError(f"the script has no function {action}")
+    out = []
+    for i, raw in enumerate(records, 1):
+        r = fn(_record(i, raw, tin))
+        if _inspect.isgenerator(r):
+            out.extend(_encode(v, tout) for v in r)
+        elif r is not None:
+            out.append(_encode(r, tout))
+    if eof and callable(getattr(module, "end", None)):
+        module.end()
+    return out
+
+
+def begin(module):
+    f = getattr(module, "begin", None)
+    if callable(f):
+        f()
+
+
 def arity(module, name):
     f = getattr(module, name, None)
     if not callable(f):
@@ -226,6 +299,9 @@ fn err_text(py: Python<'_>, e: &PyErr) -> String {
         .unwrap_or_else(|_| "Exception".into());
     if kind == "ScriptTimedOut" {
         return TIMED_OUT.into();
+    }
+    if kind == "ReplyError" {
+        return e.value(py).to_string();
     }
     format!("{kind}: {}", e.value(py))
 }
@@ -427,8 +503,14 @@ fn glue(py: Python<'_>) -> Result<Bound<'_, PyModule>, String> {
 }
 
 /// Compiles `source` as module `name` (running its top level) and checks every entry point is a function of
-/// three parameters (RedisAI's messages).
-pub fn compile(name: &str, source: &[u8], entry_points: &[String]) -> Result<Compiled, String> {
+/// three parameters (RedisAI's messages). A FastScore model's entry points only need to exist (its action
+/// takes one datum), and its `begin()` runs now.
+pub fn compile(
+    name: &str,
+    source: &[u8],
+    entry_points: &[String],
+    fastscore: bool,
+) -> Result<Compiled, String> {
     Python::attach(|py| {
         let g = glue(py)?;
         let code =
@@ -446,13 +528,56 @@ pub fn compile(name: &str, source: &[u8], entry_points: &[String]) -> Result<Com
             if n == -1 {
                 return Err(format!("Function {ep} does not exist in the given script."));
             }
-            if n != 3 {
+            if n != 3 && !fastscore {
                 return Err(format!(
                     "Wrong number of inputs in function {ep}. Expected 3 but was {n}"
                 ));
             }
         }
+        if fastscore {
+            g.getattr("begin")
+                .and_then(|f| f.call1((&module,)))
+                .map_err(|e| err_text(py, &e))?;
+        }
         Ok(Compiled(module.unbind()))
+    })
+}
+
+/// One value an action produced, in its output type's reply form.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scored {
+    Int(i64),
+    Double(f64),
+    Text(String),
+}
+
+/// AI.SCORE: runs `action` on each record (parsed as `input`), collects what it returns or yields (encoded as
+/// `output`), then `end()` when `eof`.
+#[allow(clippy::too_many_arguments)]
+pub fn score(
+    script: &Compiled,
+    action: &str,
+    records: &[Bytes],
+    input: &str,
+    output: &str,
+    eof: bool,
+    limit: Duration,
+) -> Result<Vec<Scored>, String> {
+    limited(limit, |py, g| {
+        let recs: Vec<Bound<'_, PyBytes>> = records.iter().map(|r| PyBytes::new(py, r)).collect();
+        let out: Vec<(String, Bound<'_, PyAny>)> = g
+            .getattr("score")?
+            .call1((script.0.bind(py), action, recs, input, output, eof))?
+            .extract()?;
+        out.into_iter()
+            .map(|(kind, v)| {
+                Ok(match kind.as_str() {
+                    "int" => Scored::Int(v.extract()?),
+                    "double" => Scored::Double(v.extract()?),
+                    _ => Scored::Text(v.extract()?),
+                })
+            })
+            .collect()
     })
 }
 
@@ -466,6 +591,16 @@ pub fn call(
     args: &[Bytes],
     limit: Duration,
 ) -> Result<Vec<Tensor>, String> {
+    limited(limit, |py, g| {
+        call_inner(py, g, script, func, tensors, keys, args)
+    })
+}
+
+/// Runs `f` under the GIL with the glue, interrupted with [`TIMED_OUT`] if it is still running after `limit`.
+fn limited<T>(
+    limit: Duration,
+    f: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyModule>) -> PyResult<T>,
+) -> Result<T, String> {
     static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
     Python::attach(|py| {
         let g = glue(py)?;
@@ -478,7 +613,7 @@ pub fn call(
         if let Ok(mut calls) = running().lock() {
             calls.insert(call_id, (tid, Instant::now() + limit));
         }
-        let result = call_inner(py, &g, script, func, tensors, keys, args);
+        let result = f(py, &g).map_err(|e| err_text(py, &e));
         // Still holding the GIL: the watchdog cannot be between its check and its raise.
         let interrupted = running()
             .lock()
@@ -500,7 +635,7 @@ fn call_inner(
     tensors: &[&Tensor],
     keys: &[Bytes],
     args: &[Bytes],
-) -> Result<Vec<Tensor>, String> {
+) -> PyResult<Vec<Tensor>> {
     {
         let run = || -> PyResult<Vec<Tensor>> {
             let to_array = g.getattr("to_array")?;
@@ -528,6 +663,6 @@ fn call_inner(
                 })
                 .collect())
         };
-        run().map_err(|e| err_text(py, &e))
+        run()
     }
 }

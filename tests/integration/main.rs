@@ -9,6 +9,7 @@ mod model_load;
 mod models;
 mod protocol;
 mod pubsub;
+mod score;
 mod scripts;
 mod server_admin;
 mod state;
