@@ -117,7 +117,7 @@ pub static TABLE: &[CommandSpec] = &[
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | STALE | LOADING | NO_MULTI, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Stops the server.", server::shutdown),
     cmd!("slowlog", -2, ADMIN | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "2.2.12", "Reads or resets the slow log (GET, LEN, RESET).", server::slowlog, subs [("get", -2), ("len", 2), ("reset", 2), ("help", 2)]),
     cmd!("monitor", 1, ADMIN | NOSCRIPT | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Streams every command the server processes.", server::monitor),
-    cmd!("debug", -2, ADMIN | NOSCRIPT | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Debugging hooks (SLEEP, EFFECTS, SET-ACTIVE-EXPIRE).", server::debug),
+    cmd!("debug", -2, ADMIN | NOSCRIPT | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Debugging hooks (SLEEP, EFFECTS, SET-ACTIVE-EXPIRE, SCRIPT-STATE).", server::debug),
     // strings
     cmd!("get", 2, READONLY | FAST, ["read", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Returns the string value of a key.", string::get),
     cmd!("set", -3, RW, ["write", "string", "slow"], (1, 1, 1), "string", "1.0.0", "Sets the string value of a key, with optional expiry and conditions.", string::set),

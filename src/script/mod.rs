@@ -131,6 +131,34 @@ pub fn fastscore_of(source: &[u8]) -> Result<Option<FastScore>, String> {
     Ok(any.then_some(fs))
 }
 
+/// The cells and pools a script has touched (its *state*, what a snapshot of it captures): (kind, name)
+/// with kind `cell` or `pool`.
+pub type State =
+    std::sync::Arc<parking_lot::Mutex<std::collections::BTreeSet<(&'static str, Bytes)>>>;
+
+thread_local! {
+    /// The state of the script running on this thread, if any.
+    static RECORDING: std::cell::RefCell<Option<State>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with `state` recording what the script touches on this thread.
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
+fn recording<T>(state: &State, f: impl FnOnce() -> T) -> T {
+    RECORDING.with(|r| *r.borrow_mut() = Some(state.clone()));
+    let out = f();
+    RECORDING.with(|r| *r.borrow_mut() = None);
+    out
+}
+
+/// Notes that the running script (if any) used a cell or pool (the host calls this).
+pub fn touched(kind: &'static str, name: &[u8]) {
+    RECORDING.with(|r| {
+        if let Some(state) = r.borrow().as_ref() {
+            state.lock().insert((kind, Bytes::copy_from_slice(name)));
+        }
+    });
+}
+
 /// A stored script.
 #[derive(Debug)]
 pub struct Script {
@@ -142,6 +170,8 @@ pub struct Script {
     pub source: Bytes,
     /// Set for FastScore models (AI.SCORE).
     pub fastscore: Option<FastScore>,
+    /// The cells and pools it has touched, from `begin()` on.
+    pub state: State,
     #[cfg_attr(not(feature = "python"), allow(dead_code))]
     compiled: Compiled,
     pub stats: RunStats,
@@ -163,7 +193,9 @@ impl Script {
         limit: std::time::Duration,
     ) -> Result<Vec<Tensor>, String> {
         #[cfg(feature = "python")]
-        return python::call(&self.compiled, func, tensors, keys, args, limit);
+        return recording(&self.state, || {
+            python::call(&self.compiled, func, tensors, keys, args, limit)
+        });
         #[cfg(not(feature = "python"))]
         {
             let _ = (func, tensors, keys, args, limit);
@@ -199,15 +231,17 @@ impl Script {
             );
         };
         #[cfg(feature = "python")]
-        return python::score(
-            &self.compiled,
-            action,
-            records,
-            &fs.input,
-            &fs.output,
-            eof,
-            limit,
-        );
+        return recording(&self.state, || {
+            python::score(
+                &self.compiled,
+                action,
+                records,
+                &fs.input,
+                &fs.output,
+                eof,
+                limit,
+            )
+        });
         #[cfg(not(feature = "python"))]
         {
             let _ = (fs, action, records, eof, limit);
@@ -246,12 +280,15 @@ pub fn compile(
             .take(40)
             .collect();
         let fastscore = fastscore_of(&source)?;
-        let compiled = python::compile(
-            &format!("{name}_{id}"),
-            &source,
-            &entry_points,
-            fastscore.is_some(),
-        )?;
+        let state = State::default();
+        let compiled = recording(&state, || {
+            python::compile(
+                &format!("{name}_{id}"),
+                &source,
+                &entry_points,
+                fastscore.is_some(),
+            )
+        })?;
         Ok(Script {
             id,
             device,
@@ -259,6 +296,7 @@ pub fn compile(
             entry_points,
             source,
             fastscore,
+            state,
             compiled,
             stats: RunStats::default(),
         })

@@ -136,6 +136,7 @@ impl Host for EngineHost {
     }
 
     fn cell_get(&self, name: &[u8]) -> Result<Option<Bytes>, String> {
+        crate::script::touched("cell", name);
         let now = crate::util::now_ms();
         let mut g = self.shared.engine.lock();
         let v = g.db.get(name, now).map(|e| &e.value);
@@ -147,6 +148,7 @@ impl Host for EngineHost {
     }
 
     fn cell_swap(&self, name: &[u8], old: Option<&[u8]>, new: &[u8]) -> Result<bool, String> {
+        crate::script::touched("cell", name);
         let value = state::parse(new).ok_or("ERR invalid JSON value")?;
         let key = Bytes::copy_from_slice(name);
         dispatch::commit(&self.shared, |db, now| {
@@ -178,6 +180,7 @@ impl Host for EngineHost {
     }
 
     fn pool_get(&self, name: &[u8], field: &[u8]) -> Result<Option<Bytes>, String> {
+        crate::script::touched("pool", name);
         let now = crate::util::now_ms();
         let mut g = self.shared.engine.lock();
         let v = g.db.get(name, now).map(|e| &e.value);
@@ -195,6 +198,7 @@ impl Host for EngineHost {
         old: Option<&[u8]>,
         new: &[u8],
     ) -> Result<bool, String> {
+        crate::script::touched("pool", name);
         let value = state::parse(new).ok_or("ERR invalid JSON value")?;
         let (key, field) = (Bytes::copy_from_slice(name), Bytes::copy_from_slice(field));
         dispatch::commit(&self.shared, |db, now| {
@@ -230,6 +234,7 @@ impl Host for EngineHost {
     }
 
     fn pool_keys(&self, name: &[u8]) -> Result<Vec<Bytes>, String> {
+        crate::script::touched("pool", name);
         let now = crate::util::now_ms();
         let mut g = self.shared.engine.lock();
         let v = g.db.get(name, now).map(|e| &e.value);
@@ -241,6 +246,7 @@ impl Host for EngineHost {
     }
 
     fn pool_delete(&self, name: &[u8], field: &[u8]) -> Result<bool, String> {
+        crate::script::touched("pool", name);
         let mut argv = vec![word("AI.POOLDEL"), Bytes::copy_from_slice(name)];
         argv.push(Bytes::copy_from_slice(field));
         match self.execute(argv)? {

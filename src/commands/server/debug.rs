@@ -1,4 +1,4 @@
-//! DEBUG: Debugging hooks (SLEEP, EFFECTS, SET-ACTIVE-EXPIRE).
+//! DEBUG: Debugging hooks (SLEEP, EFFECTS, SET-ACTIVE-EXPIRE, SCRIPT-STATE).
 
 use std::sync::atomic::Ordering;
 
@@ -42,11 +42,27 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         let on = args.int()?;
         ctx.shared.active_expire.store(on != 0, Ordering::Relaxed);
         Reply::OK
+    } else if eq_ic(&sub, "SCRIPT-STATE") {
+        // The cells and pools a script has touched: what a snapshot of it will capture.
+        let key = args.bytes()?;
+        args.finish()?;
+        let now = ctx.now;
+        let state = match ctx.db().get(&key, now).map(|e| &e.value) {
+            Some(crate::keyspace::Value::Script(s)) => s.state.clone(),
+            _ => return Err(CmdError::err("script key is empty")),
+        };
+        let pairs: Vec<Reply> = state
+            .lock()
+            .iter()
+            .map(|(kind, name)| Reply::Array(vec![Reply::lit(kind), Reply::Bulk(name.clone())]))
+            .collect();
+        Reply::Array(pairs)
     } else if eq_ic(&sub, "HELP") {
         Reply::help(&[
             "DEBUG SLEEP <seconds>",
             "DEBUG EFFECTS [<count>]",
             "DEBUG SET-ACTIVE-EXPIRE <0|1>",
+            "DEBUG SCRIPT-STATE <script-key>",
         ])
     } else {
         return Err(CmdError::UnknownSubcommand {
