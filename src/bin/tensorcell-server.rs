@@ -7,6 +7,8 @@ use tensorcell::shared::Shared;
 use tensorcell::{log, notice, server, warning};
 
 fn main() {
+    // Before any thread starts: it may set PYTHONHOME.
+    tensorcell::script::prepare_python();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("Usage: tensorcell-server [/path/to/tensorcell.conf] [--directive value ...]");

@@ -23,6 +23,24 @@ struct Compiled;
 #[cfg(not(feature = "python"))]
 const NO_PYTHON: &str = "this tensorcell-server was built without Python (cargo feature `python`)";
 
+/// Pins the embedded Python to the installation it was built against (the `PYO3_PYTHON` of the build, by
+/// default Debian's `/usr/bin/python3`), unless `PYTHONHOME` is already set. Without it, embedded Python
+/// finds its home by looking for `python3` on `PATH`, and a `PATH` that starts with another Python (pyenv, a
+/// venv) would give the server that one's standard library and packages, not the ones it was built for. Call
+/// it first thing in `main`, before any thread starts (it sets an environment variable).
+pub fn prepare_python() {
+    let Some(exe) = option_env!("PYO3_PYTHON") else {
+        return;
+    };
+    if std::env::var_os("PYTHONHOME").is_some() {
+        return;
+    }
+    // Python's own rule: the prefix is two levels above the interpreter (`/usr/bin/python3` -> `/usr`).
+    if let Some(home) = std::path::Path::new(exe).parent().and_then(|p| p.parent()) {
+        std::env::set_var("PYTHONHOME", home);
+    }
+}
+
 /// A value a server command returned to a script (`redis.execute`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostValue {
