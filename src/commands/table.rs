@@ -183,6 +183,11 @@ pub static TABLE: &[CommandSpec] = &[
     cmd!("ai.scriptrun", -4, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Runs a script function (deprecated syntax).", ai::scriptrun),
     cmd!("ai._scriptscan", 1, READONLY, ["read", "ai"], (0, 0, 0), "ai", "1.2.0", "Lists scripts and their tags (experimental).", ai::scriptscan),
     cmd!("ai.score", -4, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "0.1.0", "Runs a FastScore-style model over records.", ai::score),
+    // DAGs (the |> form; src/commands/ai/dag.rs)
+    cmd!("ai.dagexecute", -2, RW | BLOCKING, ["write", "ai"], (3, 3, 1), "ai", "1.2.0", "Runs a DAG of tensor, model and script ops in one round trip.", ai::dagexecute),
+    cmd!("ai.dagexecute_ro", -2, READONLY | BLOCKING, ["read", "ai"], (3, 3, 1), "ai", "1.2.0", "Runs a read-only DAG (no PERSIST, no scripts).", ai::dagexecute_ro),
+    cmd!("ai.dagrun", -2, RW | BLOCKING, ["write", "ai"], (3, 3, 1), "ai", "1.0.0", "Runs a DAG (deprecated syntax).", ai::dagrun),
+    cmd!("ai.dagrun_ro", -2, READONLY | BLOCKING, ["read", "ai"], (3, 3, 1), "ai", "1.0.0", "Runs a read-only DAG (deprecated syntax).", ai::dagrun_ro),
     // cells and pools: shared model state (src/state)
     cmd!("ai.cellset", 3, RW, ["write", "ai"], (1, 1, 1), "ai", "0.1.0", "Sets a cell's JSON value.", state::cellset),
     cmd!("ai.cellget", 2, READONLY | FAST, ["read", "ai", "fast"], (1, 1, 1), "ai", "0.1.0", "Returns a cell's JSON value.", state::cellget),

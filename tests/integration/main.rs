@@ -4,6 +4,7 @@
 mod common;
 
 mod connection;
+mod dags;
 mod keys;
 mod model_load;
 mod models;

@@ -2,6 +2,11 @@
 //! all runs are deferred to the worker pool ([`crate::exec`]); the helpers here are the phases they share.
 
 mod config;
+mod dag;
+mod dagexecute;
+mod dagexecute_ro;
+mod dagrun;
+mod dagrun_ro;
 mod info;
 mod modeldel;
 mod modelexecute;
@@ -23,6 +28,10 @@ mod tensorget;
 mod tensorset;
 
 pub use config::config;
+pub use dagexecute::dagexecute;
+pub use dagexecute_ro::dagexecute_ro;
+pub use dagrun::dagrun;
+pub use dagrun_ro::dagrun_ro;
 pub use info::info;
 pub use modeldel::modeldel;
 pub use modelexecute::modelexecute;

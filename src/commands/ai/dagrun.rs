@@ -1,0 +1,10 @@
+//! AI.DAGRUN: Runs a DAG (deprecated syntax).
+
+use super::dag::{dag, Variant};
+use crate::args::Args;
+use crate::commands::{Ctx, Outcome};
+use crate::error::CmdResult;
+
+pub fn dagrun(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
+    dag(ctx, args, Variant::Run)
+}

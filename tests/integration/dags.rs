@@ -1,0 +1,235 @@
+//! DAGs in RedisAI's `|>` form: local tensors that never reach the keyspace, PERSIST all or nothing, one
+//! reply per op with NA after an error, every parse error, TIMEOUT, and the read-only variants.
+
+use std::time::Duration;
+
+use redis::Value;
+
+use crate::common::{q, qerr, Server};
+use crate::models::{fixture, tensorset};
+use crate::strings::tap;
+
+fn store(c: &mut redis::Connection, key: &str, name: &str) {
+    redis::cmd("AI.MODELSTORE")
+        .arg(key)
+        .arg("ONNX")
+        .arg("CPU")
+        .arg("BLOB")
+        .arg(fixture(name))
+        .query::<()>(c)
+        .unwrap();
+}
+
+fn ok() -> Value {
+    Value::Okay
+}
+
+#[test]
+fn dag_runs_ops_over_local_tensors() {
+    let s = Server::start();
+    let mut c = s.con();
+    tap(&mut c);
+    store(&mut c, "foo", "add");
+    let reply: Vec<Value> = q(
+        &mut c,
+        "AI.DAGEXECUTE PERSIST 1 d |> AI.TENSORSET a FLOAT 2 VALUES 2 3 |> AI.TENSORSET b FLOAT 2 VALUES 2 3 \
+         |> AI.MODELEXECUTE foo INPUTS 2 a b OUTPUTS 1 c |> AI.MODELEXECUTE foo INPUTS 2 c c OUTPUTS 1 d \
+         |> AI.TENSORGET c VALUES",
+    )
+    .unwrap();
+    assert_eq!(reply.len(), 5);
+    assert_eq!(&reply[..4], [ok(), ok(), ok(), ok()]);
+    assert_eq!(
+        redis::from_redis_value::<Vec<f64>>(reply[4].clone()).unwrap(),
+        [4.0, 6.0]
+    );
+    // Only the PERSIST key reached the keyspace, and it was propagated as data.
+    assert_eq!(q::<i64>(&mut c, "EXISTS a b c").unwrap(), 0);
+    assert_eq!(
+        q::<Vec<f64>>(&mut c, "AI.TENSORGET d VALUES").unwrap(),
+        [8.0, 12.0]
+    );
+    let eff = crate::strings::effects(&mut c, 1);
+    assert_eq!(&eff[0][..5], ["AI.TENSORSET", "d", "FLOAT", "2", "BLOB"]);
+    // LOAD reads keys; a name reassigned later is a new version: each TENSORGET sees the one at its place.
+    let reply: Vec<Value> = q(
+        &mut c,
+        "AI.DAGRUN LOAD 1 d |> AI.TENSORGET d VALUES |> AI.TENSORSET d FLOAT 1 VALUES 7 |> AI.TENSORGET d VALUES",
+    )
+    .unwrap();
+    assert_eq!(
+        redis::from_redis_value::<Vec<f64>>(reply[0].clone()).unwrap(),
+        [8.0, 12.0]
+    );
+    assert_eq!(
+        redis::from_redis_value::<Vec<f64>>(reply[2].clone()).unwrap(),
+        [7.0]
+    );
+    assert_eq!(
+        q::<Vec<f64>>(&mut c, "AI.TENSORGET d VALUES").unwrap(),
+        [8.0, 12.0],
+        "no PERSIST, no write"
+    );
+}
+
+#[test]
+fn an_op_error_stops_the_dag_and_persists_nothing() {
+    let s = Server::start();
+    let mut c = s.con();
+    store(&mut c, "lin", "linear");
+    // Replies with an error element are checked on the wire: the error is an element of the array.
+    let mut raw = s.raw();
+    raw.expect(
+        b"AI.DAGEXECUTE PERSIST 1 y |> AI.TENSORSET x FLOAT 1 5 VALUES 1 2 3 4 5 |> AI.MODELEXECUTE lin INPUTS 1 x OUTPUTS 1 y |> AI.TENSORGET y VALUES\r\n",
+        b"*3\r\n+OK\r\n-ERR input 0 ('x') of the model has shape [?,4], got [1, 5]\r\n+NA\r\n",
+    );
+    assert_eq!(q::<i64>(&mut c, "EXISTS y").unwrap(), 0);
+    // A PERSIST key of another type: the ops ran, and an extra error element says the persist failed.
+    q::<()>(&mut c, "SET y str").unwrap();
+    raw.expect(
+        b"AI.DAGEXECUTE PERSIST 1 y |> AI.TENSORSET x FLOAT 1 4 VALUES 1 2 3 4 |> AI.MODELEXECUTE lin INPUTS 1 x OUTPUTS 1 y\r\n",
+        b"*3\r\n+OK\r\n+OK\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
+    assert_eq!(q::<String>(&mut c, "GET y").unwrap(), "str");
+}
+
+#[test]
+fn dag_parse_errors_follow_redisai() {
+    let s = Server::start();
+    let mut c = s.con();
+    store(&mut c, "m", "add");
+    q::<()>(&mut c, "AI.TENSORSET t FLOAT 2 VALUES 1 1").unwrap();
+    let e = |c: &mut redis::Connection, line: &str| qerr(c, line);
+    assert_eq!(
+        e(&mut c, "AI.DAGEXECUTE |> AI.TENSORGET t"),
+        "ERR missing arguments for 'AI.DAGEXECUTE' command"
+    );
+    assert_eq!(
+        e(&mut c, "AI.DAGRUN |> AI.TENSORGET"),
+        "ERR wrong number of arguments for 'AI.DAGRUN' command"
+    );
+    assert_eq!(e(&mut c, "AI.DAGEXECUTE TIMEOUT 5 |> AI.TENSORGET t META"), "ERR AI.DAGEXECUTE and AI.DAGEXECUTE_RO commands must contain at least one out of ROUTING, LOAD, PERSIST keywords");
+    assert_eq!(
+        e(&mut c, "AI.DAGEXECUTE LOAD 1 t LOAD 1 t |> AI.TENSORGET t"),
+        "ERR Invalid DAG command. Unexpected argument:  LOAD"
+    );
+    assert_eq!(
+        e(&mut c, "AI.DAGEXECUTE BOGUS 1 t |> AI.TENSORGET t"),
+        "ERR Invalid DAG command. Unexpected argument:  BOGUS"
+    );
+    assert_eq!(
+        e(&mut c, "AI.DAGEXECUTE LOAD x t |> AI.TENSORGET t"),
+        "ERR invalid or negative value found in number of keys to LOAD"
+    );
+    assert_eq!(
+        e(&mut c, "AI.DAGEXECUTE LOAD 2 t |> AI.TENSORGET t"),
+        "ERR number of keys to LOAD into DAG does not match the number of given arguments"
+    );
+    assert_eq!(
+        e(&mut c, "AI.DAGEXECUTE LOAD 1 nokey |> AI.TENSORGET nokey"),
+        "ERR tensor key is empty or in a different shard"
+    );
+    assert_eq!(
+        e(
+            &mut c,
+            "AI.DAGEXECUTE PERSIST 2 a a |> AI.TENSORSET a FLOAT 1"
+        ),
+        "ERR PERSIST keys must be unique"
+    );
+    assert_eq!(
+        e(
+            &mut c,
+            "AI.DAGEXECUTE PERSIST 1 zz |> AI.TENSORSET a FLOAT 1"
+        ),
+        "ERR PERSIST key cannot be found in DAG"
+    );
+    assert_eq!(
+        e(
+            &mut c,
+            "AI.DAGEXECUTE_RO PERSIST 1 a |> AI.TENSORSET a FLOAT 1"
+        ),
+        "ERR PERSIST cannot be specified in a read-only DAG"
+    );
+    assert_eq!(
+        e(&mut c, "AI.DAGEXECUTE ROUTING r |> AI.TENSORGET a META"),
+        "ERR INPUT key cannot be found in DAG"
+    );
+    assert_eq!(
+        e(&mut c, "AI.DAGEXECUTE ROUTING r |> SET a b"),
+        "Unsupported command within DAG"
+    );
+    assert_eq!(
+        e(
+            &mut c,
+            "AI.DAGEXECUTE LOAD 1 t |> AI.MODELRUN m INPUTS t t OUTPUTS o"
+        ),
+        "Deprecated AI.MODELRUN cannot be used in AI.DAGEXECUTE command"
+    );
+    assert_eq!(
+        e(
+            &mut c,
+            "AI.DAGRUN LOAD 1 t |> AI.MODELEXECUTE m INPUTS 2 t t OUTPUTS 1 o"
+        ),
+        "AI.MODELEXECUTE cannot be used in a deprecated AI.DAGRUN command"
+    );
+    assert_eq!(
+        e(
+            &mut c,
+            "AI.DAGEXECUTE LOAD 1 t |> AI.MODELEXECUTE m INPUTS 2 t t OUTPUTS 1 o TIMEOUT 5"
+        ),
+        "ERR TIMEOUT not allowed within a DAG command"
+    );
+    assert_eq!(
+        e(
+            &mut c,
+            "AI.DAGEXECUTE_RO LOAD 1 t |> AI.SCRIPTEXECUTE s f INPUTS 1 t"
+        ),
+        "ERR AI.SCRIPTEXECUTE command cannot be specified in a read-only DAG"
+    );
+    assert_eq!(
+        e(&mut c, "AI.DAGEXECUTE LOAD 1 t |> AI.TENSORSET x BADTYPE 1"),
+        "ERR invalid data type"
+    );
+    // The deprecated DAGRUN_RO may run the deprecated ops, and reads fine.
+    let reply: Vec<Value> = q(
+        &mut c,
+        "AI.DAGRUN_RO LOAD 1 t |> AI.MODELRUN m INPUTS t t OUTPUTS o |> AI.TENSORGET o VALUES",
+    )
+    .unwrap();
+    assert_eq!(
+        redis::from_redis_value::<Vec<f64>>(reply[1].clone()).unwrap(),
+        [2.0, 2.0]
+    );
+    // Blocking: refused inside a transaction, at EXEC.
+    let mut raw = s.raw();
+    raw.expect(
+        b"MULTI\r\nAI.DAGRUN |> AI.TENSORSET a FLOAT 1\r\nEXEC\r\n",
+        b"+OK\r\n+QUEUED\r\n*1\r\n-ERR Cannot run RedisAI command within a transaction or a LUA script\r\n",
+    );
+}
+
+#[test]
+fn dag_timeout_while_queued() {
+    let s = Server::with_args(&["--threads-per-queue", "1"]);
+    let mut c = s.con();
+    store(&mut c, "slow", "slow");
+    let rows = 50_000usize;
+    tensorset(
+        &mut c,
+        "big",
+        "FLOAT",
+        &[rows, 128],
+        &vec![0u8; rows * 128 * 4],
+    );
+    let mut busy = s.raw();
+    busy.send(b"AI.MODELEXECUTE slow INPUTS 1 big OUTPUTS 1 bigout\r\n");
+    std::thread::sleep(Duration::from_millis(50));
+    let r: Value = q(
+        &mut c,
+        "AI.DAGEXECUTE PERSIST 1 a TIMEOUT 1 |> AI.TENSORSET a FLOAT 1",
+    )
+    .unwrap();
+    assert_eq!(r, Value::SimpleString("TIMEDOUT".into()));
+    assert_eq!(q::<i64>(&mut c, "EXISTS a").unwrap(), 0);
+    busy.expect(b"", b"+OK\r\n");
+}
