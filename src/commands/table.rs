@@ -188,6 +188,7 @@ pub static TABLE: &[CommandSpec] = &[
     cmd!("ai.dagexecute_ro", -2, READONLY | BLOCKING, ["read", "ai"], (3, 3, 1), "ai", "1.2.0", "Runs a read-only DAG (no PERSIST, no scripts).", ai::dagexecute_ro),
     cmd!("ai.dagrun", -2, RW | BLOCKING, ["write", "ai"], (3, 3, 1), "ai", "1.0.0", "Runs a DAG (deprecated syntax).", ai::dagrun),
     cmd!("ai.dagrun_ro", -2, READONLY | BLOCKING, ["read", "ai"], (3, 3, 1), "ai", "1.0.0", "Runs a read-only DAG (deprecated syntax).", ai::dagrun_ro),
+    cmd!("ai.dagrunro", -2, READONLY | BLOCKING, ["read", "ai"], (3, 3, 1), "ai", "0.1.0", "AI.DAGRUN_RO under its original name.", ai::dagrunro),
     // cells and pools: shared model state (src/state)
     cmd!("ai.cellset", 3, RW, ["write", "ai"], (1, 1, 1), "ai", "0.1.0", "Sets a cell's JSON value.", state::cellset),
     cmd!("ai.cellget", 2, READONLY | FAST, ["read", "ai", "fast"], (1, 1, 1), "ai", "0.1.0", "Returns a cell's JSON value.", state::cellget),

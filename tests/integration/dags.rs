@@ -233,3 +233,71 @@ fn dag_timeout_while_queued() {
     assert_eq!(q::<i64>(&mut c, "EXISTS a").unwrap(), 0);
     busy.expect(b"", b"+OK\r\n");
 }
+
+#[test]
+fn arrow_form_with_volatile_names() {
+    let s = Server::start();
+    let mut c = s.con();
+    store(&mut c, "foo", "add");
+    // The seed example, verbatim.
+    let reply: Vec<Value> = q(
+        &mut c,
+        "AI.DAGRUN TENSORSET ~a~ FLOAT 2 VALUES 2 3 => TENSORSET ~b~ FLOAT 2 VALUES 2 3 => MODELRUN foo INPUTS ~a~ ~b~ OUTPUTS ~c~ => TENSORGET ~c~",
+    )
+    .unwrap();
+    assert_eq!(&reply[..3], [ok(), ok(), ok()]);
+    let meta: Vec<Value> = redis::from_redis_value(reply[3].clone()).unwrap();
+    assert_eq!(
+        redis::from_redis_value::<String>(meta[1].clone()).unwrap(),
+        "FLOAT"
+    );
+    let blob: Vec<u8> = redis::from_redis_value(meta[5].clone()).unwrap();
+    assert_eq!(
+        blob,
+        [4f32, 6f32]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>()
+    );
+    assert_eq!(
+        q::<i64>(&mut c, "EXISTS a b c ~a~ ~b~ ~c~").unwrap(),
+        0,
+        "volatile names never reach the keyspace"
+    );
+    // A plain name is a keyspace key: written when the DAG commits, and only it.
+    let reply: Vec<Value> = q(
+        &mut c,
+        "AI.DAGRUN AI.TENSORSET ~a~ FLOAT 2 VALUES 1 1 => AI.MODELEXECUTE foo INPUTS 2 ~a~ ~a~ OUTPUTS 1 d",
+    )
+    .unwrap();
+    assert_eq!(reply, [ok(), ok()]);
+    let mut keys: Vec<String> = q(&mut c, "KEYS *").unwrap();
+    keys.sort();
+    assert_eq!(keys, ["d", "foo"]);
+    // Keyspace names are read when their op runs.
+    let reply: Vec<Value> = q(
+        &mut c,
+        "AI.DAGRUNRO MODELRUN foo INPUTS d d OUTPUTS ~e~ => TENSORGET ~e~ VALUES",
+    )
+    .unwrap();
+    assert_eq!(
+        redis::from_redis_value::<Vec<f64>>(reply[1].clone()).unwrap(),
+        [4.0, 4.0]
+    );
+    // Read-only DAGs may not write keyspace keys.
+    assert_eq!(
+        qerr(&mut c, "AI.DAGRUN_RO TENSORSET x FLOAT 1 => TENSORGET x"),
+        "ERR read-only DAG cannot write key 'x'"
+    );
+    assert_eq!(
+        qerr(&mut c, "AI.DAGRUNRO MODELRUN foo INPUTS ~q~ d OUTPUTS ~e~"),
+        "ERR INPUT key cannot be found in DAG"
+    );
+    // A failing op commits nothing.
+    let mut raw = s.raw();
+    raw.expect(
+        b"AI.DAGRUN TENSORSET z FLOAT 1 => MODELRUN foo INPUTS z z OUTPUTS w\r\n",
+        b"*2\r\n+OK\r\n-ERR input 0 ('a') of the model has shape [2], got [1]\r\n",
+    );
+    assert_eq!(q::<i64>(&mut c, "EXISTS z w").unwrap(), 0);
+}

@@ -4,7 +4,7 @@
 //! that no other client can see; the PERSIST keys are written together at the end, only if every op
 //! succeeded, and propagated as `AI.TENSORSET ... BLOB` effects.
 //!
-//! This first version runs the ops one after the other on the worker that took the DAG (model ops run there
+//! The ops run one after the other on the worker that took the DAG (`dag_run.rs`; model ops run there
 //! directly, without auto-batching); planning independent ops in parallel is the next step.
 
 use std::collections::{HashMap, HashSet};
@@ -13,17 +13,17 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::dag_run;
 use super::{input_tensor, model_at, parse_timeout, script_at};
 use crate::args::Args;
-use crate::commands::{Ctx, Effects, Event, Events, Outcome};
-use crate::config::notify;
+use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
-use crate::exec::{Job, WorkerCache};
-use crate::keyspace::{own, Value};
+use crate::exec::Job;
+use crate::keyspace::own;
 use crate::model::Model;
 use crate::reply::Reply;
 use crate::script::Script;
-use crate::tensor::{parse_tensorset, tensor_reply, Tensor, TensorFormat, TensorSetArgs};
+use crate::tensor::{parse_tensorset, Tensor, TensorFormat, TensorSetArgs};
 use crate::util::eq_ic;
 
 /// Which DAG command.
@@ -45,7 +45,7 @@ impl Variant {
         }
     }
 
-    fn read_only(self) -> bool {
+    pub(super) fn read_only(self) -> bool {
         matches!(self, Variant::ExecuteRo | Variant::RunRo)
     }
 
@@ -55,7 +55,7 @@ impl Variant {
 }
 
 /// One parsed op.
-enum Op {
+pub(super) enum Op {
     /// Parsed (and checked) now, applied in order when the DAG runs; replies OK.
     Set {
         name: Bytes,
@@ -105,6 +105,17 @@ fn header_list(args: &mut Args, kw: &str, what: &str) -> CmdResult<Vec<Bytes>> {
 /// Parses and runs a DAG command.
 pub fn dag(ctx: &mut Ctx, args: &mut Args, variant: Variant) -> CmdResult<Outcome> {
     ctx.refuse_in_exec()?;
+    // The original form (commands.md section 3): no top-level `|>` and no header keyword first.
+    let rest = args.rest_ref();
+    let header = ["LOAD", "PERSIST", "ROUTING", "TIMEOUT"];
+    if variant.deprecated()
+        && !rest.iter().any(|a| a.as_ref() == b"|>")
+        && rest
+            .first()
+            .is_some_and(|f| !header.iter().any(|h| eq_ic(f, h)))
+    {
+        return dag_run::arrow(ctx, args, variant);
+    }
     let argc = args.argv().len();
     if variant.deprecated() && argc < 4 {
         return Err(CmdError::err(format!(
@@ -176,7 +187,7 @@ pub fn dag(ctx: &mut Ctx, args: &mut Args, variant: Variant) -> CmdResult<Outcom
     let rest = args.rest();
     let mut ops = Vec::new();
     for chunk in split_ops(&rest) {
-        let op = parse_op(ctx, chunk, variant, &defined)?;
+        let op = parse_op(ctx, chunk, variant, &defined, false)?;
         match &op {
             Op::Model { outputs, .. } | Op::Script { outputs, .. } => {
                 defined.extend(outputs.iter().cloned())
@@ -205,7 +216,7 @@ pub fn dag(ctx: &mut Ctx, args: &mut Args, variant: Variant) -> CmdResult<Outcom
                 if timeout.is_some_and(|t: Duration| enqueued.elapsed() > t) {
                     return done(Reply::Simple("TIMEDOUT"));
                 }
-                done(run(&shared, cache, ops, arena, persist))
+                done(dag_run::run(&shared, cache, ops, arena, persist, false))
             })),
         );
     }))
@@ -218,13 +229,19 @@ fn split_ops(rest: &[Bytes]) -> Vec<&[Bytes]> {
         .collect()
 }
 
-fn parse_op(
+/// Parses one op. `arrow`: the `=>` form, where ops may omit `AI.`, both op generations are accepted, and
+/// only `~volatile~` inputs must come from earlier ops (other names are keyspace keys).
+pub(super) fn parse_op(
     ctx: &mut Ctx,
     chunk: &[Bytes],
     variant: Variant,
     defined: &HashSet<Bytes>,
+    arrow: bool,
 ) -> CmdResult<Op> {
-    let name = chunk[0].to_ascii_uppercase();
+    let mut name = chunk[0].to_ascii_uppercase();
+    if arrow && !name.starts_with(b"AI.") {
+        name = [b"AI.".as_slice(), &name].concat();
+    }
     // The cursor starts after the op's name, as for a command.
     let mut args = Args::new(chunk.to_vec());
     let arity = |n: usize| {
@@ -238,7 +255,10 @@ fn parse_op(
         }
     };
     let need = |names: &[Bytes]| {
-        if names.iter().all(|n| defined.contains(n)) {
+        if names
+            .iter()
+            .all(|n| defined.contains(n) || (arrow && !dag_run::volatile(n)))
+        {
             Ok(())
         } else {
             Err(CmdError::err("INPUT key cannot be found in DAG"))
@@ -279,7 +299,7 @@ fn parse_op(
         }
         b"AI.MODELEXECUTE" | b"AI.MODELRUN" => {
             let modern = name.as_slice() == b"AI.MODELEXECUTE";
-            if modern && variant.deprecated() {
+            if modern && variant.deprecated() && !arrow {
                 return Err(CmdError::Raw(
                     "AI.MODELEXECUTE cannot be used in a deprecated AI.DAGRUN command".into(),
                 ));
@@ -318,7 +338,7 @@ fn parse_op(
         }
         b"AI.SCRIPTEXECUTE" | b"AI.SCRIPTRUN" => {
             let modern = name.as_slice() == b"AI.SCRIPTEXECUTE";
-            if modern && variant.deprecated() {
+            if modern && variant.deprecated() && !arrow {
                 return Err(CmdError::Raw(
                     "AI.SCRIPTEXECUTE cannot be used in a deprecated AI.DAGRUN command".into(),
                 ));
@@ -432,135 +452,4 @@ fn listed_io(args: &mut Args) -> CmdResult<(Vec<Bytes>, Vec<Bytes>)> {
         inputs.push(own(a));
     }
     Err(CmdError::err("OUTPUTS not specified"))
-}
-
-/// Runs the ops in order over the arena; replies one entry per op (`NA` after an error), then persists.
-fn run(
-    shared: &crate::shared::Shared,
-    cache: &mut WorkerCache,
-    ops: Vec<Op>,
-    mut arena: HashMap<Bytes, Arc<Tensor>>,
-    persist: Vec<Bytes>,
-) -> Reply {
-    let mut replies = Vec::with_capacity(ops.len());
-    let mut failed = false;
-    let limit = Duration::from_millis(shared.pool.exec_timeout_ms);
-    let script_limit = Duration::from_millis(shared.config.read().settings.script_time_limit);
-    for op in ops {
-        if failed {
-            replies.push(Reply::Simple("NA"));
-            continue;
-        }
-        let result: Result<Reply, String> = match op {
-            Op::Set { name, tensor } => {
-                arena.insert(name, tensor);
-                Ok(Reply::OK)
-            }
-            Op::Get { name, format } => Ok(match arena.get(&name) {
-                Some(t) => tensor_reply(t, format),
-                None => Reply::Simple("NA"),
-            }),
-            Op::Model {
-                model,
-                inputs,
-                outputs,
-            } => {
-                let tensors: Vec<&Tensor> = inputs
-                    .iter()
-                    .filter_map(|k| arena.get(k).map(|t| t.as_ref()))
-                    .collect();
-                let start = Instant::now();
-                let out = model.onnx.check_inputs(&tensors).and_then(|()| {
-                    model.onnx.run(
-                        model.id,
-                        &mut cache.onnx,
-                        &tensors,
-                        (!limit.is_zero()).then_some(limit),
-                    )
-                });
-                let samples = out
-                    .as_ref()
-                    .ok()
-                    .and_then(|o| o.first())
-                    .and_then(|t| t.shape.first().copied())
-                    .unwrap_or(0);
-                model.stats.record(
-                    start.elapsed().as_micros() as u64,
-                    samples as u64,
-                    out.is_err(),
-                );
-                out.map(|ts| {
-                    for (k, t) in outputs.into_iter().zip(ts) {
-                        arena.insert(k, Arc::new(t));
-                    }
-                    Reply::OK
-                })
-            }
-            Op::Script {
-                script,
-                func,
-                keys,
-                args,
-                inputs,
-                outputs,
-            } => {
-                let tensors: Vec<&Tensor> = inputs
-                    .iter()
-                    .filter_map(|k| arena.get(k).map(|t| t.as_ref()))
-                    .collect();
-                let start = Instant::now();
-                let out = script.call(&func, &tensors, &keys, &args, script_limit);
-                script
-                    .stats
-                    .record(start.elapsed().as_micros() as u64, 0, out.is_err());
-                out.and_then(|ts| {
-                    if ts.len() != outputs.len() {
-                        return Err(format!(
-                            "{} outputs were produced but OUTPUTS names {}",
-                            ts.len(),
-                            outputs.len()
-                        ));
-                    }
-                    for (k, t) in outputs.into_iter().zip(ts) {
-                        arena.insert(k, Arc::new(t));
-                    }
-                    Ok(Reply::OK)
-                })
-            }
-        };
-        match result {
-            Ok(r) => replies.push(r),
-            Err(e) => {
-                failed = true;
-                replies.push(Reply::Error(super::error_of(e)));
-            }
-        }
-    }
-    if !failed && !persist.is_empty() {
-        let committed = crate::commands::dispatch::commit(shared, |db, now| {
-            if persist.iter().any(|k| {
-                db.get(k, now)
-                    .is_some_and(|e| !matches!(e.value, Value::Tensor(_)))
-            }) {
-                return (Err(CmdError::WrongType), Effects::new(), Events::new());
-            }
-            let (mut effects, mut events) = (Effects::new(), Events::new());
-            for key in &persist {
-                if let Some(t) = arena.get(key) {
-                    effects.push(super::tensorset::tensorset_effect(key.clone(), t));
-                    db.set(key.clone(), Value::Tensor(t.clone()), None);
-                    events.push(Event {
-                        class: notify::MODULE,
-                        name: "ai.tensorset",
-                        key: key.clone(),
-                    });
-                }
-            }
-            (Ok(()), effects, events)
-        });
-        if let Err(e) = committed {
-            replies.push(Reply::Error(e));
-        }
-    }
-    Reply::Array(replies)
 }

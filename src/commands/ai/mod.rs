@@ -3,10 +3,12 @@
 
 mod config;
 mod dag;
+mod dag_run;
 mod dagexecute;
 mod dagexecute_ro;
 mod dagrun;
 mod dagrun_ro;
+mod dagrunro;
 mod info;
 mod modeldel;
 mod modelexecute;
@@ -32,6 +34,7 @@ pub use dagexecute::dagexecute;
 pub use dagexecute_ro::dagexecute_ro;
 pub use dagrun::dagrun;
 pub use dagrun_ro::dagrun_ro;
+pub use dagrunro::dagrunro;
 pub use info::info;
 pub use modeldel::modeldel;
 pub use modelexecute::modelexecute;
