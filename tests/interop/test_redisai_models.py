@@ -226,3 +226,24 @@ def test_scripts_end_to_end(ai):
     assert ai.scriptdel("s") == "OK"
     with pytest.raises(ResponseError, match="script key is empty"):
         ai.scriptget("s")
+
+
+def test_dag_builder_end_to_end(ai):
+    """redisai-py's dag() builder: AI.DAGEXECUTE with LOAD/PERSIST, and DAGEXECUTE_RO."""
+    ai.modelstore("add", "ONNX", "CPU", model_bytes("add"))
+    ai.tensorset("a", np.array([2, 3], dtype=np.float32))
+    dag = ai.dag(load=["a"], persist=["c"])
+    dag.tensorset("b", np.array([2, 3], dtype=np.float32))
+    dag.modelexecute("add", inputs=["a", "b"], outputs=["c"])
+    dag.tensorget("c")
+    result = dag.execute()
+    assert result[0] == "OK" and result[1] == "OK"
+    np.testing.assert_array_equal(result[2], np.array([4, 6], dtype=np.float32))
+    np.testing.assert_array_equal(ai.tensorget("c"), np.array([4, 6], dtype=np.float32))
+    assert not ai.exists("b"), "DAG-local tensors never reach the keyspace"
+    ro = ai.dag(load=["c"], readonly=True)
+    ro.modelexecute("add", inputs=["c", "c"], outputs=["d"])
+    ro.tensorget("d")
+    out = ro.execute()
+    np.testing.assert_array_equal(out[1], np.array([8, 12], dtype=np.float32))
+    assert not ai.exists("d")
