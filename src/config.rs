@@ -264,6 +264,16 @@ pub const DIRECTIVES: &[Directive] = &[
         true,
         "Milliseconds a script call may run (without its own TIMEOUT) before it is interrupted.",
     ),
+    d(
+        "dag-result-ttl",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "300",
+        true,
+        "Seconds an asynchronous DAG's result is kept after it finished.",
+    ),
 ];
 
 /// Looks a directive up by name, case-insensitively.
@@ -320,6 +330,7 @@ pub struct Settings {
     pub model_chunk_size: usize,
     pub enable_python_scripts: bool,
     pub script_time_limit: u64,
+    pub dag_result_ttl: u64,
 }
 
 /// The configuration: canonical text per directive plus the typed view.
@@ -510,6 +521,7 @@ impl Config {
             model_chunk_size: int("model-chunk-size") as usize,
             enable_python_scripts: v["enable-python-scripts"] == "yes",
             script_time_limit: int("script-time-limit") as u64,
+            dag_result_ttl: int("dag-result-ttl") as u64,
         };
         self.settings = s;
     }

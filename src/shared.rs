@@ -89,6 +89,8 @@ pub struct Shared {
     pub active_expire: AtomicBool,
     /// The model worker pool (RedisAI's per-device run queues).
     pub pool: Pool,
+    /// Asynchronous DAG runs (AI.DAGRUNASYNC) by id.
+    pub async_dags: crate::exec::asyncdag::Registry,
     /// `AI.CONFIG BACKENDSPATH`: kept and reported for RedisAI clients; backends are built in.
     pub backends_path: Mutex<String>,
     shutdown: Mutex<Option<ShutdownHook>>,
@@ -111,6 +113,7 @@ impl Shared {
             me: me.clone(),
             pool,
             backends_path: Mutex::new(String::new()),
+            async_dags: Default::default(),
             hot,
             engine: Mutex::new(Engine {
                 db: Db::new(),

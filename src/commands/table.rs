@@ -189,6 +189,10 @@ pub static TABLE: &[CommandSpec] = &[
     cmd!("ai.dagrun", -2, RW | BLOCKING, ["write", "ai"], (3, 3, 1), "ai", "1.0.0", "Runs a DAG (deprecated syntax).", ai::dagrun),
     cmd!("ai.dagrun_ro", -2, READONLY | BLOCKING, ["read", "ai"], (3, 3, 1), "ai", "1.0.0", "Runs a read-only DAG (deprecated syntax).", ai::dagrun_ro),
     cmd!("ai.dagrunro", -2, READONLY | BLOCKING, ["read", "ai"], (3, 3, 1), "ai", "0.1.0", "AI.DAGRUN_RO under its original name.", ai::dagrunro),
+    cmd!("ai.dagrunasync", -2, RW, ["write", "ai"], (0, 0, 0), "ai", "0.1.0", "Starts a DAG in the background and returns its id.", ai::dagrunasync),
+    cmd!("ai.dagstatus", 2, READONLY | FAST, ["read", "ai", "fast"], (0, 0, 0), "ai", "0.1.0", "Reports an asynchronous DAG's status.", ai::dagstatus),
+    cmd!("ai.dagresult", -2, READONLY, ["read", "ai"], (0, 0, 0), "ai", "0.1.0", "Returns an asynchronous DAG's reply, optionally waiting for it.", ai::dagresult),
+    cmd!("ai.dagcancel", 2, WRITE, ["write", "ai"], (0, 0, 0), "ai", "0.1.0", "Cancels an asynchronous DAG before it commits.", ai::dagcancel),
     // cells and pools: shared model state (src/state)
     cmd!("ai.cellset", 3, RW, ["write", "ai"], (1, 1, 1), "ai", "0.1.0", "Sets a cell's JSON value.", state::cellset),
     cmd!("ai.cellget", 2, READONLY | FAST, ["read", "ai", "fast"], (1, 1, 1), "ai", "0.1.0", "Returns a cell's JSON value.", state::cellget),

@@ -6,6 +6,7 @@
 //! The command that queued the request commits the outputs and replies from that callback, so the
 //! keyspace lock is never held while a model runs.
 
+pub mod asyncdag;
 mod batch;
 
 use std::collections::{HashMap, VecDeque};

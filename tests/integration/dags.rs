@@ -301,3 +301,100 @@ fn arrow_form_with_volatile_names() {
     );
     assert_eq!(q::<i64>(&mut c, "EXISTS z w").unwrap(), 0);
 }
+
+#[test]
+fn async_dags_report_wait_and_cancel() {
+    let s = Server::with_args(&["--threads-per-queue", "1"]);
+    let mut c = s.con();
+    store(&mut c, "slow", "slow");
+    store(&mut c, "foo", "add");
+    let rows = 50_000usize;
+    tensorset(
+        &mut c,
+        "big",
+        "FLOAT",
+        &[rows, 128],
+        &vec![0u8; rows * 128 * 4],
+    );
+    // A run that stays queued behind a busy worker can be cancelled: it never runs, writes nothing.
+    let mut busy = s.raw();
+    busy.send(b"AI.MODELEXECUTE slow INPUTS 1 big OUTPUTS 1 out1\r\n");
+    std::thread::sleep(Duration::from_millis(50));
+    let id: String = q(
+        &mut c,
+        "AI.DAGRUNASYNC TENSORSET kept FLOAT 1 => TENSORGET kept",
+    )
+    .unwrap();
+    assert_eq!(
+        q::<String>(&mut c, &format!("AI.DAGSTATUS {id}")).unwrap(),
+        "queued"
+    );
+    assert_eq!(
+        q::<Option<String>>(&mut c, &format!("AI.DAGRESULT {id}")).unwrap(),
+        None
+    );
+    assert_eq!(q::<i64>(&mut c, &format!("AI.DAGCANCEL {id}")).unwrap(), 1);
+    busy.expect(b"", b"+OK\r\n");
+    let r: Value = q(&mut c, &format!("AI.DAGRESULT {id} BLOCK 10000")).unwrap();
+    assert_eq!(r, Value::SimpleString("CANCELLED".into()));
+    assert_eq!(
+        q::<String>(&mut c, &format!("AI.DAGSTATUS {id}")).unwrap(),
+        "cancelled"
+    );
+    assert_eq!(q::<i64>(&mut c, "EXISTS kept").unwrap(), 0);
+    assert_eq!(
+        q::<i64>(&mut c, &format!("AI.DAGCANCEL {id}")).unwrap(),
+        0,
+        "too late once finished"
+    );
+
+    // A running one: its status moves to running, then done; BLOCK answers when it finishes; the completion
+    // is published; the starting client may go away without cancelling it.
+    let mut sub = s.raw();
+    let mut starter = s.con();
+    let id: String = q(
+        &mut starter,
+        "AI.DAGRUNASYNC MODELRUN slow INPUTS big OUTPUTS ~o~ => TENSORSET d FLOAT 1 VALUES 5",
+    )
+    .unwrap();
+    drop(starter);
+    let ch = format!("__dag__:{id}");
+    sub.expect(
+        format!("SUBSCRIBE {ch}\r\n").as_bytes(),
+        format!("*3\r\n$9\r\nsubscribe\r\n${}\r\n{ch}\r\n:1\r\n", ch.len()).as_bytes(),
+    );
+    let mut waited = 0;
+    while q::<String>(&mut c, &format!("AI.DAGSTATUS {id}")).unwrap() == "queued" {
+        assert!(waited < 400, "never started");
+        std::thread::sleep(Duration::from_millis(5));
+        waited += 1;
+    }
+    let r: Vec<Value> = q(&mut c, &format!("AI.DAGRESULT {id} BLOCK 20000")).unwrap();
+    assert_eq!(r, [ok(), ok()]);
+    assert_eq!(
+        q::<String>(&mut c, &format!("AI.DAGSTATUS {id}")).unwrap(),
+        "done"
+    );
+    assert_eq!(
+        q::<Vec<f64>>(&mut c, "AI.TENSORGET d VALUES").unwrap(),
+        [5.0]
+    );
+    sub.expect(
+        b"",
+        format!(
+            "*3\r\n$7\r\nmessage\r\n${}\r\n{ch}\r\n$4\r\ndone\r\n",
+            ch.len()
+        )
+        .as_bytes(),
+    );
+    // Failures and unknown ids.
+    let id: String = q(&mut c, "AI.DAGRUNASYNC MODELRUN foo INPUTS d d OUTPUTS e").unwrap();
+    let r: Result<Vec<Value>, _> = q(&mut c, &format!("AI.DAGRESULT {id} BLOCK 20000"));
+    assert!(r.is_err(), "the op's error comes back as in AI.DAGRUN");
+    assert_eq!(
+        q::<String>(&mut c, &format!("AI.DAGSTATUS {id}")).unwrap(),
+        "failed"
+    );
+    assert_eq!(qerr(&mut c, "AI.DAGSTATUS nosuchid"), "ERR no such DAG run");
+    assert_eq!(qerr(&mut c, "AI.DAGRESULT nosuch"), "ERR no such DAG run");
+}

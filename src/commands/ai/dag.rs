@@ -18,6 +18,7 @@ use super::{input_tensor, model_at, parse_timeout, script_at};
 use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
+use crate::exec::asyncdag::AsyncDag;
 use crate::exec::Job;
 use crate::keyspace::own;
 use crate::model::Model;
@@ -104,6 +105,17 @@ fn header_list(args: &mut Args, kw: &str, what: &str) -> CmdResult<Vec<Bytes>> {
 
 /// Parses and runs a DAG command.
 pub fn dag(ctx: &mut Ctx, args: &mut Args, variant: Variant) -> CmdResult<Outcome> {
+    dag_with(ctx, args, variant, None)
+}
+
+/// Parses a DAG and returns the work that runs it; `control` makes it an asynchronous run (AI.DAGRUNASYNC):
+/// it reports its progress there and stops if cancelled before it commits.
+pub fn dag_with(
+    ctx: &mut Ctx,
+    args: &mut Args,
+    variant: Variant,
+    control: Option<Arc<AsyncDag>>,
+) -> CmdResult<Outcome> {
     ctx.refuse_in_exec()?;
     // The original form (commands.md section 3): no top-level `|>` and no header keyword first.
     let rest = args.rest_ref();
@@ -114,7 +126,7 @@ pub fn dag(ctx: &mut Ctx, args: &mut Args, variant: Variant) -> CmdResult<Outcom
             .first()
             .is_some_and(|f| !header.iter().any(|h| eq_ic(f, h)))
     {
-        return dag_run::arrow(ctx, args, variant);
+        return dag_run::arrow(ctx, args, variant, control);
     }
     let argc = args.argv().len();
     if variant.deprecated() && argc < 4 {
@@ -216,7 +228,10 @@ pub fn dag(ctx: &mut Ctx, args: &mut Args, variant: Variant) -> CmdResult<Outcom
                 if timeout.is_some_and(|t: Duration| enqueued.elapsed() > t) {
                     return done(Reply::Simple("TIMEDOUT"));
                 }
-                done(dag_run::run(&shared, cache, ops, arena, persist, false))
+                let ctl = control.as_deref();
+                done(dag_run::run(
+                    &shared, cache, ops, arena, persist, false, ctl,
+                ))
             })),
         );
     }))

@@ -12,6 +12,7 @@ use crate::args::Args;
 use crate::commands::{Ctx, Effects, Event, Events, Outcome};
 use crate::config::notify;
 use crate::error::{CmdError, CmdResult};
+use crate::exec::asyncdag::AsyncDag;
 use crate::exec::{Job, WorkerCache};
 use crate::keyspace::Value;
 use crate::reply::Reply;
@@ -25,7 +26,12 @@ pub(super) fn volatile(name: &[u8]) -> bool {
 
 /// `AI.DAGRUN op => op => ...`: every non-volatile name an op writes is written to the keyspace when the whole
 /// DAG commits (all or nothing); a read-only DAG may not write one.
-pub(super) fn arrow(ctx: &mut Ctx, args: &mut Args, variant: Variant) -> CmdResult<Outcome> {
+pub(super) fn arrow(
+    ctx: &mut Ctx,
+    args: &mut Args,
+    variant: Variant,
+    control: Option<Arc<AsyncDag>>,
+) -> CmdResult<Outcome> {
     let rest = args.rest();
     let mut defined: HashSet<Bytes> = HashSet::new();
     let mut ops = Vec::new();
@@ -65,7 +71,8 @@ pub(super) fn arrow(ctx: &mut Ctx, args: &mut Args, variant: Variant) -> CmdResu
         pool.pool.submit(
             "CPU",
             Job::Task(Box::new(move |cache| {
-                done(run(&shared, cache, ops, HashMap::new(), writes, true))
+                let ctl = control.as_deref();
+                done(run(&shared, cache, ops, HashMap::new(), writes, true, ctl))
             })),
         );
     }))
@@ -137,13 +144,17 @@ pub(super) fn run(
     mut arena: HashMap<Bytes, Arc<Tensor>>,
     persist: Vec<Bytes>,
     keyspace: bool,
+    control: Option<&AsyncDag>,
 ) -> Reply {
+    if control.is_some_and(|c| !c.start()) {
+        return Reply::Simple("CANCELLED");
+    }
     let mut replies = Vec::with_capacity(ops.len());
     let mut failed = false;
     let limit = Duration::from_millis(shared.pool.exec_timeout_ms);
     let script_limit = Duration::from_millis(shared.config.read().settings.script_time_limit);
     for op in ops {
-        if failed {
+        if failed || control.is_some_and(AsyncDag::cancelled) {
             replies.push(Reply::Simple("NA"));
             continue;
         }
@@ -202,6 +213,9 @@ pub(super) fn run(
                 replies.push(Reply::Error(super::error_of(e)));
             }
         }
+    }
+    if control.is_some_and(|c| !c.begin_commit()) {
+        return Reply::Simple("CANCELLED");
     }
     if !failed && !persist.is_empty() {
         if let Err(e) = persist_all(shared, &arena, &persist) {
