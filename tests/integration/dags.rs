@@ -398,3 +398,53 @@ fn async_dags_report_wait_and_cancel() {
     assert_eq!(qerr(&mut c, "AI.DAGSTATUS nosuchid"), "ERR no such DAG run");
     assert_eq!(qerr(&mut c, "AI.DAGRESULT nosuch"), "ERR no such DAG run");
 }
+
+#[test]
+fn independent_ops_run_in_parallel_and_batch() {
+    let s = Server::start();
+    let mut c = s.con();
+    // MINBATCHSIZE 2 holds a request until a second one joins it: two independent ops of one DAG can only
+    // complete if they are queued at the same time, and then they run as one batch.
+    redis::cmd("AI.MODELSTORE")
+        .arg("lin")
+        .arg("ONNX")
+        .arg("CPU")
+        .arg("BATCHSIZE")
+        .arg(2)
+        .arg("MINBATCHSIZE")
+        .arg(2)
+        .arg("MINBATCHTIMEOUT")
+        .arg(20000)
+        .arg("BLOB")
+        .arg(fixture("linear"))
+        .query::<()>(&mut c)
+        .unwrap();
+    let reply: Vec<Value> = q(
+        &mut c,
+        "AI.DAGEXECUTE PERSIST 2 y1 y2 |> AI.TENSORSET x1 FLOAT 1 4 VALUES 1 2 3 4 |> AI.TENSORSET x2 FLOAT 1 4 VALUES 4 3 2 1 \
+         |> AI.MODELEXECUTE lin INPUTS 1 x1 OUTPUTS 1 y1 |> AI.MODELEXECUTE lin INPUTS 1 x2 OUTPUTS 1 y2",
+    )
+    .unwrap();
+    assert_eq!(reply, [ok(), ok(), ok(), ok()]);
+    let info: String = q(&mut c, "INFO ai").unwrap();
+    assert!(
+        info.contains("ai_queue_CPU_batches:1\r\n")
+            && info.contains("ai_queue_CPU_batched_requests:2\r\n"),
+        "{info}"
+    );
+    // Same results as running them alone.
+    redis::cmd("AI.MODELSTORE")
+        .arg("plain")
+        .arg("ONNX")
+        .arg("CPU")
+        .arg("BLOB")
+        .arg(fixture("linear"))
+        .query::<()>(&mut c)
+        .unwrap();
+    q::<()>(&mut c, "AI.TENSORSET x1 FLOAT 1 4 VALUES 1 2 3 4").unwrap();
+    q::<()>(&mut c, "AI.MODELEXECUTE plain INPUTS 1 x1 OUTPUTS 1 r1").unwrap();
+    assert_eq!(
+        q::<Vec<f64>>(&mut c, "AI.TENSORGET y1 VALUES").unwrap(),
+        q::<Vec<f64>>(&mut c, "AI.TENSORGET r1 VALUES").unwrap()
+    );
+}

@@ -4,8 +4,7 @@
 //! that no other client can see; the PERSIST keys are written together at the end, only if every op
 //! succeeded, and propagated as `AI.TENSORSET ... BLOB` effects.
 //!
-//! The ops run one after the other on the worker that took the DAG (`dag_run.rs`; model ops run there
-//! directly, without auto-batching); planning independent ops in parallel is the next step.
+//! The ops run as their data dependencies allow, independent ones in parallel (`dag_exec.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -13,16 +12,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::dag_run;
+use super::{dag_exec, dag_run};
 use super::{input_tensor, model_at, parse_timeout, script_at};
 use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
 use crate::exec::asyncdag::AsyncDag;
-use crate::exec::Job;
 use crate::keyspace::own;
 use crate::model::Model;
-use crate::reply::Reply;
 use crate::script::Script;
 use crate::tensor::{parse_tensorset, Tensor, TensorFormat, TensorSetArgs};
 use crate::util::eq_ic;
@@ -219,21 +216,9 @@ pub fn dag_with(
         return Err(CmdError::err("PERSIST key cannot be found in DAG"));
     }
     let shared = ctx.shared.arc();
-    let enqueued = Instant::now();
+    let timeout = timeout.map(|t: Duration| (Instant::now(), t));
     Ok(Outcome::later(move |done| {
-        let pool = shared.clone();
-        pool.pool.submit(
-            "CPU",
-            Job::Task(Box::new(move |cache| {
-                if timeout.is_some_and(|t: Duration| enqueued.elapsed() > t) {
-                    return done(Reply::Simple("TIMEDOUT"));
-                }
-                let ctl = control.as_deref();
-                done(dag_run::run(
-                    &shared, cache, ops, arena, persist, false, ctl,
-                ))
-            })),
-        );
+        dag_exec::start(shared, ops, arena, persist, false, control, timeout, done);
     }))
 }
 

@@ -3,6 +3,7 @@
 
 mod config;
 mod dag;
+mod dag_exec;
 mod dag_run;
 mod dagcancel;
 mod dagexecute;
