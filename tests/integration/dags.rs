@@ -448,3 +448,47 @@ fn independent_ops_run_in_parallel_and_batch() {
         q::<Vec<f64>>(&mut c, "AI.TENSORGET r1 VALUES").unwrap()
     );
 }
+
+#[test]
+fn other_clients_never_see_a_half_committed_dag() {
+    let s = Server::start();
+    let mut c = s.con();
+    q::<()>(&mut c, "AI.TENSORSET p FLOAT 1 VALUES 0").unwrap();
+    q::<()>(&mut c, "AI.TENSORSET q FLOAT 1 VALUES 0").unwrap();
+    let writer = {
+        let mut w = s.con();
+        std::thread::spawn(move || {
+            for i in 1..=200 {
+                let _: Vec<Value> = q(
+                    &mut w,
+                    &format!("AI.DAGRUN TENSORSET ~v~ FLOAT 1 VALUES {i} => TENSORSET p FLOAT 1 VALUES {i} => TENSORSET q FLOAT 1 VALUES {i}"),
+                )
+                .unwrap();
+            }
+        })
+    };
+    let mut reads = 0;
+    while !writer.is_finished() || reads < 10 {
+        // MULTI reads both keys at one instant.
+        let (p, q_, v): (Vec<f64>, Vec<f64>, i64) = redis::pipe()
+            .atomic()
+            .cmd("AI.TENSORGET")
+            .arg("p")
+            .arg("VALUES")
+            .cmd("AI.TENSORGET")
+            .arg("q")
+            .arg("VALUES")
+            .cmd("EXISTS")
+            .arg("~v~")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(p, q_, "both keys of one DAG commit together");
+        assert_eq!(v, 0, "a volatile tensor is never a key");
+        reads += 1;
+    }
+    writer.join().unwrap();
+    assert_eq!(
+        q::<Vec<f64>>(&mut c, "AI.TENSORGET q VALUES").unwrap(),
+        [200.0]
+    );
+}
