@@ -12,6 +12,30 @@ pub struct TensorFormat {
     pub values: bool,
 }
 
+impl TensorFormat {
+    /// TENSORGET's format arguments (any order, repeatable), with RedisAI's errors.
+    pub fn parse(args: &[bytes::Bytes]) -> crate::error::CmdResult<TensorFormat> {
+        use crate::error::CmdError;
+        use crate::util::eq_ic;
+        let mut format = TensorFormat::default();
+        for a in args {
+            if eq_ic(a, "META") {
+                format.meta = true;
+            } else if eq_ic(a, "BLOB") {
+                format.blob = true;
+            } else if eq_ic(a, "VALUES") {
+                format.values = true;
+            } else {
+                return Err(CmdError::err("unsupported data format"));
+            }
+        }
+        if format.blob && format.values {
+            return Err(CmdError::err("both BLOB and VALUES specified"));
+        }
+        Ok(format)
+    }
+}
+
 /// Builds the reply for `format`; no format argument means `META BLOB`.
 pub fn tensor_reply(t: &Tensor, mut format: TensorFormat) -> Reply {
     if !format.meta && !format.blob && !format.values {

@@ -190,6 +190,14 @@ fn dag_parse_errors_follow_redisai() {
         e(&mut c, "AI.DAGEXECUTE LOAD 1 t |> AI.TENSORSET x BADTYPE 1"),
         "ERR invalid data type"
     );
+    assert_eq!(
+        e(
+            &mut c,
+            "AI.DAGEXECUTE LOAD 1 t |> AI.TENSORGET t BLOB VALUES"
+        ),
+        "ERR both BLOB and VALUES specified",
+        "the same format rules as AI.TENSORGET"
+    );
     // The deprecated DAGRUN_RO may run the deprecated ops, and reads fine.
     let reply: Vec<Value> = q(
         &mut c,

@@ -282,18 +282,7 @@ pub(super) fn parse_op(
         b"AI.TENSORGET" => {
             arity(2)?;
             let key = own(args.bytes()?);
-            let mut format = TensorFormat::default();
-            for a in args.rest() {
-                if eq_ic(&a, "META") {
-                    format.meta = true;
-                } else if eq_ic(&a, "BLOB") {
-                    format.blob = true;
-                } else if eq_ic(&a, "VALUES") {
-                    format.values = true;
-                } else {
-                    return Err(CmdError::err("unsupported data format"));
-                }
-            }
+            let format = TensorFormat::parse(&args.rest())?;
             need(std::slice::from_ref(&key))?;
             Ok(Op::Get { name: key, format })
         }

@@ -5,7 +5,6 @@ use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::Value;
 use crate::tensor::{tensor_reply, TensorFormat};
-use crate::util::eq_ic;
 
 pub fn tensorget(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     if args.argv().len() > 4 {
@@ -20,20 +19,6 @@ pub fn tensorget(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     };
     // The reply is built from the Arc without the lock: a big VALUES reply never stalls other clients.
     ctx.unlock();
-    let mut format = TensorFormat::default();
-    for a in args.rest() {
-        if eq_ic(&a, "META") {
-            format.meta = true;
-        } else if eq_ic(&a, "BLOB") {
-            format.blob = true;
-        } else if eq_ic(&a, "VALUES") {
-            format.values = true;
-        } else {
-            return Err(CmdError::err("unsupported data format"));
-        }
-    }
-    if format.blob && format.values {
-        return Err(CmdError::err("both BLOB and VALUES specified"));
-    }
+    let format = TensorFormat::parse(&args.rest())?;
     Ok(tensor_reply(&tensor, format).into())
 }
