@@ -40,6 +40,12 @@ fn main() {
             std::process::exit(1);
         }
     }
+    if config.settings.enable_python_scripts {
+        match tensorcell::script::warm_up() {
+            Ok(()) => tensorcell::verbose!("Python ready for scripts"),
+            Err(e) => tensorcell::warning!("Python scripts will be refused: {e}"),
+        }
+    }
     let shared = Shared::new(config);
     // This runtime accepts and runs timers; connections live on the I/O threads `server::run` starts.
     let runtime = match tokio::runtime::Builder::new_current_thread()

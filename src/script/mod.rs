@@ -41,6 +41,16 @@ pub fn prepare_python() {
     }
 }
 
+/// Starts the embedded Python now, at start-up, instead of at the first script: an installation that cannot
+/// initialize then stops the server before it serves anyone (Python aborts the process), and a missing numpy
+/// is reported in the log. A build without Python has nothing to start.
+pub fn warm_up() -> Result<(), String> {
+    #[cfg(feature = "python")]
+    return python::warm_up();
+    #[cfg(not(feature = "python"))]
+    Ok(())
+}
+
 /// A value a server command returned to a script (`redis.execute`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostValue {

@@ -502,6 +502,11 @@ fn glue(py: Python<'_>) -> Result<Bound<'_, PyModule>, String> {
         .map_err(Clone::clone)
 }
 
+/// Initializes the interpreter and the glue (numpy) now.
+pub fn warm_up() -> Result<(), String> {
+    Python::attach(|py| glue(py).map(|_| ()))
+}
+
 /// Compiles `source` as module `name` (running its top level) and checks every entry point is a function of
 /// three parameters (RedisAI's messages). A FastScore model's entry points only need to exist (its action
 /// takes one datum), and its `begin()` runs now.

@@ -20,7 +20,19 @@ impl Server {
     }
 
     pub fn with_args(extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tensorcell-server"))
+        Self::with_env(extra, &[])
+    }
+
+    /// A server with extra environment variables (`None` removes one).
+    pub fn with_env(extra: &[&str], env: &[(&str, Option<&str>)]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tensorcell-server"));
+        for (k, v) in env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let mut child = cmd
             .args(["--port", "0", "--loglevel", "verbose"])
             .args(extra)
             .stdout(Stdio::piped())

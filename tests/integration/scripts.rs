@@ -547,3 +547,54 @@ fn concurrent_updates_are_atomic() {
         );
     }
 }
+
+#[test]
+fn another_python_first_on_path_does_not_change_the_embedded_one() {
+    // A directory that looks like a Python installation (bin/python3 next to lib/python3.11/os.py) and whose
+    // standard library is broken. Embedded Python looks for its home along PATH unless PYTHONHOME is set; the
+    // server pins it to the Python it was built against, so scripts still get a working stdlib and numpy.
+    let dir = std::env::temp_dir().join(format!("tensorcell-fake-python-{}", std::process::id()));
+    let bin = dir.join("bin");
+    let lib = dir.join("lib/python3.11");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(bin.join("python3"), "#!/bin/sh\nexit 1\n").unwrap();
+    std::fs::write(
+        lib.join("os.py"),
+        "raise ImportError('the wrong standard library')\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("python3"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let s = Server::with_env(&[], &[("PATH", Some(&path)), ("PYTHONHOME", None)]);
+    let mut c = s.con();
+    let src = "import numpy as np\ndef f(tensors, keys, args):\n    return np.ones(2, dtype=np.float32)\n";
+    redis::cmd("AI.SCRIPTSTORE")
+        .arg("s")
+        .arg("CPU")
+        .arg("ENTRY_POINTS")
+        .arg(1)
+        .arg("f")
+        .arg("SOURCE")
+        .arg(src)
+        .query::<()>(&mut c)
+        .unwrap();
+    assert_eq!(
+        q::<String>(&mut c, "AI.SCRIPTEXECUTE s f KEYS 1 k OUTPUTS 1 o").unwrap(),
+        "OK"
+    );
+    assert_eq!(
+        q::<Vec<f64>>(&mut c, "AI.TENSORGET o VALUES").unwrap(),
+        [1.0, 1.0]
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
