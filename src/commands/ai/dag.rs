@@ -218,7 +218,16 @@ pub fn dag_with(
     let shared = ctx.shared.arc();
     let timeout = timeout.map(|t: Duration| (Instant::now(), t));
     Ok(Outcome::later(move |done| {
-        dag_exec::start(shared, ops, arena, persist, false, control, timeout, done);
+        let job = dag_exec::DagJob {
+            shared,
+            ops,
+            arena,
+            persist,
+            keyspace: false,
+            control,
+            timeout,
+        };
+        dag_exec::start(job, done);
     }))
 }
 
@@ -288,19 +297,7 @@ pub(super) fn parse_op(
         }
         b"AI.MODELEXECUTE" | b"AI.MODELRUN" => {
             let modern = name.as_slice() == b"AI.MODELEXECUTE";
-            if modern && variant.deprecated() && !arrow {
-                return Err(CmdError::Raw(
-                    "AI.MODELEXECUTE cannot be used in a deprecated AI.DAGRUN command".into(),
-                ));
-            }
-            if !modern && !variant.deprecated() {
-                return Err(CmdError::Raw(
-                    "Deprecated AI.MODELRUN cannot be used in AI.DAGEXECUTE command".into(),
-                ));
-            }
-            if chunk.iter().any(|a| eq_ic(a, "TIMEOUT")) {
-                return Err(CmdError::err("TIMEOUT not allowed within a DAG command"));
-            }
+            op_generation("MODEL", modern, variant, arrow, chunk)?;
             arity(if modern { 8 } else { 6 })?;
             let model = model_at(ctx, &args.bytes()?)?;
             let (inputs, outputs) = if modern {
@@ -327,24 +324,14 @@ pub(super) fn parse_op(
         }
         b"AI.SCRIPTEXECUTE" | b"AI.SCRIPTRUN" => {
             let modern = name.as_slice() == b"AI.SCRIPTEXECUTE";
-            if modern && variant.deprecated() && !arrow {
-                return Err(CmdError::Raw(
-                    "AI.SCRIPTEXECUTE cannot be used in a deprecated AI.DAGRUN command".into(),
-                ));
-            }
-            if !modern && !variant.deprecated() {
-                return Err(CmdError::Raw(
-                    "Deprecated AI.SCRIPTRUN cannot be used in AI.DAGEXECUTE command".into(),
-                ));
-            }
+            // Before the generation checks, which it cannot overlap (DAGEXECUTE_RO is not deprecated), so
+            // that it still comes before the TIMEOUT check.
             if modern && variant == Variant::ExecuteRo {
                 return Err(CmdError::err(
                     "AI.SCRIPTEXECUTE command cannot be specified in a read-only DAG",
                 ));
             }
-            if chunk.iter().any(|a| eq_ic(a, "TIMEOUT")) {
-                return Err(CmdError::err("TIMEOUT not allowed within a DAG command"));
-            }
+            op_generation("SCRIPT", modern, variant, arrow, chunk)?;
             arity(3)?;
             let script = script_at(ctx, &args.bytes()?)?;
             let func = String::from_utf8_lossy(&args.bytes()?).into_owned();
@@ -396,6 +383,31 @@ pub(super) fn parse_op(
         }
         _ => Err(CmdError::Raw("Unsupported command within DAG".into())),
     }
+}
+
+/// RedisAI's rules on which generation of a model or script op (`kind` MODEL or SCRIPT) a DAG command takes:
+/// AI.DAGEXECUTE the new ops, AI.DAGRUN the deprecated ones (the `=>` form both), and no TIMEOUT inside an op.
+fn op_generation(
+    kind: &str,
+    modern: bool,
+    variant: Variant,
+    arrow: bool,
+    chunk: &[Bytes],
+) -> CmdResult<()> {
+    if modern && variant.deprecated() && !arrow {
+        return Err(CmdError::Raw(format!(
+            "AI.{kind}EXECUTE cannot be used in a deprecated AI.DAGRUN command"
+        )));
+    }
+    if !modern && !variant.deprecated() {
+        return Err(CmdError::Raw(format!(
+            "Deprecated AI.{kind}RUN cannot be used in AI.DAGEXECUTE command"
+        )));
+    }
+    if chunk.iter().any(|a| eq_ic(a, "TIMEOUT")) {
+        return Err(CmdError::err("TIMEOUT not allowed within a DAG command"));
+    }
+    Ok(())
 }
 
 /// `INPUTS n in... OUTPUTS m out...` (MODELEXECUTE inside a DAG).

@@ -62,46 +62,48 @@ struct Plan {
     run: Mutex<Run>,
 }
 
-/// Plans and starts a DAG; `done` gets its reply. `arena` holds the LOADed tensors; `keyspace` is the `=>`
-/// form's rule for names no op wrote.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn start(
-    shared: Arc<Shared>,
-    ops: Vec<Op>,
-    arena: HashMap<Bytes, Arc<Tensor>>,
-    persist: Vec<Bytes>,
-    keyspace: bool,
-    control: Option<Arc<AsyncDag>>,
-    timeout: Option<(Instant, Duration)>,
-    done: Completion,
-) {
+/// A parsed DAG ready to run.
+pub(super) struct DagJob {
+    pub shared: Arc<Shared>,
+    pub ops: Vec<Op>,
+    /// The LOADed tensors.
+    pub arena: HashMap<Bytes, Arc<Tensor>>,
+    /// Names written to the keyspace at the end.
+    pub persist: Vec<Bytes>,
+    /// The `=>` form's rule: a non-volatile name no op wrote is read from the keyspace.
+    pub keyspace: bool,
+    /// Set for asynchronous runs.
+    pub control: Option<Arc<AsyncDag>>,
+    /// When the DAG was queued, and its TIMEOUT.
+    pub timeout: Option<(Instant, Duration)>,
+}
+
+/// Plans and starts a DAG; `done` gets its reply.
+pub(super) fn start(job: DagJob, done: Completion) {
     // The DAG itself waits in the CPU queue first (its status is `queued` there, and TIMEOUT counts from
     // then); the task that takes it only plans and launches, so it holds the worker for microseconds.
-    let pool = shared.clone();
+    let pool = job.shared.clone();
     pool.pool.submit(
         "CPU",
         Job::Task(Box::new(move |_cache| {
-            if timeout.is_some_and(|(t0, limit)| t0.elapsed() > limit) {
+            if job.timeout.is_some_and(|(t0, limit)| t0.elapsed() > limit) {
                 return done(Reply::Simple("TIMEDOUT"));
             }
-            plan_and_launch(
-                shared, ops, arena, persist, keyspace, control, timeout, done,
-            )
+            plan_and_launch(job, done)
         })),
     );
 }
 
-#[allow(clippy::too_many_arguments)]
-fn plan_and_launch(
-    shared: Arc<Shared>,
-    ops: Vec<Op>,
-    arena: HashMap<Bytes, Arc<Tensor>>,
-    persist: Vec<Bytes>,
-    keyspace: bool,
-    control: Option<Arc<AsyncDag>>,
-    timeout: Option<(Instant, Duration)>,
-    done: Completion,
-) {
+fn plan_and_launch(job: DagJob, done: Completion) {
+    let DagJob {
+        shared,
+        ops,
+        arena,
+        persist,
+        keyspace,
+        control,
+        timeout,
+    } = job;
     if control.as_ref().is_some_and(|c| !c.start()) {
         return done(Reply::Simple("CANCELLED"));
     }

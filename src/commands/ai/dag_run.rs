@@ -64,16 +64,16 @@ pub(super) fn arrow(
     }
     let shared = ctx.shared.arc();
     Ok(Outcome::later(move |done| {
-        super::dag_exec::start(
+        let job = super::dag_exec::DagJob {
             shared,
             ops,
-            HashMap::new(),
-            writes,
-            true,
+            arena: HashMap::new(),
+            persist: writes,
+            keyspace: true,
             control,
-            None,
-            done,
-        );
+            timeout: None,
+        };
+        super::dag_exec::start(job, done);
     }))
 }
 
