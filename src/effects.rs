@@ -46,7 +46,8 @@ pub struct EffectLog {
     backlog: Option<Backlog>,
     /// Most bytes of effects the backlog keeps (`repl-backlog-size`).
     pub max_backlog: usize,
-    sinks: Vec<Box<dyn EffectSink>>,
+    sinks: Vec<(u64, Box<dyn EffectSink>)>,
+    next_sink: u64,
 }
 
 /// The newest effects' bytes, with the start offset of each effect wholly inside.
@@ -89,9 +90,16 @@ impl EffectLog {
         self.offset
     }
 
-    /// Registers a consumer that sees every effect from now on.
-    pub fn add_sink(&mut self, sink: Box<dyn EffectSink>) {
-        self.sinks.push(sink);
+    /// Registers a consumer that sees every effect from now on; the id removes it.
+    pub fn add_sink(&mut self, sink: Box<dyn EffectSink>) -> u64 {
+        self.next_sink += 1;
+        self.sinks.push((self.next_sink, sink));
+        self.next_sink
+    }
+
+    /// Stops feeding a consumer (the AOF being turned off, a replica gone).
+    pub fn remove_sink(&mut self, id: u64) {
+        self.sinks.retain(|(i, _)| *i != id);
     }
 
     /// Starts keeping the backlog (idempotent); effects from now on can be read back.
@@ -112,7 +120,7 @@ impl EffectLog {
             offset: self.offset,
             resp: &self.scratch,
         };
-        for s in &mut self.sinks {
+        for (_, s) in &mut self.sinks {
             s.accept(effect);
         }
         if let Some(b) = self.backlog.as_mut() {

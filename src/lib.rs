@@ -30,6 +30,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod log;
 pub mod model;
+pub mod persist;
 pub mod pubsub;
 pub mod reply;
 pub mod resp;

@@ -121,3 +121,11 @@ fn remove(map: &mut HashMap<Bytes, Subs>, name: &[u8], id: u64) -> bool {
     }
     removed
 }
+
+/// Where pushes to an internal client go (a script's `redis.execute`, the AOF loader): nowhere, since it
+/// cannot subscribe to anything useful.
+pub struct NoSink;
+
+impl Subscriber for NoSink {
+    fn deliver(&self, _msg: crate::reply::Reply) {}
+}

@@ -31,6 +31,12 @@ pub struct Session {
     pub close_after_reply: bool,
     /// Send nothing for the current command (SHUTDOWN closes without a reply).
     pub suppress_reply: bool,
+    /// This session replays effects (loading the AOF, later a replica's link to its primary): stored
+    /// scripts are compiled without running `begin()`, since effects never run Python.
+    pub replaying: bool,
+    /// Effect-stream offset just after this client's last write, so a reply under `appendfsync always` can
+    /// wait until the AOF holds it.
+    pub wrote_upto: u64,
 }
 
 impl Session {
@@ -48,6 +54,8 @@ impl Session {
             monitor: false,
             close_after_reply: false,
             suppress_reply: false,
+            replaying: false,
+            wrote_upto: 0,
         }
     }
 

@@ -91,9 +91,13 @@ pub struct Shared {
     pub pool: Pool,
     /// Asynchronous DAG runs (AI.DAGRUNASYNC) by id.
     pub async_dags: crate::exec::asyncdag::Registry,
+    /// Snapshot file, AOF and their background jobs.
+    pub persist: crate::persist::Persist,
     /// `AI.CONFIG BACKENDSPATH`: kept and reported for RedisAI clients; backends are built in.
     pub backends_path: Mutex<String>,
     shutdown: Mutex<Option<ShutdownHook>>,
+    /// How SHUTDOWN asked to stop (`None` for a signal), for the front end's last persistence step.
+    pub shutdown_mode: Mutex<Option<ShutdownMode>>,
     /// This value's own `Arc`, for work that outlives a command (a model run commits from a worker).
     me: Weak<Shared>,
 }
@@ -113,6 +117,7 @@ impl Shared {
             me: me.clone(),
             pool,
             backends_path: Mutex::new(String::new()),
+            persist: Default::default(),
             async_dags: Default::default(),
             hot,
             engine: Mutex::new(Engine {
@@ -132,6 +137,7 @@ impl Shared {
             port: AtomicU16::new(0),
             active_expire: AtomicBool::new(true),
             shutdown: Mutex::new(None),
+            shutdown_mode: Mutex::new(None),
         })
     }
 
@@ -157,6 +163,7 @@ impl Shared {
 
     /// Asks the front end to shut down; false if none is registered.
     pub fn request_shutdown(&self, mode: ShutdownMode) -> bool {
+        *self.shutdown_mode.lock() = Some(mode);
         match self.shutdown.lock().as_ref() {
             Some(f) => {
                 f(mode);

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use tensorcell::config::Config;
-use tensorcell::shared::Shared;
+use tensorcell::shared::{Shared, ShutdownMode};
 use tensorcell::{log, notice, server, warning};
 
 fn main() {
@@ -47,6 +47,12 @@ fn main() {
         }
     }
     let shared = Shared::new(config);
+    // Load before listening: a client never sees a half-loaded keyspace.
+    if let Err(e) = tensorcell::persist::start(&shared) {
+        warning!("Fatal error loading the DB: {e}. Exiting.");
+        std::process::exit(1);
+    }
+    tensorcell::persist::start_cron(&shared);
     // This runtime accepts and runs timers; connections live on the I/O threads `server::run` starts.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -80,7 +86,10 @@ fn main() {
             }
         }
         notice!("Ready to accept connections tcp");
-        server::run(listeners, shared, shutdown_signal()).await;
+        server::run(listeners, shared.clone(), shutdown_signal()).await;
+        let mode = shared.shutdown_mode.lock().unwrap_or(ShutdownMode::Default);
+        tensorcell::persist::finish_shutdown(&shared, mode);
+        notice!("tensorcell is now ready to exit, bye bye...");
         0
     });
     std::process::exit(code);

@@ -235,6 +235,7 @@ pub fn propagate(ctx: &mut Ctx, effects: Effects, events: Events) {
         for argv in effects {
             log.append(argv);
         }
+        ctx.session.wrote_upto = log.offset();
     }
     if !events.is_empty() {
         notify_events(shared, shared.hot.notify.load(Relaxed), &events);

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use parking_lot::MutexGuard;
 use smallvec::SmallVec;
 
+pub use ai::install_script_host;
 pub use dispatch::execute;
 pub use table::{lookup, CommandSpec, TABLE};
 

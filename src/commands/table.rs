@@ -114,10 +114,14 @@ pub static TABLE: &[CommandSpec] = &[
     cmd!("flushall", -1, WRITE, ["keyspace", "write", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Removes all keys.", server::flushall),
     cmd!("flushdb", -1, WRITE, ["keyspace", "write", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Removes all keys of the current database.", server::flushall),
     cmd!("time", 1, FAST | RANDOM | STALE | LOADING, ["fast"], (0, 0, 0), "server", "2.6.0", "Returns the server time.", server::time),
+    cmd!("save", 1, ADMIN | NOSCRIPT | NO_MULTI, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Synchronously saves the database(s) to disk.", server::save),
+    cmd!("bgsave", -1, ADMIN | NOSCRIPT, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Asynchronously saves the database(s) to disk.", server::bgsave),
+    cmd!("bgrewriteaof", 1, ADMIN | NOSCRIPT, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.", server::bgrewriteaof),
+    cmd!("lastsave", 1, LOADING | STALE | FAST, ["admin", "fast", "dangerous"], (0, 0, 0), "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", server::lastsave),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | STALE | LOADING | NO_MULTI, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Stops the server.", server::shutdown),
     cmd!("slowlog", -2, ADMIN | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "2.2.12", "Reads or resets the slow log (GET, LEN, RESET).", server::slowlog, subs [("get", -2), ("len", 2), ("reset", 2), ("help", 2)]),
     cmd!("monitor", 1, ADMIN | NOSCRIPT | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Streams every command the server processes.", server::monitor),
-    cmd!("debug", -2, ADMIN | NOSCRIPT | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Debugging hooks (SLEEP, EFFECTS, SET-ACTIVE-EXPIRE, SCRIPT-STATE).", server::debug),
+    cmd!("debug", -2, ADMIN | NOSCRIPT | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Debugging hooks (SLEEP, EFFECTS, RELOAD, SET-ACTIVE-EXPIRE, SCRIPT-STATE).", server::debug),
     // strings
     cmd!("get", 2, READONLY | FAST, ["read", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Returns the string value of a key.", string::get),
     cmd!("set", -3, RW, ["write", "string", "slow"], (1, 1, 1), "string", "1.0.0", "Sets the string value of a key, with optional expiry and conditions.", string::set),
@@ -175,6 +179,7 @@ pub static TABLE: &[CommandSpec] = &[
     cmd!("ai.info", -2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "1.0.0", "Returns or resets a model's or script's run statistics.", ai::info),
     cmd!("ai.config", -2, WRITE, ["write", "ai"], (0, 0, 0), "ai", "1.0.0", "Reads or changes RedisAI settings (BACKENDSPATH, LOADBACKEND, MODEL_CHUNK_SIZE, GET).", ai::config),
     // AI scripts (Python; compiled and run on the worker pool)
+    cmd!("ai._scriptstate", -2, WRITE | ADMIN, ["write", "ai"], (1, 1, 1), "ai", "1.2.0", "Sets the cells and pools a script's snapshots cover (the effect that carries a script's state list).", ai::scriptstate),
     cmd!("ai.scriptstore", -8, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.2.0", "Stores a Python script with its entry points.", ai::scriptstore),
     cmd!("ai.scriptset", -5, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Stores a script (deprecated syntax).", ai::scriptset),
     cmd!("ai.scriptget", -2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "1.0.0", "Returns a script's metadata and source.", ai::scriptget),

@@ -232,6 +232,20 @@ impl Script {
     }
 }
 
+impl Script {
+    /// Runs a FastScore model's `begin()` (once at start-up on a primary that loaded it from disk), recording
+    /// the state it touches.
+    pub fn begin(&self) -> Result<(), String> {
+        if self.fastscore.is_none() {
+            return Ok(());
+        }
+        #[cfg(feature = "python")]
+        return recording(&self.state, || python::begin(&self.compiled));
+        #[cfg(not(feature = "python"))]
+        Err(NO_PYTHON.into())
+    }
+}
+
 #[cfg(feature = "python")]
 pub use python::Scored;
 
@@ -278,17 +292,19 @@ impl Script {
     }
 }
 
-/// Compiles a script (runs its top level, and a FastScore model's `begin()`: call it on a worker).
+/// Compiles a script: runs its top level, and a FastScore model's `begin()` when `run_begin` (CPU work: call
+/// it on a worker). Loading from disk and replicas pass false: they must not run Python for effect.
 pub fn compile(
     key: &[u8],
     device: Bytes,
     tag: Bytes,
     entry_points: Vec<String>,
     source: Bytes,
+    run_begin: bool,
 ) -> Result<Script, String> {
     #[cfg(not(feature = "python"))]
     {
-        let _ = (key, device, tag, entry_points, source);
+        let _ = (key, device, tag, entry_points, source, run_begin);
         Err(NO_PYTHON.into())
     }
     #[cfg(feature = "python")]
@@ -315,6 +331,7 @@ pub fn compile(
                 &source,
                 &entry_points,
                 fastscore.is_some(),
+                run_begin,
             )
         })?;
         Ok(Script {

@@ -515,6 +515,7 @@ pub fn compile(
     source: &[u8],
     entry_points: &[String],
     fastscore: bool,
+    run_begin: bool,
 ) -> Result<Compiled, String> {
     Python::attach(|py| {
         let g = glue(py)?;
@@ -539,12 +540,23 @@ pub fn compile(
                 ));
             }
         }
-        if fastscore {
+        if fastscore && run_begin {
             g.getattr("begin")
                 .and_then(|f| f.call1((&module,)))
                 .map_err(|e| err_text(py, &e))?;
         }
         Ok(Compiled(module.unbind()))
+    })
+}
+
+/// Calls a FastScore model's `begin()`, if it defines one (at start-up, for a script loaded from disk).
+pub fn begin(script: &Compiled) -> Result<(), String> {
+    Python::attach(|py| {
+        let g = glue(py)?;
+        g.getattr("begin")
+            .and_then(|f| f.call1((script.0.bind(py),)))
+            .map(|_| ())
+            .map_err(|e| err_text(py, &e))
     })
 }
 

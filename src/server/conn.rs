@@ -133,6 +133,12 @@ pub async fn serve(
                     let r = reply.unwrap_or_else(|_| {
                         Reply::Error(crate::error::CmdError::err("the request was lost: its worker failed"))
                     });
+                    if shared.persist.always.load(Ordering::Relaxed) {
+                        // The command committed on a worker: its effects are in the AOF buffer by now.
+                        if let Some(aof) = shared.persist.aof() {
+                            session.wrote_upto = session.wrote_upto.max(aof.appended.load(Ordering::SeqCst));
+                        }
+                    }
                     encode(&mut wbuf, r, session.protocol);
                     open = process(&shared, &mut session, &mut parser, &mut rbuf, &mut wbuf, &mut io);
                 }
@@ -143,6 +149,7 @@ pub async fn serve(
                 _ = stop.recv() => break,
             }
             if !wbuf.is_empty() {
+                durable(&shared, &session).await;
                 Stats::add(&shared.stats.net_output_bytes, wbuf.len() as u64);
                 if stream.write_all(&wbuf).await.is_err() {
                     break;
@@ -195,6 +202,7 @@ pub async fn serve(
             _ = idle_timer => break,
         }
         if !wbuf.is_empty() {
+            durable(&shared, &session).await;
             Stats::add(&shared.stats.net_output_bytes, wbuf.len() as u64);
             if stream.write_all(&wbuf).await.is_err() {
                 break;
@@ -220,6 +228,28 @@ pub async fn serve(
         }
     }
     cleanup(&shared, session);
+}
+
+/// Under `appendfsync always`, waits (without blocking the I/O thread) until the AOF holds every write
+/// this client made before it sees the replies: an acknowledged write survives a crash.
+async fn durable(shared: &Shared, session: &Session) {
+    if session.wrote_upto == 0 || !shared.persist.always.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(aof) = shared.persist.aof() else {
+        return;
+    };
+    if aof.synced() >= session.wrote_upto {
+        return;
+    }
+    let (tx, rx) = oneshot::channel();
+    aof.when_synced(
+        session.wrote_upto,
+        Box::new(move || {
+            let _ = tx.send(());
+        }),
+    );
+    let _ = rx.await;
 }
 
 fn push(sink: &Sink, session: &Session, msg: Reply, wbuf: &mut BytesMut) {

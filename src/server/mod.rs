@@ -123,7 +123,6 @@ pub async fn run(
     if let Ok(w) = Arc::try_unwrap(workers) {
         w.stop();
     }
-    notice!("tensorcell is now ready to exit, bye bye...");
 }
 
 /// The I/O threads: each runs a current-thread runtime until told to stop.

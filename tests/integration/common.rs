@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub struct Server {
+    _dir: Option<TempDir>,
     child: Child,
     pub port: u16,
     /// Log lines printed after start-up.
@@ -31,6 +32,12 @@ impl Server {
                 Some(v) => cmd.env(k, v),
                 None => cmd.env_remove(k),
             };
+        }
+        // Each server persists into a directory of its own (never the checkout, never another test's),
+        // unless the test names one to restart a server on the same files.
+        let own_dir = (!extra.contains(&"--dir")).then(TempDir::new);
+        if let Some(d) = &own_dir {
+            cmd.args(["--dir", d.path()]);
         }
         let mut child = cmd
             .args(["--port", "0", "--loglevel", "verbose"])
@@ -61,6 +68,7 @@ impl Server {
             child,
             port,
             log: rx,
+            _dir: own_dir,
         }
     }
 
@@ -215,4 +223,48 @@ pub fn err_text(e: redis::RedisError) -> String {
         (Some(code), None) => code.to_string(),
         _ => e.to_string(),
     }
+}
+
+/// A directory removed when dropped.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "tensorcell-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    pub fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs a server that must refuse to start; returns its exit code and everything it logged.
+pub fn start_fails(extra: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tensorcell-server"))
+        .args(["--port", "0"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tensorcell-server");
+    let mut log = String::from_utf8_lossy(&out.stdout).into_owned();
+    log.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), log)
 }

@@ -8,6 +8,7 @@ mod dags;
 mod keys;
 mod model_load;
 mod models;
+mod persistence;
 mod protocol;
 mod pubsub;
 mod score;

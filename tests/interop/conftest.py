@@ -33,6 +33,7 @@ import pathlib
 import queue
 import re
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass, field
 
@@ -79,6 +80,10 @@ def _start(extra_args=()) -> ServerInfo:
             pytrace=False,
         )
     cmd = [str(binary), "--port", "0", *extra_args]
+    if "--dir" not in extra_args:
+        # Each server persists into a directory of its own, never into the checkout (a server stopped with
+        # SIGTERM saves its snapshot file there) and never loads another's files.
+        cmd += ["--dir", tempfile.mkdtemp(prefix="tensorcell-interop-")]
     proc = subprocess.Popen(
         cmd,
         cwd=str(REPO_ROOT),

@@ -30,6 +30,7 @@ mod scriptget;
 mod scriptrun;
 mod scriptscan;
 mod scriptset;
+mod scriptstate;
 mod scriptstore;
 mod tensorget;
 mod tensorset;
@@ -59,6 +60,7 @@ pub use scriptget::scriptget;
 pub use scriptrun::scriptrun;
 pub use scriptscan::scriptscan;
 pub use scriptset::scriptset;
+pub use scriptstate::scriptstate;
 pub use scriptstore::scriptstore;
 pub use tensorget::tensorget;
 pub use tensorset::tensorset;
@@ -77,6 +79,44 @@ use crate::model::{self, Backend, BatchOptions, Model};
 use crate::reply::Reply;
 use crate::script::Script;
 use crate::tensor::Tensor;
+
+/// The effect that records a script's state list: `AI._SCRIPTSTATE key kind name ...`.
+fn state_effect(key: Bytes, script: &Script) -> Vec<Bytes> {
+    let mut argv = vec![word("AI._SCRIPTSTATE"), key];
+    for (kind, name) in script.state.lock().iter() {
+        argv.push(word(kind));
+        argv.push(name.clone());
+    }
+    argv
+}
+
+/// After a script ran on a worker: if it touched a cell or pool it had not touched before, propagate its
+/// state list (if `key` still holds it), so the AOF and replicas know what its snapshots cover.
+fn propagate_state(
+    shared: &crate::shared::Shared,
+    key: &Bytes,
+    script: &Arc<Script>,
+    before: usize,
+) {
+    if script.state.lock().len() == before {
+        return;
+    }
+    crate::commands::dispatch::commit(shared, |db, now| {
+        let same = matches!(db.get(key, now).map(|e| &e.value),
+            Some(Value::Script(s)) if Arc::ptr_eq(s, script));
+        let mut effects = Effects::new();
+        if same {
+            effects.push(state_effect(key.clone(), script));
+        }
+        ((), effects, Events::new())
+    });
+}
+
+/// Lets scripts reach the keyspace (`redis.execute`, cells and pools); idempotent. Storing a script
+/// installs it; start-up calls it before running loaded scripts' `begin()`.
+pub fn install_script_host(shared: Arc<crate::shared::Shared>) {
+    crate::script::set_host(Box::new(script_host::EngineHost::new(shared)));
+}
 
 /// The model stored at `key` (`ERR model key is empty`, `WRONGTYPE`).
 fn model_at(ctx: &mut Ctx, key: &[u8]) -> CmdResult<Arc<Model>> {
@@ -342,14 +382,22 @@ fn store_script(
         ));
     }
     let shared = ctx.shared.arc();
-    crate::script::set_host(Box::new(script_host::EngineHost::new(shared.clone())));
+    install_script_host(shared.clone());
     let queue = String::from_utf8_lossy(&device).into_owned();
+    let run_begin = !ctx.session.replaying;
     Ok(Outcome::later(move |done| {
         let pool = shared.clone();
         pool.pool.submit(
             &queue,
             Job::Task(Box::new(move |_cache| {
-                let reply = match crate::script::compile(&key, device, tag, entry_points, source) {
+                let reply = match crate::script::compile(
+                    &key,
+                    device,
+                    tag,
+                    entry_points,
+                    source,
+                    run_begin,
+                ) {
                     Err(e) => Reply::Error(error_of(e)),
                     Ok(script) => crate::commands::dispatch::commit(&shared, |db, now| {
                         if db
@@ -373,6 +421,11 @@ fn store_script(
                         ];
                         effect.extend(script.entry_points.iter().map(|e| Bytes::from(e.clone())));
                         effect.extend([word("SOURCE"), script.source.clone()]);
+                        let mut effects = Effects::from_elem(effect, 1);
+                        if !script.state.lock().is_empty() {
+                            // What begin() touched.
+                            effects.push(state_effect(key.clone(), &script));
+                        }
                         db.set(key.clone(), Value::Script(Arc::new(script)), None);
                         let mut events = Events::new();
                         events.push(Event {
@@ -380,7 +433,7 @@ fn store_script(
                             name: "ai.scriptstore",
                             key: key.clone(),
                         });
-                        (Reply::OK, Effects::from_elem(effect, 1), events)
+                        (Reply::OK, effects, events)
                     }),
                 };
                 done(reply);

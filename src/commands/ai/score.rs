@@ -18,7 +18,8 @@ use crate::script::Scored;
 /// on one script are concurrent runners over its shared cells and pools.
 pub fn score(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     ctx.refuse_in_exec()?;
-    let script = script_at(ctx, &args.bytes()?)?;
+    let key = own(args.bytes()?);
+    let script = script_at(ctx, &key)?;
     let action = if args.eat("ACTION") {
         String::from_utf8_lossy(&args.bytes()?).into_owned()
     } else {
@@ -50,11 +51,14 @@ pub fn score(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let shared = ctx.shared.arc();
     let queue = String::from_utf8_lossy(&script.device).into_owned();
     Ok(Outcome::later(move |done| {
-        shared.pool.submit(
+        let pool = shared.clone();
+        pool.pool.submit(
             &queue,
             Job::Task(Box::new(move |_cache| {
                 let start = std::time::Instant::now();
+                let before = script.state.lock().len();
                 let result = script.score(&action, &records, eof, limit);
+                super::propagate_state(&shared, &key, &script, before);
                 script
                     .stats
                     .record(start.elapsed().as_micros() as u64, 0, result.is_err());

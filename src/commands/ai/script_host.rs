@@ -14,7 +14,6 @@ use crate::commands::dispatch::{self, Response};
 use crate::commands::{lookup, word, Effects, Event, Events};
 use crate::config::notify;
 use crate::keyspace::Value;
-use crate::pubsub::Subscriber;
 use crate::reply::Reply;
 use crate::script::{Host, HostValue};
 use crate::session::Session;
@@ -31,13 +30,6 @@ impl EngineHost {
     pub fn new(shared: Arc<Shared>) -> Self {
         EngineHost { shared }
     }
-}
-
-/// Pushes to a script's internal client go nowhere (it cannot subscribe to anything useful).
-struct NoSink;
-
-impl Subscriber for NoSink {
-    fn deliver(&self, _msg: Reply) {}
 }
 
 fn host_value(r: Reply) -> Result<HostValue, String> {
@@ -85,7 +77,7 @@ impl Host for EngineHost {
             ));
         }
         let client = crate::clients::ClientHandle::internal("script");
-        let mut session = Session::new(client, Arc::new(NoSink), true);
+        let mut session = Session::new(client, Arc::new(crate::pubsub::NoSink), true);
         let mut clock = Instant::now();
         match dispatch::execute(
             &self.shared,

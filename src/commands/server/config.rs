@@ -79,8 +79,16 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             })?;
         }
         let backlog = next.settings.repl_backlog;
+        let (aof_on, fsync) = (next.settings.appendonly, next.settings.appendfsync.clone());
+        let was_on = ctx.shared.settings().appendonly;
+        if aof_on != was_on {
+            // Through the command's own lock: inside EXEC it is already held.
+            let shared = ctx.shared;
+            crate::persist::set_appendonly(shared, ctx.engine(), aof_on)
+                .map_err(super::save::persist_error)?;
+        }
         ctx.shared.set_config(next);
-        // Through the command's own lock: inside EXEC it is already held.
+        ctx.shared.persist.set_fsync(&fsync);
         ctx.engine().effects.max_backlog = backlog;
         Reply::OK
     } else if eq_ic(&sub, "RESETSTAT") {

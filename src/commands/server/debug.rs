@@ -1,4 +1,4 @@
-//! DEBUG: Debugging hooks (SLEEP, EFFECTS, SET-ACTIVE-EXPIRE, SCRIPT-STATE).
+//! DEBUG: Debugging hooks (SLEEP, EFFECTS, RELOAD, SET-ACTIVE-EXPIRE, SCRIPT-STATE).
 
 use std::sync::atomic::Ordering;
 
@@ -38,6 +38,16 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             ]));
         }
         Reply::Array(out)
+    } else if eq_ic(&sub, "RELOAD") {
+        args.finish()?;
+        if ctx.in_exec {
+            return Err(CmdError::err(
+                "DEBUG RELOAD is not allowed inside a transaction",
+            ));
+        }
+        ctx.unlock();
+        crate::persist::debug_reload(ctx.shared).map_err(super::save::persist_error)?;
+        Reply::OK
     } else if eq_ic(&sub, "SET-ACTIVE-EXPIRE") {
         let on = args.int()?;
         ctx.shared.active_expire.store(on != 0, Ordering::Relaxed);
@@ -61,6 +71,7 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         Reply::help(&[
             "DEBUG SLEEP <seconds>",
             "DEBUG EFFECTS [<count>]",
+            "DEBUG RELOAD",
             "DEBUG SET-ACTIVE-EXPIRE <0|1>",
             "DEBUG SCRIPT-STATE <script-key>",
         ])

@@ -10,7 +10,8 @@ use crate::util::eq_ic;
 
 /// FLUSHALL and FLUSHDB [SYNC|ASYNC]: there is one database, so both empty it. The keyspace is emptied at
 /// once; a large one's values (tensors can be gigabytes) are freed on a background thread, so neither mode
-/// holds the engine lock while memory is returned. Redis raises no keyspace event for a flush.
+/// holds the engine lock while memory is returned. Redis raises no keyspace event for a flush. With save
+/// points set, the (empty) snapshot file is written at once, as Redis does.
 pub fn flushall(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     if let Some(mode) = args.next() {
         if !(eq_ic(&mode, "SYNC") || eq_ic(&mode, "ASYNC")) {
@@ -24,6 +25,18 @@ pub fn flushall(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         std::thread::spawn(move || drop(old));
     } else {
         drop(old);
+    }
+    if !ctx.shared.settings().save.is_empty() {
+        // Redis saves the empty dataset at once when save points are set, so a restart cannot bring the
+        // flushed keys back from an older snapshot file. The capture is empty: no need to leave the lock.
+        let offset = ctx.engine().effects.offset();
+        let empty = crate::persist::Capture {
+            entries: Vec::new(),
+            replid: ctx.shared.run_id.clone(),
+            offset,
+        };
+        let dirty = crate::stats::Stats::get(&ctx.shared.stats.changes) + 1;
+        let _ = crate::persist::save_capture(ctx.shared, &empty, dirty);
     }
     Ok(Outcome::new(Reply::OK).effect(vec![Bytes::from_static(b"FLUSHALL")]))
 }

@@ -123,14 +123,8 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             line(out, "maxmemory_policy", "noeviction");
         }
         "persistence" => {
-            // Persistence arrives with its own issue; these are the true values for a server without it.
             out.push_str("# Persistence\r\n");
-            line(out, "loading", 0);
-            line(out, "async_loading", 0);
-            line(out, "rdb_changes_since_last_save", Stats::get(&s.changes));
-            line(out, "rdb_bgsave_in_progress", 0);
-            line(out, "aof_enabled", 0);
-            line(out, "aof_rewrite_in_progress", 0);
+            crate::persist::info(shared, out);
         }
         "stats" => {
             out.push_str("# Stats\r\n");

@@ -1,21 +1,30 @@
-//! Server commands: INFO, CONFIG, DBSIZE, FLUSHALL/FLUSHDB, TIME, SHUTDOWN, SLOWLOG, MONITOR, DEBUG.
+//! Server commands: INFO, CONFIG, DBSIZE, FLUSHALL/FLUSHDB, TIME, SHUTDOWN, SLOWLOG, MONITOR, DEBUG, and
+//! persistence: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE.
 
+mod bgrewriteaof;
+mod bgsave;
 mod config;
 mod dbsize;
 mod debug;
 mod flushall;
 mod info;
+mod lastsave;
 mod monitor;
+mod save;
 mod shutdown;
 mod slowlog;
 mod time;
 
+pub use bgrewriteaof::bgrewriteaof;
+pub use bgsave::bgsave;
 pub use config::config;
 pub use dbsize::dbsize;
 pub use debug::debug;
 pub use flushall::flushall;
 pub use info::info;
+pub use lastsave::lastsave;
 pub use monitor::monitor;
+pub use save::save;
 pub use shutdown::shutdown;
 pub use slowlog::slowlog;
 pub use time::time;

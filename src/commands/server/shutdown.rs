@@ -14,17 +14,18 @@ pub fn shutdown(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         } else if eq_ic(&opt, "SAVE") {
             mode = ShutdownMode::Save;
         } else if eq_ic(&opt, "NOW") || eq_ic(&opt, "FORCE") {
-            // Nothing to wait for or to fail on: there are no replicas or persistence yet.
+            // Nothing to wait for: there are no replicas yet. (FORCE would ignore a failed save; a failed
+            // save is reported instead, so no data is dropped silently.)
         } else if eq_ic(&opt, "ABORT") {
             return Err(CmdError::err("No shutdown in progress."));
         } else {
             return Err(CmdError::Syntax);
         }
     }
-    if mode == ShutdownMode::Save {
-        // Persistence arrives with its own issue; refusing is honest, pretending to save is not.
-        return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
-    }
+    // Saving first, so a failed save keeps the server up and says so (Redis's prepareForShutdown); the
+    // front end saves again after the last connection closed if anything was written meanwhile.
+    crate::persist::prepare_shutdown(ctx.shared, mode)
+        .map_err(|_| CmdError::err("Errors trying to SHUTDOWN. Check logs."))?;
     if !ctx.shared.request_shutdown(mode) {
         return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
     }

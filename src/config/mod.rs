@@ -33,6 +33,8 @@ pub enum Kind {
     Enum(&'static [&'static str]),
     /// `notify-keyspace-events` flag letters.
     Notify,
+    /// `save`: `<seconds> <changes>` pairs, or empty for none.
+    SavePoints,
 }
 
 /// One configuration directive.
@@ -46,7 +48,7 @@ pub struct Directive {
     pub doc: &'static str,
 }
 
-const fn d(
+pub(crate) const fn d(
     name: &'static str,
     kind: Kind,
     default: &'static str,
@@ -62,219 +64,13 @@ const fn d(
     }
 }
 
-const INT: Kind = Kind::Int {
+pub(crate) const INT: Kind = Kind::Int {
     min: 0,
     max: i64::MAX,
 };
 
-/// Every directive the server accepts.
-pub const DIRECTIVES: &[Directive] = &[
-    d(
-        "bind",
-        Kind::Str,
-        "127.0.0.1",
-        false,
-        "Addresses to listen on, space separated.",
-    ),
-    d(
-        "port",
-        Kind::Int { min: 0, max: 65535 },
-        "6379",
-        false,
-        "TCP port; 0 picks a free port (logged at start).",
-    ),
-    d(
-        "protected-mode",
-        Kind::Bool,
-        "yes",
-        true,
-        "Refuse non-loopback clients while no requirepass is set.",
-    ),
-    d(
-        "requirepass",
-        Kind::Str,
-        "",
-        true,
-        "Password clients must AUTH with; empty means none.",
-    ),
-    d(
-        "maxclients",
-        Kind::Int {
-            min: 1,
-            max: u32::MAX as i64,
-        },
-        "10000",
-        true,
-        "Most simultaneous clients.",
-    ),
-    d(
-        "timeout",
-        Kind::Int {
-            min: 0,
-            max: i32::MAX as i64,
-        },
-        "0",
-        true,
-        "Close clients idle this many seconds; 0 never.",
-    ),
-    d(
-        "tcp-backlog",
-        Kind::Int { min: 1, max: 65535 },
-        "511",
-        false,
-        "Listen backlog.",
-    ),
-    d(
-        "io-threads",
-        Kind::Int { min: 1, max: 128 },
-        "1",
-        false,
-        "Threads serving client connections.",
-    ),
-    d(
-        "hz",
-        Kind::Clamped {
-            min: 0,
-            max: i32::MAX as i64,
-            lo: 1,
-            hi: 500,
-        },
-        "10",
-        true,
-        "Background task frequency (active expiry), per second.",
-    ),
-    d(
-        "proto-max-bulk-len",
-        Kind::Memory { min: 1 << 20 },
-        "536870912",
-        true,
-        "Largest bulk argument and tensor, in bytes.",
-    ),
-    d(
-        "client-query-buffer-limit",
-        Kind::Memory { min: 1 << 20 },
-        "1073741824",
-        true,
-        "Largest single request, in bytes.",
-    ),
-    d(
-        "maxmemory",
-        Kind::Memory { min: 0 },
-        "0",
-        true,
-        "Refuse deny-oom commands above this many bytes; 0 no limit.",
-    ),
-    d(
-        "maxmemory-policy",
-        Kind::Enum(&["noeviction"]),
-        "noeviction",
-        true,
-        "Only noeviction: writes fail with OOM.",
-    ),
-    d(
-        "notify-keyspace-events",
-        Kind::Notify,
-        "",
-        true,
-        "Keyspace notification classes (K E g $ x d A ...).",
-    ),
-    d(
-        "slowlog-log-slower-than",
-        Kind::Int {
-            min: -1,
-            max: i64::MAX,
-        },
-        "10000",
-        true,
-        "Log commands slower than this many microseconds; -1 off.",
-    ),
-    d(
-        "slowlog-max-len",
-        INT,
-        "128",
-        true,
-        "Entries the slow log keeps.",
-    ),
-    d(
-        "loglevel",
-        Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
-        "notice",
-        true,
-        "Log verbosity.",
-    ),
-    d(
-        "logfile",
-        Kind::Str,
-        "",
-        false,
-        "Log file; empty logs to standard output.",
-    ),
-    d(
-        "repl-backlog-size",
-        Kind::Memory { min: 1 },
-        "1048576",
-        true,
-        "Bytes of recent effects kept in memory (the future replication backlog).",
-    ),
-    d(
-        "threads-per-queue",
-        Kind::Int { min: 1, max: 256 },
-        "1",
-        false,
-        "Model workers per device queue (RedisAI's THREADS_PER_QUEUE).",
-    ),
-    d(
-        "intra-op-parallelism",
-        Kind::Int { min: 0, max: 256 },
-        "0",
-        false,
-        "Threads one model run may use for its matrix products; 0 or 1 runs single-threaded.",
-    ),
-    d(
-        "model-execution-timeout",
-        Kind::Int {
-            min: 0,
-            max: i32::MAX as i64,
-        },
-        "5000",
-        false,
-        "Milliseconds after which a model run is stopped between two operators; 0 never.",
-    ),
-    d(
-        "model-chunk-size",
-        Kind::Memory { min: 1 },
-        "535822336",
-        true,
-        "Largest piece of a model blob in MODELGET replies (AI.CONFIG MODEL_CHUNK_SIZE).",
-    ),
-    d(
-        "enable-python-scripts",
-        Kind::Bool,
-        "yes",
-        true,
-        "Whether AI.SCRIPTSTORE/SCRIPTSET accept Python scripts (a stored script runs with the server's rights).",
-    ),
-    d(
-        "script-time-limit",
-        Kind::Int {
-            min: 1,
-            max: i32::MAX as i64,
-        },
-        "5000",
-        true,
-        "Milliseconds a script call may run (without its own TIMEOUT) before it is interrupted.",
-    ),
-    d(
-        "dag-result-ttl",
-        Kind::Int {
-            min: 0,
-            max: i32::MAX as i64,
-        },
-        "300",
-        true,
-        "Seconds an asynchronous DAG's result is kept after it finished.",
-    ),
-];
+mod directives;
+pub use directives::DIRECTIVES;
 
 /// Looks a directive up by name, case-insensitively.
 pub fn directive(name: &str) -> Option<&'static Directive> {
@@ -299,6 +95,8 @@ pub enum ConfigError {
     Enum(String),
     #[error("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")]
     Notify,
+    #[error("Invalid save parameters")]
+    SavePoints,
     #[error("can't set immutable config")]
     Immutable,
 }
@@ -331,6 +129,20 @@ pub struct Settings {
     pub enable_python_scripts: bool,
     pub script_time_limit: u64,
     pub dag_result_ttl: u64,
+    pub dir: String,
+    pub dbfilename: String,
+    pub save: Vec<(u64, u64)>,
+    pub rdbcompression: bool,
+    pub appendonly: bool,
+    pub appendfsync: String,
+    pub appendfilename: String,
+    pub appenddirname: String,
+    pub aof_load_truncated: bool,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
+    pub snapshot_dir: String,
+    pub snapshot_store: String,
+    pub snapshot_codec: String,
 }
 
 /// The configuration: canonical text per directive plus the typed view.
@@ -401,7 +213,7 @@ impl Config {
             if argv.len() < 2
                 && !matches!(
                     directive(&name).map(|d| d.kind),
-                    Some(Kind::Str | Kind::Notify)
+                    Some(Kind::Str | Kind::Notify | Kind::SavePoints)
                 )
             {
                 return Err(fail("Bad directive or wrong number of arguments".into()));
@@ -522,6 +334,20 @@ impl Config {
             enable_python_scripts: v["enable-python-scripts"] == "yes",
             script_time_limit: int("script-time-limit") as u64,
             dag_result_ttl: int("dag-result-ttl") as u64,
+            dir: v["dir"].clone(),
+            dbfilename: v["dbfilename"].clone(),
+            save: save_points(&v["save"]).unwrap_or_default(),
+            rdbcompression: v["rdbcompression"] == "yes",
+            appendonly: v["appendonly"] == "yes",
+            appendfsync: v["appendfsync"].clone(),
+            appendfilename: v["appendfilename"].clone(),
+            appenddirname: v["appenddirname"].clone(),
+            aof_load_truncated: v["aof-load-truncated"] == "yes",
+            auto_aof_rewrite_percentage: int("auto-aof-rewrite-percentage") as u64,
+            auto_aof_rewrite_min_size: int("auto-aof-rewrite-min-size") as u64,
+            snapshot_dir: v["snapshot-dir"].clone(),
+            snapshot_store: v["snapshot-store"].clone(),
+            snapshot_codec: v["snapshot-codec"].clone(),
         };
         self.settings = s;
     }
@@ -577,7 +403,31 @@ fn canonicalize(d: &Directive, value: &str) -> Result<String, ConfigError> {
         Kind::Notify => notify_flags(value)
             .map(notify_string)
             .ok_or(ConfigError::Notify),
+        Kind::SavePoints => save_points(value)
+            .map(|p| {
+                p.iter()
+                    .map(|(s, c)| format!("{s} {c}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .ok_or(ConfigError::SavePoints),
     }
+}
+
+/// `save` pairs: `3600 1 300 100` -> [(3600, 1), (300, 100)]; empty is none.
+pub fn save_points(value: &str) -> Option<Vec<(u64, u64)>> {
+    let nums = value
+        .split_whitespace()
+        .map(|w| {
+            crate::util::parse_i64(w.as_bytes())
+                .filter(|n| *n >= 0)
+                .map(|n| n as u64)
+        })
+        .collect::<Option<Vec<u64>>>()?;
+    if nums.len() % 2 != 0 {
+        return None;
+    }
+    Some(nums.chunks(2).map(|c| (c[0], c[1])).collect())
 }
 
 /// Keyspace notification classes (Redis's NOTIFY_* bits).
@@ -701,7 +551,7 @@ mod tests {
 
     #[test]
     fn example_file_documents_every_directive() {
-        let example = include_str!("../redis.conf.example");
+        let example = include_str!("../../redis.conf.example");
         let mut documented = std::collections::HashSet::new();
         for line in example.lines() {
             let t = line.trim_start_matches('#').trim();

@@ -1,0 +1,15 @@
+//! BGREWRITEAOF: Rewrites the append-only file in the background.
+
+use super::save::persist_error;
+use crate::args::Args;
+use crate::commands::{Ctx, Outcome};
+use crate::error::CmdResult;
+use crate::reply::Reply;
+
+/// A new base snapshot is written from a capture while new writes go to a new increment; the manifest
+/// switches to them when the base is complete.
+pub fn bgrewriteaof(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
+    args.finish()?;
+    let status = crate::persist::bgrewriteaof(ctx.shared, ctx.engine()).map_err(persist_error)?;
+    Ok(Reply::Status(status.to_string()).into())
+}

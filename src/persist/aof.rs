@@ -1,0 +1,650 @@
+//! The append-only file, Redis 7's multi-part layout: in `<dir>/<appenddirname>`, a manifest
+//! (`<appendfilename>.manifest`) lists one base file (a snapshot, `<name>.<seq>.base.tcs`) and the
+//! incremental files after it (`<name>.<seq>.incr.aof`, effects as RESP commands). Start-up loads the base
+//! and replays the increments; a rewrite writes a new base from a capture of the keyspace while new effects
+//! already go to a new increment, then switches the manifest (written to a temporary file and renamed, so
+//! the switch is atomic).
+//!
+//! Effects reach the file through [`AofSink`], which only copies bytes into a buffer (it runs under the
+//! keyspace lock); a writer thread writes and fsyncs them, grouping whatever arrived meanwhile into one
+//! write (group commit). Under `appendfsync always` a client's reply waits (asynchronously) until the
+//! writer has fsynced past its last effect: see [`Aof::when_synced`].
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use parking_lot::{Condvar, Mutex};
+
+use super::apply::Replayer;
+use super::codec::Codec;
+use crate::effects::{Effect, EffectSink};
+use crate::shared::{Engine, Shared};
+use crate::{notice, warning};
+
+/// `appendfsync` policies.
+pub const FSYNC_NO: u8 = 0;
+pub const FSYNC_EVERYSEC: u8 = 1;
+pub const FSYNC_ALWAYS: u8 = 2;
+
+pub fn fsync_policy(name: &str) -> u8 {
+    match name {
+        "always" => FSYNC_ALWAYS,
+        "no" => FSYNC_NO,
+        _ => FSYNC_EVERYSEC,
+    }
+}
+
+/// The manifest: the base file and the increments, in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Manifest {
+    pub base: Option<(String, u64)>,
+    pub incrs: Vec<(String, u64)>,
+}
+
+impl Manifest {
+    /// Redis's manifest lines: `file <name> seq <n> type <b|i>`.
+    pub fn parse(text: &str) -> Result<Manifest, String> {
+        let mut m = Manifest::default();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            let (name, seq, kind) = match w.as_slice() {
+                ["file", name, "seq", seq, "type", kind] => (*name, *seq, *kind),
+                _ => return Err(format!("bad manifest line '{line}'")),
+            };
+            if name.contains('/') {
+                return Err(format!("bad file name in manifest line '{line}'"));
+            }
+            let seq: u64 = seq
+                .parse()
+                .map_err(|_| format!("bad sequence in manifest line '{line}'"))?;
+            match kind {
+                "b" => m.base = Some((name.to_string(), seq)),
+                "i" => m.incrs.push((name.to_string(), seq)),
+                // History files (a Redis manifest mid-rewrite) are not needed to load.
+                "h" => {}
+                _ => return Err(format!("bad file type in manifest line '{line}'")),
+            }
+        }
+        Ok(m)
+    }
+
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        if let Some((n, seq)) = &self.base {
+            s.push_str(&format!("file {n} seq {seq} type b\n"));
+        }
+        for (n, seq) in &self.incrs {
+            s.push_str(&format!("file {n} seq {seq} type i\n"));
+        }
+        s
+    }
+
+    fn next_incr_seq(&self) -> u64 {
+        self.incrs.iter().map(|i| i.1).max().unwrap_or(0) + 1
+    }
+}
+
+/// Bytes waiting for the writer.
+#[derive(Default)]
+struct Pending {
+    data: Vec<u8>,
+    /// Effect-stream offset just after the last byte in `data`.
+    end: u64,
+    /// A rewrite asked for a new increment starting at this position of `data`.
+    switch_at: Option<usize>,
+    stop: bool,
+}
+
+type Waiter = Box<dyn FnOnce() + Send>;
+
+/// An open AOF.
+pub struct Aof {
+    /// Codec of the base files it writes.
+    codec: Codec,
+    pub dir: PathBuf,
+    pub name: String,
+    pending: Mutex<Pending>,
+    wake: Condvar,
+    /// Effect offset the file holds (written, and fsynced under `always`).
+    synced: AtomicU64,
+    /// Effect offset accepted into the buffer.
+    pub appended: AtomicU64,
+    pub policy: AtomicU8,
+    waiters: Mutex<Vec<(u64, Waiter)>>,
+    /// The manifest, and whether the increment a rewrite asked for is open.
+    manifest: Mutex<(Manifest, bool)>,
+    /// The files of an earlier AOF this one replaces once its manifest is written.
+    replaced: Mutex<Manifest>,
+    switched: Condvar,
+    pub base_size: AtomicU64,
+    pub current_size: AtomicU64,
+    pub last_write_ok: AtomicBool,
+    /// Its registration with the effect stream.
+    pub sink_id: AtomicU64,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// The effect-stream consumer that feeds an [`Aof`].
+pub struct AofSink(pub Arc<Aof>);
+
+impl EffectSink for AofSink {
+    fn accept(&mut self, effect: Effect<'_>) {
+        let mut p = self.0.pending.lock();
+        let idle = p.data.is_empty();
+        p.data.extend_from_slice(effect.resp);
+        p.end = effect.offset;
+        self.0.appended.store(effect.offset, SeqCst);
+        drop(p);
+        if idle {
+            self.0.wake.notify_one();
+        }
+    }
+}
+
+impl Aof {
+    pub fn manifest_path(dir: &Path, name: &str) -> PathBuf {
+        dir.join(format!("{name}.manifest"))
+    }
+
+    fn base_name(&self, seq: u64) -> String {
+        format!("{}.{seq}.base.tcs", self.name)
+    }
+
+    fn incr_name(&self, seq: u64) -> String {
+        format!("{}.{seq}.incr.aof", self.name)
+    }
+
+    /// Runs `then` once the file holds every effect up to `offset` (at once if it already does).
+    pub fn when_synced(&self, offset: u64, then: Waiter) {
+        let mut w = self.waiters.lock();
+        if self.synced.load(SeqCst) >= offset {
+            drop(w);
+            then();
+        } else {
+            w.push((offset, then));
+        }
+    }
+
+    pub fn synced(&self) -> u64 {
+        self.synced.load(SeqCst)
+    }
+
+    /// Effects accepted but not yet written (INFO aof_buffer_length).
+    pub fn buffered(&self) -> usize {
+        self.pending.lock().data.len()
+    }
+
+    fn write_manifest(&self, m: &Manifest) -> std::io::Result<()> {
+        super::write_atomically(&Self::manifest_path(&self.dir, &self.name), |f| {
+            f.write_all(m.render().as_bytes())
+        })
+    }
+
+    /// Creates a new AOF in `dir`, first phase (the caller holds the engine): opens the first increment,
+    /// captures the keyspace and starts feeding effects to the increment from exactly that point. The base
+    /// and the manifest come in [`Aof::complete`], which may run on another thread; until the manifest is
+    /// written a restart ignores the new files.
+    pub fn begin(
+        shared: &Shared,
+        g: &mut Engine,
+        dir: PathBuf,
+        name: String,
+        codec: Codec,
+    ) -> Result<(Arc<Aof>, super::Capture), String> {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
+        let aof = Arc::new(Aof::new(dir, name, shared, codec));
+        // Files of an earlier AOF in the same place stay valid (and listed) until the new manifest replaces
+        // them, so the new files take the next sequence numbers.
+        let old = std::fs::read_to_string(Self::manifest_path(&aof.dir, &aof.name))
+            .ok()
+            .and_then(|t| Manifest::parse(&t).ok())
+            .unwrap_or_default();
+        let seq = old
+            .next_incr_seq()
+            .max(old.base.as_ref().map_or(0, |b| b.1) + 1);
+        let incr = aof.incr_name(seq);
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(aof.dir.join(&incr))
+            .map_err(|e| format!("Can't open the append-only file {incr}: {e}"))?;
+        let capture = super::capture(&g.db, shared, g.effects.offset());
+        aof.synced.store(g.effects.offset(), SeqCst);
+        aof.sink_id
+            .store(g.effects.add_sink(Box::new(AofSink(aof.clone()))), SeqCst);
+        *aof.manifest.lock() = (
+            Manifest {
+                base: None,
+                incrs: vec![(incr, seq)],
+            },
+            false,
+        );
+        *aof.replaced.lock() = old;
+        aof.start_writer(file, 0);
+        Ok((aof, capture))
+    }
+
+    /// Second phase of creating an AOF: writes the base from the capture, then the manifest, then deletes
+    /// the files of the AOF it replaces.
+    pub fn complete(&self, capture: &super::Capture) -> Result<(), String> {
+        let (incr, seq) = self.manifest.lock().0.incrs[0].clone();
+        let base = self.base_name(seq);
+        let size = super::write_snapshot(&self.dir.join(&base), capture, self.codec)
+            .map_err(|e| format!("Writing the AOF base {base}: {e}"))?;
+        let m = Manifest {
+            base: Some((base, seq)),
+            incrs: vec![(incr, seq)],
+        };
+        let mut g = self.manifest.lock();
+        self.write_manifest(&m)
+            .map_err(|e| format!("Writing the AOF manifest: {e}"))?;
+        g.0 = m;
+        drop(g);
+        let old = std::mem::take(&mut *self.replaced.lock());
+        for (n, _) in old.base.iter().chain(old.incrs.iter()) {
+            let _ = std::fs::remove_file(self.dir.join(n));
+        }
+        self.base_size.store(size, SeqCst);
+        self.current_size.fetch_add(size, SeqCst);
+        Ok(())
+    }
+
+    fn new(dir: PathBuf, name: String, shared: &Shared, codec: Codec) -> Aof {
+        Aof {
+            codec,
+            dir,
+            name,
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            synced: AtomicU64::new(0),
+            appended: AtomicU64::new(0),
+            policy: AtomicU8::new(fsync_policy(&shared.settings().appendfsync)),
+            waiters: Mutex::new(Vec::new()),
+            manifest: Mutex::new((Manifest::default(), false)),
+            replaced: Mutex::new(Manifest::default()),
+            switched: Condvar::new(),
+            base_size: AtomicU64::new(0),
+            current_size: AtomicU64::new(0),
+            last_write_ok: AtomicBool::new(true),
+            sink_id: AtomicU64::new(0),
+            writer: Mutex::new(None),
+        }
+    }
+
+    /// Opens the AOF loaded at start-up for appending: the last increment, cut to `valid_len` bytes (a torn
+    /// tail that was skipped).
+    pub fn reopen(
+        shared: &Arc<Shared>,
+        dir: PathBuf,
+        name: String,
+        m: Manifest,
+        valid_len: u64,
+        sizes: (u64, u64),
+        codec: Codec,
+    ) -> Result<Arc<Aof>, String> {
+        let aof = Arc::new(Aof::new(dir, name, shared, codec));
+        let (last, _) = m
+            .incrs
+            .last()
+            .cloned()
+            .ok_or("the AOF manifest lists no increment")?;
+        let file = OpenOptions::new()
+            .write(true)
+            .open(aof.dir.join(&last))
+            .map_err(|e| format!("Can't open the append-only file {last}: {e}"))?;
+        file.set_len(valid_len)
+            .map_err(|e| format!("Can't truncate {last}: {e}"))?;
+        aof.base_size.store(sizes.0, SeqCst);
+        aof.current_size.store(sizes.0 + sizes.1, SeqCst);
+        aof.manifest.lock().0 = m;
+        {
+            let mut g = shared.engine.lock();
+            aof.synced.store(g.effects.offset(), SeqCst);
+            aof.sink_id
+                .store(g.effects.add_sink(Box::new(AofSink(aof.clone()))), SeqCst);
+        }
+        aof.start_writer(file, valid_len);
+        Ok(aof)
+    }
+
+    fn start_writer(self: &Arc<Self>, mut file: File, at: u64) {
+        use std::io::Seek;
+        let _ = file.seek(std::io::SeekFrom::Start(at));
+        let me = self.clone();
+        let h = std::thread::Builder::new()
+            .name("aof-writer".into())
+            .spawn(move || me.writer_loop(file))
+            .expect("spawn the AOF writer");
+        *self.writer.lock() = Some(h);
+    }
+
+    fn writer_loop(&self, mut file: File) {
+        let mut last_fsync = Instant::now();
+        let mut unsynced = false;
+        loop {
+            let (data, end, switch_at, stop) = {
+                let mut p = self.pending.lock();
+                while p.data.is_empty() && !p.stop && p.switch_at.is_none() {
+                    if unsynced {
+                        let left = Duration::from_secs(1).saturating_sub(last_fsync.elapsed());
+                        if self.wake.wait_for(&mut p, left).timed_out() {
+                            break;
+                        }
+                    } else {
+                        self.wake.wait(&mut p);
+                    }
+                }
+                (
+                    std::mem::take(&mut p.data),
+                    p.end,
+                    p.switch_at.take(),
+                    p.stop,
+                )
+            };
+            let head = switch_at.unwrap_or(data.len()).min(data.len());
+            self.write_retrying(&mut file, &data[..head]);
+            if switch_at.is_some() {
+                let _ = file.sync_data();
+                file = self.switch_increment(file);
+                self.write_retrying(&mut file, &data[head..]);
+            }
+            let policy = self.policy.load(SeqCst);
+            let dirty = unsynced || !data.is_empty();
+            if dirty
+                && (policy == FSYNC_ALWAYS
+                    || stop
+                    || (policy == FSYNC_EVERYSEC && last_fsync.elapsed() >= Duration::from_secs(1)))
+            {
+                if let Err(e) = file.sync_data() {
+                    warning!("Error syncing the append-only file: {e}");
+                }
+                last_fsync = Instant::now();
+                unsynced = false;
+            } else if dirty && policy == FSYNC_EVERYSEC {
+                unsynced = true;
+            }
+            if !data.is_empty() {
+                self.synced.store(end, SeqCst);
+                let ready: Vec<Waiter> = {
+                    let mut w = self.waiters.lock();
+                    let (done, wait): (Vec<_>, Vec<_>) = w.drain(..).partition(|(o, _)| *o <= end);
+                    *w = wait;
+                    done.into_iter().map(|(_, f)| f).collect()
+                };
+                for f in ready {
+                    f();
+                }
+            }
+            if stop {
+                return;
+            }
+        }
+    }
+
+    /// Writes all of `data`; on an error (disk full) logs once and retries every second, never dropping an
+    /// effect (clients under `always` keep waiting for their replies meanwhile).
+    fn write_retrying(&self, file: &mut File, data: &[u8]) {
+        let mut logged = false;
+        while let Err(e) = file.write_all(data) {
+            if !logged {
+                warning!("Error writing to the AOF file: {e} (retrying every second)");
+                logged = true;
+            }
+            self.last_write_ok.store(false, SeqCst);
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        self.last_write_ok.store(true, SeqCst);
+        self.current_size.fetch_add(data.len() as u64, SeqCst);
+    }
+
+    /// Opens the next increment and lists it in the manifest before anything is written to it (so a crash
+    /// mid-rewrite loads old base + old increments + this one).
+    fn switch_increment(&self, old: File) -> File {
+        let mut guard = self.manifest.lock();
+        let mut m = guard.0.clone();
+        let seq = m.next_incr_seq();
+        let name = self.incr_name(seq);
+        loop {
+            let opened = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(self.dir.join(&name));
+            match opened {
+                Ok(f) => {
+                    m.incrs.push((name.clone(), seq));
+                    if let Err(e) = self.write_manifest(&m) {
+                        warning!("Writing the AOF manifest: {e} (retrying)");
+                        std::thread::sleep(Duration::from_secs(1));
+                        m.incrs.pop();
+                        continue;
+                    }
+                    guard.0 = m;
+                    guard.1 = true;
+                    self.switched.notify_all();
+                    drop(old);
+                    return f;
+                }
+                Err(e) => {
+                    warning!("Can't open the new AOF increment {name}: {e} (retrying)");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// A rewrite, first phase (call under the keyspace lock, right after capturing it): new effects go to a
+    /// new increment from this point.
+    pub fn request_switch(&self) {
+        self.manifest.lock().1 = false;
+        let mut p = self.pending.lock();
+        p.switch_at = Some(p.data.len());
+        drop(p);
+        self.wake.notify_one();
+    }
+
+    /// A rewrite, second phase (on a background thread): writes `capture` as the new base and switches the
+    /// manifest to it and the increments since the switch; the old files are deleted.
+    pub fn finish_rewrite(&self, capture: &super::Capture) -> Result<(), String> {
+        let seq = {
+            let mut g = self.manifest.lock();
+            while !g.1 {
+                self.switched.wait(&mut g);
+            }
+            g.0.next_incr_seq() - 1
+        };
+        let base = self.base_name(seq);
+        let size = super::write_snapshot(&self.dir.join(&base), capture, self.codec)
+            .map_err(|e| format!("Writing the AOF base {base}: {e}"))?;
+        let mut g = self.manifest.lock();
+        let old = g.0.clone();
+        let m = Manifest {
+            base: Some((base.clone(), seq)),
+            incrs: old.incrs.iter().filter(|i| i.1 >= seq).cloned().collect(),
+        };
+        self.write_manifest(&m)
+            .map_err(|e| format!("Writing the AOF manifest: {e}"))?;
+        g.0 = m.clone();
+        drop(g);
+        let mut tail = 0;
+        for (n, _) in &m.incrs {
+            tail += std::fs::metadata(self.dir.join(n)).map_or(0, |md| md.len());
+        }
+        for (n, _) in old.base.iter().chain(old.incrs.iter()) {
+            if !m.incrs.iter().any(|i| &i.0 == n) && *n != base {
+                let _ = std::fs::remove_file(self.dir.join(n));
+            }
+        }
+        self.base_size.store(size, SeqCst);
+        self.current_size.store(size + tail, SeqCst);
+        Ok(())
+    }
+
+    /// Writes and fsyncs what is buffered, then stops the writer (shutdown, `CONFIG SET appendonly no`).
+    /// The caller has already removed the sink.
+    pub fn stop(&self) {
+        self.pending.lock().stop = true;
+        self.wake.notify_one();
+        if let Some(h) = self.writer.lock().take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// What loading an AOF found.
+pub struct Loaded {
+    pub manifest: Manifest,
+    /// Valid length of the last increment (shorter than the file when a torn tail was skipped).
+    pub valid_len: u64,
+    pub base_size: u64,
+    pub incr_size: u64,
+    pub effects: u64,
+}
+
+/// Loads the AOF in `dir` into the (empty) keyspace; `None` when there is no manifest.
+pub fn load(
+    shared: &Arc<Shared>,
+    dir: &Path,
+    name: &str,
+    truncated_ok: bool,
+) -> Result<Option<Loaded>, String> {
+    let mpath = Aof::manifest_path(dir, name);
+    let text = match std::fs::read_to_string(&mpath) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(format!(
+                "Can't read the AOF manifest {}: {e}",
+                mpath.display()
+            ))
+        }
+    };
+    let manifest = Manifest::parse(&text)?;
+    let mut base_size = 0;
+    if let Some((base, _)) = &manifest.base {
+        let path = dir.join(base);
+        base_size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        super::load_snapshot(shared, &path)?;
+    }
+    let mut replayer = Replayer::new();
+    let mut valid_len = 0;
+    let mut incr_size = 0;
+    for (i, (incr, _)) in manifest.incrs.iter().enumerate() {
+        let last = i + 1 == manifest.incrs.len();
+        let path = dir.join(incr);
+        valid_len = replay_file(shared, &mut replayer, &path, last && truncated_ok)?;
+        incr_size += valid_len;
+    }
+    Ok(Some(Loaded {
+        manifest,
+        valid_len,
+        base_size,
+        incr_size,
+        effects: replayer.applied,
+    }))
+}
+
+/// Replays one increment; returns how many bytes of it are whole commands. A torn tail (the file ends
+/// inside a command or an open MULTI) is skipped with a warning when `truncated_ok`, refused otherwise;
+/// anything that is not RESP is refused.
+fn replay_file(
+    shared: &Arc<Shared>,
+    replayer: &mut Replayer,
+    path: &Path,
+    truncated_ok: bool,
+) -> Result<u64, String> {
+    let shown = path.display();
+    let mut file =
+        File::open(path).map_err(|e| format!("Can't open the append-only file {shown}: {e}"))?;
+    let mut parser = crate::resp::request::RequestParser::new(usize::MAX, usize::MAX);
+    let mut buf = BytesMut::with_capacity(4 << 20);
+    let mut pos: u64 = 0;
+    let mut multi_at: u64 = 0;
+    let mut eof = false;
+    loop {
+        if !eof {
+            buf.reserve(4 << 20);
+            let n = read_into(&mut file, &mut buf)
+                .map_err(|e| format!("Reading the append-only file {shown}: {e}"))?;
+            eof = n == 0;
+        }
+        loop {
+            let before = buf.len();
+            match parser.next(&mut buf) {
+                Ok(Some(argv)) => {
+                    let start = pos;
+                    pos += (before - buf.len()) as u64;
+                    if argv[0].eq_ignore_ascii_case(b"MULTI") {
+                        multi_at = start;
+                    }
+                    match replayer.apply(shared, argv) {
+                        Ok(()) => {}
+                        Err(super::apply::ApplyError::Failed(e)) => {
+                            warning!("AOF {shown} at offset {start}: {e}")
+                        }
+                        Err(super::apply::ApplyError::Invalid(e)) => {
+                            return Err(format!(
+                                "Bad file format reading the append only file {shown} at offset \
+                                 {start}: {e}. The AOF is corrupt: restore a backup or repair it by hand"
+                            ))
+                        }
+                    }
+                }
+                Ok(None) => {
+                    pos += (before - buf.len()) as u64;
+                    break;
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "Bad file format reading the append only file {shown} at offset {pos}: {}. \
+                         The AOF is corrupt: restore a backup or repair it by hand",
+                        e.0
+                    ))
+                }
+            }
+        }
+        if eof {
+            break;
+        }
+    }
+    let torn = !buf.is_empty() || replayer.in_multi();
+    if !torn {
+        return Ok(pos);
+    }
+    let valid = if replayer.in_multi() { multi_at } else { pos };
+    if !truncated_ok {
+        return Err(format!(
+            "Unexpected end of file reading the append only file {shown} (valid up to offset {valid}). \
+             You can: 1) make a backup of your AOF file, then truncate it to {valid} bytes; 2) set \
+             'aof-load-truncated yes' and restart, which loads the valid part and discards the rest"
+        ));
+    }
+    let dropped = replayer.discard_multi();
+    warning!(
+        "!!! Warning: short read while loading the AOF file {shown}!!! Discarding {} bytes after offset \
+         {valid} ({dropped} commands of an unfinished MULTI)",
+        std::fs::metadata(path).map_or(0, |m| m.len()) - valid
+    );
+    notice!("AOF loaded anyway because aof-load-truncated is enabled");
+    Ok(valid)
+}
+
+fn read_into(file: &mut File, buf: &mut BytesMut) -> std::io::Result<usize> {
+    let start = buf.len();
+    buf.resize(buf.capacity(), 0);
+    let n = loop {
+        match file.read(&mut buf[start..]) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => break r,
+        }
+    };
+    buf.truncate(start + *n.as_ref().unwrap_or(&0));
+    n
+}

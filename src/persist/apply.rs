@@ -1,0 +1,149 @@
+//! Applying effects: the AOF loader (and, with the replication issue, a replica) feeds the effect stream
+//! back through the same command bodies, skipping policy, as Redis replays its AOF through a fake client.
+//! Effects are writes with their results baked in (`AI.TENSORSET` of a model's outputs, never
+//! `AI.MODELEXECUTE`), so applying one never runs a model or Python: a stored script is compiled without its
+//! `begin()` (the session is marked `replaying`) and a model is only loaded.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::args::Args;
+use crate::clients::ClientHandle;
+use crate::commands::{dispatch, lookup, Ctx};
+use crate::reply::Reply;
+use crate::session::Session;
+use crate::shared::Shared;
+use crate::util::lossy;
+
+/// Why an effect was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// Not an effect at all (unknown command, wrong arity, EXEC without MULTI): the stream is damaged.
+    #[error("{0}")]
+    Invalid(String),
+    /// A well-formed effect the keyspace refused (logged; the stream goes on, as Redis's AOF loading).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Applies effects in order. `MULTI` ... `EXEC` groups are buffered and applied together under one hold of
+/// the keyspace lock, so a half-written transaction (a torn AOF tail) is never applied.
+pub struct Replayer {
+    session: Session,
+    multi: Option<Vec<Vec<Bytes>>>,
+    /// Effects applied.
+    pub applied: u64,
+}
+
+impl Default for Replayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Replayer {
+    pub fn new() -> Self {
+        let mut session = Session::new(
+            ClientHandle::internal("replay"),
+            Arc::new(crate::pubsub::NoSink),
+            true,
+        );
+        session.replaying = true;
+        Replayer {
+            session,
+            multi: None,
+            applied: 0,
+        }
+    }
+
+    /// Whether a `MULTI` is open (its commands not yet applied).
+    pub fn in_multi(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// Drops an open `MULTI` group (the stream ended inside it).
+    pub fn discard_multi(&mut self) -> usize {
+        self.multi.take().map_or(0, |m| m.len())
+    }
+
+    /// Applies one effect; an error names the command and what it answered.
+    pub fn apply(&mut self, shared: &Shared, argv: Vec<Bytes>) -> Result<(), ApplyError> {
+        let Some(first) = argv.first() else {
+            return Err(ApplyError::Invalid("an empty command".into()));
+        };
+        if first.eq_ignore_ascii_case(b"MULTI") {
+            if self.multi.is_some() {
+                return Err(ApplyError::Invalid("MULTI inside MULTI".into()));
+            }
+            self.multi = Some(Vec::new());
+            return Ok(());
+        }
+        if first.eq_ignore_ascii_case(b"EXEC") {
+            let group = self
+                .multi
+                .take()
+                .ok_or_else(|| ApplyError::Invalid("EXEC without MULTI".into()))?;
+            return self.apply_group(shared, group);
+        }
+        match self.multi.as_mut() {
+            Some(group) => {
+                group.push(argv);
+                Ok(())
+            }
+            None => self.apply_group(shared, vec![argv]),
+        }
+    }
+
+    fn apply_group(&mut self, shared: &Shared, group: Vec<Vec<Bytes>>) -> Result<(), ApplyError> {
+        let now = crate::util::now_ms();
+        let mut ctx = Ctx::new(shared, &mut self.session, now);
+        let wrap = group.len() > 1;
+        ctx.in_exec = wrap;
+        let mut deferred = None;
+        let mut result = Ok(());
+        for argv in group {
+            let name = lossy(&argv[0]);
+            let Some(spec) = lookup(&argv[0]).filter(|s| s.arity_ok(argv.len())) else {
+                result = Err(ApplyError::Invalid(format!(
+                    "unknown command or wrong arity: '{name}'"
+                )));
+                break;
+            };
+            self.applied += 1;
+            let reply = dispatch::call(&mut ctx, spec, Args::new(argv));
+            if let Some(Reply::Error(e)) = reply {
+                result = Err(ApplyError::Failed(format!("'{name}' failed: {}", e.line())));
+                break;
+            }
+            if ctx.deferred.is_some() {
+                // Only a lone command defers (a model load): commands that defer are refused in EXEC.
+                deferred = ctx.deferred.take();
+                break;
+            }
+        }
+        if ctx.exec_wrapped {
+            ctx.engine()
+                .effects
+                .append(vec![Bytes::from_static(b"EXEC")]);
+        }
+        drop(ctx);
+        if let Some(d) = deferred {
+            // A model load or script compile runs on a worker; wait for it, so the next effect sees it.
+            let (tx, rx) = std::sync::mpsc::channel();
+            d.start(Box::new(move |r| {
+                let _ = tx.send(r);
+            }));
+            match rx.recv() {
+                Ok(Reply::Error(e)) => return Err(ApplyError::Failed(e.line())),
+                Ok(_) => {}
+                Err(_) => {
+                    return Err(ApplyError::Failed(
+                        "a worker failed while applying an effect".into(),
+                    ))
+                }
+            }
+        }
+        result
+    }
+}

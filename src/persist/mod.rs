@@ -1,0 +1,697 @@
+//! Persistence: the snapshot file (tensorcell's RDB: `<dir>/<dbfilename>`), the append-only file
+//! ([`aof`]) and model-state snapshots ([`snapshots`]). Everything here is plain threads and files: no tokio,
+//! so the engine core stays usable by the Redis module (which persists through Redis instead, with the same
+//! [`records`]).
+//!
+//! Saving never stops the world: a capture clones the keyspace's `Arc`s and `Bytes` under the lock (pointer
+//! copies, no value data), and the values are written from the capture on a background thread. Values are
+//! immutable (writes swap the `Arc`), so the capture is a consistent point-in-time view, like a fork's.
+
+pub mod aof;
+pub mod apply;
+pub mod codec;
+pub mod container;
+mod cron;
+pub mod records;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+pub use cron::start_cron;
+
+use self::aof::Aof;
+use self::codec::Codec;
+use self::container::{Reader, Writer};
+use self::records::{entry_of, record_of, Header, Record};
+use crate::keyspace::{Db, Entry, Value};
+use crate::shared::{Engine, Shared, ShutdownMode};
+use crate::stats::Stats;
+use crate::{notice, warning};
+
+/// Magic of a keyspace snapshot file (a dump or an AOF base).
+pub const DB_MAGIC: &[u8; 8] = b"TCELLDB\0";
+
+/// The keyspace at one instant: cheap clones of every live entry.
+pub struct Capture {
+    pub entries: Vec<(Bytes, Entry)>,
+    pub replid: String,
+    pub offset: u64,
+}
+
+/// Clones every live entry (call under the engine lock).
+pub fn capture(db: &Db, shared: &Shared, offset: u64) -> Capture {
+    let now = crate::util::now_ms();
+    Capture {
+        entries: db.iter(now).map(|(k, e)| (k.clone(), e.clone())).collect(),
+        replid: shared.run_id.clone(),
+        offset,
+    }
+}
+
+/// The background job (one at a time, as Redis allows one fork child).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    Save,
+    Rewrite,
+}
+
+/// Persistence state shown by INFO persistence and used by the commands.
+pub struct Persist {
+    pub loading: AtomicBool,
+    /// Unix seconds of the last successful save (server start before any).
+    pub last_save: AtomicU64,
+    /// The dirty counter (`Stats::changes`) the last successful save covered.
+    pub dirty_saved: AtomicU64,
+    pub job: Mutex<Option<(Job, Instant)>>,
+    pub save_scheduled: AtomicBool,
+    pub rewrite_scheduled: AtomicBool,
+    pub last_bgsave_ok: AtomicBool,
+    pub last_bgsave_secs: AtomicI64,
+    /// When the last background save was tried (a failed one is retried after 5 seconds).
+    pub last_bgsave_try: AtomicU64,
+    pub saves: AtomicU64,
+    pub last_rewrite_ok: AtomicBool,
+    pub last_rewrite_secs: AtomicI64,
+    pub rewrites: AtomicU64,
+    pub loaded_keys: AtomicU64,
+    pub aof: Mutex<Option<Arc<Aof>>>,
+    /// The AOF is on with `appendfsync always`: replies wait for their writes to be fsynced. Read on every
+    /// flush of replies, so it is an atomic rather than a look at `aof`.
+    pub always: AtomicBool,
+}
+
+impl Default for Persist {
+    fn default() -> Self {
+        Persist {
+            loading: AtomicBool::new(false),
+            last_save: AtomicU64::new(crate::util::now_ms() / 1000),
+            dirty_saved: AtomicU64::new(0),
+            job: Mutex::new(None),
+            save_scheduled: AtomicBool::new(false),
+            rewrite_scheduled: AtomicBool::new(false),
+            last_bgsave_ok: AtomicBool::new(true),
+            last_bgsave_secs: AtomicI64::new(-1),
+            last_bgsave_try: AtomicU64::new(0),
+            saves: AtomicU64::new(0),
+            last_rewrite_ok: AtomicBool::new(true),
+            last_rewrite_secs: AtomicI64::new(-1),
+            rewrites: AtomicU64::new(0),
+            loaded_keys: AtomicU64::new(0),
+            aof: Mutex::new(None),
+            always: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Persist {
+    pub fn aof(&self) -> Option<Arc<Aof>> {
+        self.aof.lock().clone()
+    }
+
+    /// Sets `appendfsync` on the running AOF (if any) and re-derives [`Persist::always`].
+    pub fn set_fsync(&self, policy: &str) {
+        let policy = aof::fsync_policy(policy);
+        let slot = self.aof.lock();
+        if let Some(a) = slot.as_ref() {
+            a.policy.store(policy, SeqCst);
+        }
+        self.always
+            .store(slot.is_some() && policy == aof::FSYNC_ALWAYS, SeqCst);
+    }
+
+    pub fn job(&self) -> Option<(Job, Instant)> {
+        *self.job.lock()
+    }
+}
+
+/// Writes through a temporary file in the same directory, fsyncs it, renames it over `path` and fsyncs the
+/// directory: a reader (or a crash) sees the old file or the new one, never half of one.
+pub fn write_atomically(
+    path: &Path,
+    body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(
+        "temp-{}-{}-{name}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    let result = (|| {
+        let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        body(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes a keyspace snapshot file; returns its size.
+pub fn write_snapshot(path: &Path, c: &Capture, codec: Codec) -> std::io::Result<u64> {
+    let mut size = 0;
+    write_atomically(path, |w| {
+        let mut out = Writer::new(Counting(w, 0), DB_MAGIC, codec)?;
+        out.record(&Header {
+            created_ms: crate::util::now_ms(),
+            replid: c.replid.clone(),
+            offset: c.offset,
+            keys: c.entries.len() as u64,
+        })?;
+        for (k, e) in &c.entries {
+            out.record(&record_of(k, e))?;
+        }
+        let counted = out.finish()?;
+        size = counted.1;
+        Ok(())
+    })?;
+    Ok(size)
+}
+
+/// Counts bytes written through it.
+struct Counting<W>(W, u64);
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.0.write(buf)?;
+        self.1 += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Reads a keyspace snapshot file, handing each live key to `put`. Models are loaded and scripts compiled
+/// (`begin()` is not run); keys already expired are skipped, as Redis does loading an RDB on a primary.
+pub fn read_snapshot(
+    path: &Path,
+    threads: usize,
+    mut put: impl FnMut(Bytes, Entry),
+) -> Result<Header, String> {
+    let shown = path.display();
+    let file = File::open(path).map_err(|e| format!("Can't open {shown}: {e}"))?;
+    let fail = |e: container::FormatError| format!("{shown} is not a valid snapshot: {e}");
+    let mut r = Reader::open(
+        std::io::BufReader::with_capacity(1 << 20, file),
+        DB_MAGIC,
+        "snapshot",
+    )
+    .map_err(fail)?;
+    let header: Header = r
+        .next_record()
+        .map_err(fail)?
+        .ok_or_else(|| fail(container::FormatError::Truncated))?;
+    let now = crate::util::now_ms();
+    while let Some(frame) = r.next_frame().map_err(fail)? {
+        let rec: Record<'_> = container::decode(&frame).map_err(fail)?;
+        let (key, entry) = entry_of(rec, &frame, threads).map_err(|e| format!("{shown}: {e}"))?;
+        if entry.expire_at.is_some_and(|t| t <= now) {
+            continue;
+        }
+        put(key, entry);
+    }
+    Ok(header)
+}
+
+/// Loads a snapshot file into the keyspace (start-up, DEBUG RELOAD); returns the keys loaded.
+pub fn load_snapshot(shared: &Shared, path: &Path) -> Result<u64, String> {
+    let started = Instant::now();
+    let mut n = 0u64;
+    let threads = shared.pool.intra_op;
+    // Keys go in batches so the lock is not taken once per key nor held across model loads.
+    let mut batch: Vec<(Bytes, Entry)> = Vec::new();
+    let flush = |batch: &mut Vec<(Bytes, Entry)>| {
+        let mut g = shared.engine.lock();
+        for (k, e) in batch.drain(..) {
+            g.db.set(k, e.value, e.expire_at);
+        }
+    };
+    read_snapshot(path, threads, |k, e| {
+        n += 1;
+        batch.push((k, e));
+        if batch.len() >= 1024 {
+            flush(&mut batch);
+        }
+    })?;
+    flush(&mut batch);
+    notice!(
+        "DB loaded from {}: {n} keys in {:.3} seconds",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    shared.persist.loaded_keys.store(n, SeqCst);
+    Ok(n)
+}
+
+/// `<dir>/<dbfilename>`.
+pub fn dump_path(shared: &Shared) -> PathBuf {
+    let s = shared.settings();
+    Path::new(&s.dir).join(&s.dbfilename)
+}
+
+/// The codec of snapshot files and AOF bases (`rdbcompression`).
+pub fn file_codec(shared: &Shared) -> Codec {
+    if shared.settings().rdbcompression {
+        Codec::Zstd
+    } else {
+        Codec::None
+    }
+}
+
+/// Claims the background-job slot.
+fn claim(shared: &Shared, job: Job) -> Result<(), Job> {
+    let mut j = shared.persist.job.lock();
+    match *j {
+        Some((running, _)) => Err(running),
+        None => {
+            *j = Some((job, Instant::now()));
+            Ok(())
+        }
+    }
+}
+
+/// Records a finished save.
+fn saved(shared: &Shared, dirty: u64) {
+    let p = &shared.persist;
+    p.last_save.store(crate::util::now_ms() / 1000, SeqCst);
+    p.dirty_saved.store(dirty, SeqCst);
+    p.saves.fetch_add(1, SeqCst);
+}
+
+/// SAVE: writes the snapshot file now, on the caller's thread.
+pub fn save(shared: &Shared) -> Result<(), String> {
+    if let Some((Job::Save, _)) = shared.persist.job() {
+        return Err("ERR Background save already in progress".into());
+    }
+    let (c, dirty) = {
+        let g = shared.engine.lock();
+        (
+            capture(&g.db, shared, g.effects.offset()),
+            Stats::get(&shared.stats.changes),
+        )
+    };
+    save_capture(shared, &c, dirty)
+}
+
+/// Writes a capture as the snapshot file.
+pub fn save_capture(shared: &Shared, c: &Capture, dirty: u64) -> Result<(), String> {
+    let path = dump_path(shared);
+    match write_snapshot(&path, c, file_codec(shared)) {
+        Ok(_) => {
+            notice!("DB saved on disk");
+            saved(shared, dirty);
+            Ok(())
+        }
+        Err(e) => {
+            warning!("Failed saving the DB to {}: {e}", path.display());
+            Err(format!("ERR saving the DB failed: {e}"))
+        }
+    }
+}
+
+/// BGSAVE: captures now and writes on a background thread. `Ok` carries the status reply. The caller holds
+/// the engine (a command inside EXEC already does).
+pub fn bgsave(shared: &Shared, g: &mut Engine, schedule: bool) -> Result<&'static str, String> {
+    match claim(shared, Job::Save) {
+        Err(Job::Save) => Err("ERR Background save already in progress".into()),
+        Err(Job::Rewrite) if schedule => {
+            shared.persist.save_scheduled.store(true, SeqCst);
+            Ok("Background saving scheduled")
+        }
+        Err(Job::Rewrite) => Err(
+            "ERR Another child process is active (AOF?): can't BGSAVE right now. \
+             Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."
+                .into(),
+        ),
+        Ok(()) => {
+            let c = capture(&g.db, shared, g.effects.offset());
+            let dirty = Stats::get(&shared.stats.changes);
+            let shared = shared.arc();
+            shared.persist.save_scheduled.store(false, SeqCst);
+            shared
+                .persist
+                .last_bgsave_try
+                .store(crate::util::now_ms() / 1000, SeqCst);
+            notice!("Background saving started");
+            std::thread::Builder::new()
+                .name("bgsave".into())
+                .spawn(move || {
+                    let started = Instant::now();
+                    let ok = save_capture(&shared, &c, dirty).is_ok();
+                    drop(c);
+                    let p = &shared.persist;
+                    p.last_bgsave_ok.store(ok, SeqCst);
+                    p.last_bgsave_secs
+                        .store(started.elapsed().as_secs() as i64, SeqCst);
+                    *p.job.lock() = None;
+                    if ok {
+                        notice!("Background saving terminated with success");
+                    }
+                })
+                .map_err(|e| format!("ERR can't start a background save: {e}"))?;
+            Ok("Background saving started")
+        }
+    }
+}
+
+/// BGREWRITEAOF: a new AOF base from a capture, written in the background. The caller holds the engine.
+pub fn bgrewriteaof(shared: &Shared, g: &mut Engine) -> Result<&'static str, String> {
+    let Some(aof) = shared.persist.aof() else {
+        return Err("ERR the AOF is off (appendonly no): nothing to rewrite".into());
+    };
+    match claim(shared, Job::Rewrite) {
+        Err(Job::Rewrite) => {
+            Err("ERR Background append only file rewriting already in progress".into())
+        }
+        Err(Job::Save) => {
+            shared.persist.rewrite_scheduled.store(true, SeqCst);
+            Ok("Background append only file rewriting scheduled")
+        }
+        Ok(()) => {
+            let c = capture(&g.db, shared, g.effects.offset());
+            aof.request_switch();
+            shared.persist.rewrite_scheduled.store(false, SeqCst);
+            let shared = shared.arc();
+            notice!("Background append only file rewriting started");
+            std::thread::Builder::new()
+                .name("aof-rewrite".into())
+                .spawn(move || {
+                    let started = Instant::now();
+                    let result = aof.finish_rewrite(&c);
+                    drop(c);
+                    let p = &shared.persist;
+                    if let Err(e) = &result {
+                        warning!("Background AOF rewrite failed: {e}");
+                    } else {
+                        notice!("Background AOF rewrite finished successfully");
+                        p.rewrites.fetch_add(1, SeqCst);
+                    }
+                    p.last_rewrite_ok.store(result.is_ok(), SeqCst);
+                    p.last_rewrite_secs
+                        .store(started.elapsed().as_secs() as i64, SeqCst);
+                    *p.job.lock() = None;
+                })
+                .map_err(|e| format!("ERR can't start the AOF rewrite: {e}"))?;
+            Ok("Background append only file rewriting started")
+        }
+    }
+}
+
+/// Start-up: loads the AOF (when `appendonly yes` and one exists) or else the snapshot file, opens the AOF
+/// for appending, then runs the loaded scripts' `begin()`. An error means: refuse to start.
+pub fn start(shared: &Arc<Shared>) -> Result<(), String> {
+    let s = shared.settings();
+    let p = &shared.persist;
+    p.loading.store(true, SeqCst);
+    let started = Instant::now();
+    let aof_dir = Path::new(&s.dir).join(&s.appenddirname);
+    let mut aof_loaded = None;
+    if s.appendonly {
+        aof_loaded = aof::load(shared, &aof_dir, &s.appendfilename, s.aof_load_truncated)?;
+    }
+    match &aof_loaded {
+        Some(l) => notice!(
+            "DB loaded from append only file: {} effects after a base of {} bytes, {:.3} seconds",
+            l.effects,
+            l.base_size,
+            started.elapsed().as_secs_f64()
+        ),
+        None => {
+            let dump = dump_path(shared);
+            if dump.exists() {
+                load_snapshot(shared, &dump)?;
+            }
+        }
+    }
+    p.dirty_saved
+        .store(Stats::get(&shared.stats.changes), SeqCst);
+    if s.appendonly {
+        let aof = match aof_loaded {
+            Some(l) => Aof::reopen(
+                shared,
+                aof_dir,
+                s.appendfilename.clone(),
+                l.manifest,
+                l.valid_len,
+                (l.base_size, l.incr_size),
+                file_codec(shared),
+            )?,
+            None => {
+                let (aof, c) = Aof::begin(
+                    shared,
+                    &mut shared.engine.lock(),
+                    aof_dir,
+                    s.appendfilename.clone(),
+                    file_codec(shared),
+                )?;
+                aof.complete(&c)?;
+                aof
+            }
+        };
+        *p.aof.lock() = Some(aof);
+    }
+    p.set_fsync(&s.appendfsync);
+    p.loading.store(false, SeqCst);
+    run_begins(shared);
+    Ok(())
+}
+
+/// Runs `begin()` of every FastScore script in the keyspace (after loading from disk, on a primary):
+/// their state writes propagate as effects like any other.
+pub fn run_begins(shared: &Arc<Shared>) {
+    let scripts: Vec<(Bytes, Arc<crate::script::Script>)> = {
+        let g = shared.engine.lock();
+        g.db.iter(crate::util::now_ms())
+            .filter_map(|(k, e)| match &e.value {
+                Value::Script(s) if s.fastscore.is_some() => Some((k.clone(), s.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    if scripts.is_empty() {
+        return;
+    }
+    crate::commands::install_script_host(shared.clone());
+    for (k, s) in scripts {
+        if let Err(e) = s.begin() {
+            warning!(
+                "begin() of the script at {} failed: {e}",
+                String::from_utf8_lossy(&k)
+            );
+        }
+    }
+}
+
+/// Turns the AOF on (`CONFIG SET appendonly yes`: a new AOF from the current data, its base written in the
+/// background like a rewrite) or off. The caller holds the engine.
+pub fn set_appendonly(shared: &Shared, g: &mut Engine, on: bool) -> Result<(), String> {
+    let mut slot = shared.persist.aof.lock();
+    match (on, slot.is_some()) {
+        (true, false) => {
+            claim(shared, Job::Rewrite).map_err(|_| {
+                "ERR a background save or rewrite is running: try again when it ends".to_string()
+            })?;
+            let s = shared.settings();
+            let dir = Path::new(&s.dir).join(&s.appenddirname);
+            let (aof, c) =
+                match Aof::begin(shared, g, dir, s.appendfilename.clone(), file_codec(shared)) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        *shared.persist.job.lock() = None;
+                        return Err(format!("ERR {e}"));
+                    }
+                };
+            *slot = Some(aof.clone());
+            let shared = shared.arc();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let result = aof.complete(&c);
+                let p = &shared.persist;
+                if let Err(e) = &result {
+                    warning!("Creating the AOF failed: {e}");
+                } else {
+                    notice!("Background AOF created: appendonly is on");
+                }
+                p.last_rewrite_ok.store(result.is_ok(), SeqCst);
+                p.last_rewrite_secs
+                    .store(started.elapsed().as_secs() as i64, SeqCst);
+                *p.job.lock() = None;
+            });
+        }
+        (false, true) => {
+            if let Some(aof) = slot.take() {
+                g.effects.remove_sink(aof.sink_id.load(SeqCst));
+                aof.stop();
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn stop_aof(shared: &Shared, aof: &Aof) {
+    shared
+        .engine
+        .lock()
+        .effects
+        .remove_sink(aof.sink_id.load(SeqCst));
+    aof.stop();
+}
+
+/// Whether `mode` asks for a final snapshot: SHUTDOWN SAVE, or a plain shutdown with save points set.
+fn wants_save(shared: &Shared, mode: ShutdownMode) -> bool {
+    match mode {
+        ShutdownMode::Save => true,
+        ShutdownMode::NoSave => false,
+        ShutdownMode::Default => !shared.settings().save.is_empty(),
+    }
+}
+
+/// SHUTDOWN's save, before the server agrees to stop (an error keeps it running, as in Redis).
+pub fn prepare_shutdown(shared: &Shared, mode: ShutdownMode) -> Result<(), String> {
+    if wants_save(shared, mode) {
+        save(shared)?;
+    }
+    Ok(())
+}
+
+/// The last step of a shutdown, after every connection closed: flushes and fsyncs the AOF and, when the
+/// mode wants a snapshot, writes one for writes made since SHUTDOWN's own save.
+pub fn finish_shutdown(shared: &Shared, mode: ShutdownMode) {
+    if wants_save(shared, mode)
+        && Stats::get(&shared.stats.changes) != shared.persist.dirty_saved.load(SeqCst)
+    {
+        let _ = save(shared);
+    }
+    let aof = shared.persist.aof.lock().take();
+    if let Some(aof) = aof {
+        stop_aof(shared, &aof);
+        notice!("Appendonly file synced on disk");
+    }
+    shared.persist.always.store(false, SeqCst);
+}
+
+/// DEBUG RELOAD: save the snapshot file, empty the keyspace, load the file back.
+pub fn debug_reload(shared: &Shared) -> Result<(), String> {
+    save(shared)?;
+    let mut fresh = Db::new();
+    read_snapshot(&dump_path(shared), shared.pool.intra_op, |k, e| {
+        fresh.set(k, e.value, e.expire_at)
+    })?;
+    let old = {
+        let mut g = shared.engine.lock();
+        let old = g.db.clear();
+        for (k, e) in fresh.clear() {
+            g.db.set(k, e.value, e.expire_at);
+        }
+        old
+    };
+    drop(old);
+    Ok(())
+}
+
+/// INFO persistence, with Redis's field names (fork and copy-on-write fields are left out: nothing forks).
+pub fn info(shared: &Shared, out: &mut String) {
+    let p = &shared.persist;
+    let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k}:{v}\r\n"));
+    let job = p.job();
+    let running = |j: Job| job.is_some_and(|(r, _)| r == j);
+    let elapsed = |j: Job| match job {
+        Some((r, t)) if r == j => t.elapsed().as_secs() as i64,
+        _ => -1,
+    };
+    let status = |ok: bool| if ok { "ok" } else { "err" }.to_string();
+    let dirty = Stats::get(&shared.stats.changes).saturating_sub(p.dirty_saved.load(SeqCst));
+    line(out, "loading", u8::from(p.loading.load(SeqCst)).to_string());
+    line(out, "async_loading", "0".into());
+    line(out, "rdb_changes_since_last_save", dirty.to_string());
+    line(
+        out,
+        "rdb_bgsave_in_progress",
+        u8::from(running(Job::Save)).to_string(),
+    );
+    line(
+        out,
+        "rdb_last_save_time",
+        p.last_save.load(SeqCst).to_string(),
+    );
+    line(
+        out,
+        "rdb_last_bgsave_status",
+        status(p.last_bgsave_ok.load(SeqCst)),
+    );
+    line(
+        out,
+        "rdb_last_bgsave_time_sec",
+        p.last_bgsave_secs.load(SeqCst).to_string(),
+    );
+    line(
+        out,
+        "rdb_current_bgsave_time_sec",
+        elapsed(Job::Save).to_string(),
+    );
+    line(out, "rdb_saves", p.saves.load(SeqCst).to_string());
+    line(
+        out,
+        "rdb_last_load_keys_loaded",
+        p.loaded_keys.load(SeqCst).to_string(),
+    );
+    let aof = p.aof();
+    line(out, "aof_enabled", u8::from(aof.is_some()).to_string());
+    line(
+        out,
+        "aof_rewrite_in_progress",
+        u8::from(running(Job::Rewrite)).to_string(),
+    );
+    line(
+        out,
+        "aof_rewrite_scheduled",
+        u8::from(p.rewrite_scheduled.load(SeqCst)).to_string(),
+    );
+    line(
+        out,
+        "aof_last_rewrite_time_sec",
+        p.last_rewrite_secs.load(SeqCst).to_string(),
+    );
+    line(
+        out,
+        "aof_current_rewrite_time_sec",
+        elapsed(Job::Rewrite).to_string(),
+    );
+    line(
+        out,
+        "aof_last_bgrewrite_status",
+        status(p.last_rewrite_ok.load(SeqCst)),
+    );
+    line(out, "aof_rewrites", p.rewrites.load(SeqCst).to_string());
+    let write_ok = aof.as_ref().is_none_or(|a| a.last_write_ok.load(SeqCst));
+    line(out, "aof_last_write_status", status(write_ok));
+    if let Some(a) = aof {
+        line(
+            out,
+            "aof_current_size",
+            a.current_size.load(SeqCst).to_string(),
+        );
+        line(out, "aof_base_size", a.base_size.load(SeqCst).to_string());
+        line(
+            out,
+            "aof_pending_rewrite",
+            u8::from(p.rewrite_scheduled.load(SeqCst)).to_string(),
+        );
+        line(out, "aof_buffer_length", a.buffered().to_string());
+    }
+}
