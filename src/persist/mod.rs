@@ -13,6 +13,7 @@ pub mod codec;
 pub mod container;
 mod cron;
 pub mod records;
+pub mod snapshots;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

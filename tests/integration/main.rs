@@ -14,6 +14,7 @@ mod pubsub;
 mod score;
 mod scripts;
 mod server_admin;
+mod snapshots;
 mod state;
 mod strings;
 mod tensors;

@@ -30,7 +30,7 @@ def action(x):
 "#;
 
 /// The sum model: keeps its cell when its runner restarts (begin() only sets it when unset).
-const SUM_MODEL: &str = r#"# fastscore.input: double
+pub const SUM_MODEL: &str = r#"# fastscore.input: double
 # fastscore.output: double
 # fastscore.snapshots: eof
 import tensorcell

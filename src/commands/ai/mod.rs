@@ -32,6 +32,7 @@ mod scriptscan;
 mod scriptset;
 mod scriptstate;
 mod scriptstore;
+mod snapshot;
 mod tensorget;
 mod tensorset;
 
@@ -62,6 +63,7 @@ pub use scriptscan::scriptscan;
 pub use scriptset::scriptset;
 pub use scriptstate::scriptstate;
 pub use scriptstore::scriptstore;
+pub use snapshot::snapshot;
 pub use tensorget::tensorget;
 pub use tensorset::tensorset;
 

@@ -10,6 +10,8 @@ use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
 use crate::exec::Job;
 use crate::keyspace::own;
+use crate::persist::codec::Codec;
+use crate::persist::snapshots;
 use crate::reply::Reply;
 use crate::script::Scored;
 
@@ -59,6 +61,22 @@ pub fn score(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
                 let before = script.state.lock().len();
                 let result = script.score(&action, &records, eof, limit);
                 super::propagate_state(&shared, &key, &script, before);
+                if eof
+                    && result.is_ok()
+                    && script.fastscore.as_ref().is_some_and(|f| f.snapshots_eof)
+                {
+                    // `fastscore.snapshots: eof`: the end-of-stream snapshot is taken before the reply, so
+                    // a client that saw the reply finds it in AI.SNAPSHOT LIST.
+                    let settings = shared.settings();
+                    let codec =
+                        Codec::parse(settings.snapshot_codec.as_bytes()).unwrap_or(Codec::Gzip);
+                    if let Err(e) = snapshots::save_state(&shared, &key, &script, codec) {
+                        crate::warning!(
+                            "End-of-stream snapshot of {} failed: {e}",
+                            String::from_utf8_lossy(&key)
+                        );
+                    }
+                }
                 script
                     .stats
                     .record(start.elapsed().as_micros() as u64, 0, result.is_err());
