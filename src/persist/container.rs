@@ -126,7 +126,14 @@ impl<'a> Reader<'a> {
             if u32::from_le_bytes(sum) != expect {
                 return Err(FormatError::Checksum);
             }
-            return Ok(None);
+            // The codec's own end (gzip's trailer, zstd's frame end) must be whole too, and nothing follow.
+            let mut extra = [0u8; 1];
+            return match self.body.read(&mut extra) {
+                Ok(0) => Ok(None),
+                Ok(_) => Err(FormatError::Record("data after the end".into())),
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(FormatError::Truncated),
+                Err(e) => Err(FormatError::Io(e)),
+            };
         }
         if len > MAX_FRAME {
             return Err(FormatError::Record(format!("frame of {len} bytes")));

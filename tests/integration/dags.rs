@@ -218,7 +218,14 @@ fn dag_parse_errors_follow_redisai() {
 
 #[test]
 fn dag_timeout_while_queued() {
-    let s = Server::with_args(&["--threads-per-queue", "1"]);
+    let s = Server::with_args(&[
+        "--threads-per-queue",
+        "1",
+        // The slow run must not hit the kill switch on a slow machine (debug build): this test is
+        // about queueing, not about the kill switch.
+        "--model-execution-timeout",
+        "120000",
+    ]);
     let mut c = s.con();
     store(&mut c, "slow", "slow");
     let rows = 50_000usize;
@@ -312,7 +319,14 @@ fn arrow_form_with_volatile_names() {
 
 #[test]
 fn async_dags_report_wait_and_cancel() {
-    let s = Server::with_args(&["--threads-per-queue", "1"]);
+    let s = Server::with_args(&[
+        "--threads-per-queue",
+        "1",
+        // The slow run must not hit the kill switch on a slow machine (debug build): this test is
+        // about queueing, not about the kill switch.
+        "--model-execution-timeout",
+        "120000",
+    ]);
     let mut c = s.con();
     store(&mut c, "slow", "slow");
     store(&mut c, "foo", "add");

@@ -123,7 +123,14 @@ fn batching_across_clients() {
 #[test]
 fn workers_never_block_the_server() {
     // One worker, and a run long enough to be still going while other clients are served.
-    let s = Server::with_args(&["--threads-per-queue", "1"]);
+    let s = Server::with_args(&[
+        "--threads-per-queue",
+        "1",
+        // The slow run must not hit the kill switch on a slow machine (debug build): this test is
+        // about queueing, not about the kill switch.
+        "--model-execution-timeout",
+        "120000",
+    ]);
     let mut c = s.con();
     assert_eq!(store(&mut c, "slow", &fixture("slow"), &[]).unwrap(), "OK");
     let rows = 50_000usize;
