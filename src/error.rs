@@ -6,6 +6,15 @@
 
 use thiserror::Error;
 
+/// Which persistence failure refuses writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misconf {
+    /// The last background save failed (`stop-writes-on-bgsave-error yes`, save points set).
+    Snapshot,
+    /// Writing to the AOF fails.
+    Aof,
+}
+
 /// Everything a command can answer with instead of a normal reply.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum CmdError {
@@ -36,6 +45,9 @@ pub enum CmdError {
     Overflow,
     #[error("no such key")]
     NoSuchKey,
+    /// Writes refused because the last persistence attempt failed (Redis's MISCONF).
+    #[error("persistence is failing")]
+    Misconf(Misconf),
     #[error("authentication required")]
     NoAuth,
     #[error("invalid password")]
@@ -104,6 +116,15 @@ impl CmdError {
                 "WRONGPASS invalid username-password pair or user is disabled.".into()
             }
             CmdError::Oom => "OOM command not allowed when used memory > 'maxmemory'.".into(),
+            CmdError::Misconf(Misconf::Snapshot) => "MISCONF tensorcell is configured to save snapshots, but it's \
+                currently unable to persist to disk. Commands that may modify the data set are disabled, because \
+                this instance is configured to report errors during writes if snapshotting fails \
+                (stop-writes-on-bgsave-error option). Please check the logs for details about the error."
+                .into(),
+            CmdError::Misconf(Misconf::Aof) => {
+                "MISCONF Errors writing to the AOF file: check the logs (writes resume once the AOF is writable)"
+                    .into()
+            }
             CmdError::ExecAbort => {
                 "EXECABORT Transaction discarded because of previous errors.".into()
             }

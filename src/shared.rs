@@ -53,6 +53,8 @@ pub struct Hot {
     pub query_buffer_limit: AtomicUsize,
     /// Clients in MONITOR mode, so commands skip the monitor list's lock when there are none.
     pub monitors: AtomicUsize,
+    /// `stop-writes-on-bgsave-error yes` and save points are set.
+    pub stop_writes_on_bgsave_error: AtomicBool,
 }
 
 impl Hot {
@@ -66,6 +68,8 @@ impl Hot {
         self.timeout.store(s.timeout, r);
         self.proto_max_bulk_len.store(s.proto_max_bulk_len, r);
         self.query_buffer_limit.store(s.query_buffer_limit, r);
+        self.stop_writes_on_bgsave_error
+            .store(s.stop_writes_on_bgsave_error && !s.save.is_empty(), r);
     }
 }
 

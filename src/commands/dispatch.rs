@@ -156,6 +156,11 @@ fn policy(shared: &Shared, session: &Session, args: &Args) -> Result<Gate, CmdEr
     if spec.has(DENYOOM) && over_memory() {
         return Err(CmdError::Oom);
     }
+    if spec.has(WRITE) {
+        if let Some(why) = shared.persist.refuses_writes(&shared.hot) {
+            return Err(CmdError::Misconf(why));
+        }
+    }
     Ok(Gate::Run(spec))
 }
 

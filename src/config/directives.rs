@@ -231,6 +231,13 @@ pub const DIRECTIVES: &[super::Directive] = &[
         "Snapshot after <seconds> if at least <changes> writes, as pairs; \"\" turns it off.",
     ),
     d(
+        "stop-writes-on-bgsave-error",
+        Kind::Bool,
+        "yes",
+        true,
+        "Refuse writes (MISCONF) while the last background save failed and save points are set.",
+    ),
+    d(
         "rdbcompression",
         Kind::Bool,
         "yes",

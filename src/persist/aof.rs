@@ -126,6 +126,8 @@ pub struct Aof {
     pub last_write_ok: AtomicBool,
     /// Its registration with the effect stream.
     pub sink_id: AtomicU64,
+    /// Shared with [`super::Persist::aof_failing`]: write commands are refused while set.
+    failing: Arc<AtomicBool>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -274,6 +276,7 @@ impl Aof {
             current_size: AtomicU64::new(0),
             last_write_ok: AtomicBool::new(true),
             sink_id: AtomicU64::new(0),
+            failing: shared.persist.aof_failing.clone(),
             writer: Mutex::new(None),
         }
     }
@@ -398,9 +401,14 @@ impl Aof {
                 logged = true;
             }
             self.last_write_ok.store(false, SeqCst);
+            self.failing.store(true, SeqCst);
             std::thread::sleep(Duration::from_secs(1));
         }
+        if logged {
+            crate::notice!("AOF write error looks solved, writes are accepted again");
+        }
         self.last_write_ok.store(true, SeqCst);
+        self.failing.store(false, SeqCst);
         self.current_size.fetch_add(data.len() as u64, SeqCst);
     }
 

@@ -86,6 +86,8 @@ pub struct Persist {
     /// The AOF is on with `appendfsync always`: replies wait for their writes to be fsynced. Read on every
     /// flush of replies, so it is an atomic rather than a look at `aof`.
     pub always: AtomicBool,
+    /// Writing the AOF fails (set by its writer until a write succeeds).
+    pub aof_failing: Arc<AtomicBool>,
 }
 
 impl Default for Persist {
@@ -107,6 +109,7 @@ impl Default for Persist {
             loaded_keys: AtomicU64::new(0),
             aof: Mutex::new(None),
             always: AtomicBool::new(false),
+            aof_failing: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -114,6 +117,22 @@ impl Default for Persist {
 impl Persist {
     pub fn aof(&self) -> Option<Arc<Aof>> {
         self.aof.lock().clone()
+    }
+
+    /// Why writes are refused now, if they are (Redis's MISCONF): the AOF cannot be written, or the last
+    /// background save failed while `stop-writes-on-bgsave-error` and save points are set.
+    pub fn refuses_writes(&self, hot: &crate::shared::Hot) -> Option<crate::error::Misconf> {
+        use crate::error::Misconf;
+        if self.aof_failing.load(std::sync::atomic::Ordering::Relaxed) {
+            return Some(Misconf::Aof);
+        }
+        (!self
+            .last_bgsave_ok
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && hot
+                .stop_writes_on_bgsave_error
+                .load(std::sync::atomic::Ordering::Relaxed))
+        .then_some(Misconf::Snapshot)
     }
 
     /// Sets `appendfsync` on the running AOF (if any) and re-derives [`Persist::always`].
@@ -288,6 +307,7 @@ fn claim(shared: &Shared, job: Job) -> Result<(), Job> {
 /// Records a finished save.
 fn saved(shared: &Shared, dirty: u64) {
     let p = &shared.persist;
+    p.last_bgsave_ok.store(true, SeqCst);
     p.last_save.store(crate::util::now_ms() / 1000, SeqCst);
     p.dirty_saved.store(dirty, SeqCst);
     p.saves.fetch_add(1, SeqCst);

@@ -455,3 +455,63 @@ fn appendonly_turned_on_at_run_time_and_corrupt_snapshot_refused() {
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("is not a valid snapshot"), "{log}");
 }
+
+#[test]
+fn aof_rewrites_itself_when_it_doubles_and_shutdown_save_writes_a_snapshot() {
+    let dir = TempDir::new();
+    let flags = [
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--auto-aof-rewrite-min-size",
+        "20kb",
+        "--auto-aof-rewrite-percentage",
+        "100",
+    ];
+    let s = start(&dir, &flags);
+    let mut c = s.con();
+    // The same ten keys over and over: the AOF grows, the data does not.
+    for i in 0..400 {
+        let _: () = q(&mut c, &format!("SET k{} {}", i % 10, "v".repeat(40))).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while info_field(&mut c, "aof_rewrites") < 1 {
+        assert!(Instant::now() < deadline, "no automatic rewrite");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wait_until(&mut c, "aof_rewrite_in_progress", 0);
+    assert!(info_field(&mut c, "aof_current_size") < 20 * 1024);
+    drop(c);
+    // SHUTDOWN SAVE writes the snapshot file even with no save points.
+    assert!(!dir.join("dump.tcs").exists());
+    shutdown(s, "SAVE");
+    assert!(dir.join("dump.tcs").exists());
+    let s = start(&dir, &["--save", ""]);
+    assert_eq!(q::<i64>(&mut s.con(), "DBSIZE").unwrap(), 10);
+}
+
+#[test]
+fn a_failed_background_save_refuses_writes_until_a_save_succeeds() {
+    let dir = TempDir::new();
+    let s = start(&dir, &["--save", "3600 1"]);
+    let mut c = s.con();
+    let _: () = q(&mut c, "SET x 1").unwrap();
+    let gone = TempDir::new();
+    let _: () = q(&mut c, &format!("CONFIG SET dir {}", gone.path())).unwrap();
+    drop(gone);
+    assert_eq!(
+        q::<String>(&mut c, "BGSAVE").unwrap(),
+        "Background saving started"
+    );
+    wait_until(&mut c, "rdb_bgsave_in_progress", 0);
+    let info: String = q(&mut c, "INFO persistence").unwrap();
+    assert!(info.contains("rdb_last_bgsave_status:err"), "{info}");
+    // Writes are refused (the client learns they would not be persisted); reads go on.
+    assert!(qerr(&mut c, "SET x 2").starts_with("MISCONF "));
+    assert_eq!(q::<String>(&mut c, "GET x").unwrap(), "1");
+    let _: () = q(&mut c, &format!("CONFIG SET dir {}", dir.path())).unwrap();
+    assert_eq!(q::<String>(&mut c, "SAVE").unwrap(), "OK");
+    let _: () = q(&mut c, "SET x 3").unwrap();
+    assert_eq!(q::<String>(&mut c, "GET x").unwrap(), "3");
+}
