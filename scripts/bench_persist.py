@@ -190,15 +190,21 @@ def main():
     ap.add_argument("--tc-bin", default=os.path.join(ROOT, "target", "release", "tensorcell-server"))
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench_persist.md"))
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sections", default="throughput,load,snapshots",
+                    help="comma-separated subset of throughput, load, snapshots")
     opts = ap.parse_args()
+    sections = opts.sections.split(",")
     opts.reps = 1 if opts.quick else 3
     opts.n = 20000 if opts.quick else 100000
     opts.load_mib = 64 if opts.quick else 1024
     lines = ["## Persistence", "",
              "Both servers with `--save ''` and the same AOF settings, in fresh directories on the same disk."]
-    lines += [""] + throughput_rows(opts, opts.tc_bin)
-    lines += load_rows(opts, opts.tc_bin)
-    lines += snapshot_rows(opts, opts.tc_bin)
+    if "throughput" in sections:
+        lines += [""] + throughput_rows(opts, opts.tc_bin)
+    if "load" in sections:
+        lines += load_rows(opts, opts.tc_bin)
+    if "snapshots" in sections:
+        lines += snapshot_rows(opts, opts.tc_bin)
     with open(opts.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"wrote {opts.out}")

@@ -26,6 +26,13 @@ use crate::effects::{Effect, EffectSink};
 use crate::shared::{Engine, Shared};
 use crate::{notice, warning};
 
+/// Under everysec/no, the writer waits for up to a millisecond of effects unless this many bytes are
+/// already buffered.
+const GATHER_LIMIT: usize = 4 << 20;
+
+/// Under `always`, effects no client waits for (expired keys' DELs) are written after at most this long.
+const ALWAYS_IDLE: Duration = Duration::from_millis(2);
+
 /// `appendfsync` policies.
 pub const FSYNC_NO: u8 = 0;
 pub const FSYNC_EVERYSEC: u8 = 1;
@@ -97,6 +104,8 @@ struct Pending {
     end: u64,
     /// A rewrite asked for a new increment starting at this position of `data`.
     switch_at: Option<usize>,
+    /// A client waits for `data` to be fsynced (`always`).
+    requested: bool,
     stop: bool,
 }
 
@@ -142,7 +151,8 @@ impl EffectSink for AofSink {
         p.end = effect.offset;
         self.0.appended.store(effect.offset, SeqCst);
         drop(p);
-        if idle {
+        // Under `always` the writer is woken by the clients that wait (`when_synced`), not per effect.
+        if idle && self.0.policy.load(SeqCst) != FSYNC_ALWAYS {
             self.0.wake.notify_one();
         }
     }
@@ -162,14 +172,23 @@ impl Aof {
     }
 
     /// Runs `then` once the file holds every effect up to `offset` (at once if it already does).
+    /// Runs `then` once the file holds every effect up to `offset` (at once if it already does), and asks
+    /// the writer to write now. The front end calls it after letting the other ready clients run their
+    /// commands (a task yield), so their effects are in the same write and fsync: group commit, the way
+    /// Redis's one fsync per event-loop iteration covers every client served in it.
     pub fn when_synced(&self, offset: u64, then: Waiter) {
         let mut w = self.waiters.lock();
         if self.synced.load(SeqCst) >= offset {
             drop(w);
             then();
-        } else {
-            w.push((offset, then));
+            return;
         }
+        w.push((offset, then));
+        drop(w);
+        // Always notify: a request left over from a batch that already covered its waiter must not
+        // swallow this one.
+        self.pending.lock().requested = true;
+        self.wake.notify_one();
     }
 
     pub fn synced(&self) -> u64 {
@@ -334,15 +353,41 @@ impl Aof {
         loop {
             let (data, end, switch_at, stop) = {
                 let mut p = self.pending.lock();
-                while p.data.is_empty() && !p.stop && p.switch_at.is_none() {
-                    if unsynced {
-                        let left = Duration::from_secs(1).saturating_sub(last_fsync.elapsed());
-                        if self.wake.wait_for(&mut p, left).timed_out() {
-                            break;
-                        }
-                    } else {
-                        self.wake.wait(&mut p);
+                loop {
+                    let always = self.policy.load(SeqCst) == FSYNC_ALWAYS;
+                    // Under `always`, data nobody waits for yet is left to gather: the clients that will
+                    // wait for it are still running their commands (see `when_synced`), and one fsync
+                    // should cover them all. It is written within ALWAYS_IDLE anyway.
+                    let ready = p.stop
+                        || p.switch_at.is_some()
+                        || (!p.data.is_empty() && (!always || p.requested));
+                    if ready {
+                        break;
                     }
+                    let timeout = if !p.data.is_empty() {
+                        ALWAYS_IDLE
+                    } else if unsynced {
+                        Duration::from_secs(1).saturating_sub(last_fsync.elapsed())
+                    } else {
+                        Duration::from_secs(3600)
+                    };
+                    if self.wake.wait_for(&mut p, timeout).timed_out() {
+                        break;
+                    }
+                }
+                p.requested = false;
+                let gather = !p.data.is_empty()
+                    && !p.stop
+                    && p.switch_at.is_none()
+                    && p.data.len() < GATHER_LIMIT
+                    && self.policy.load(SeqCst) != FSYNC_ALWAYS;
+                if gather {
+                    // Under everysec/no nobody waits for the write: let a millisecond of effects gather so
+                    // there is one write(2) and one wake-up per batch, not per effect (the writer would
+                    // otherwise take a core's worth of wake-ups from the I/O threads under load).
+                    parking_lot::MutexGuard::unlocked(&mut p, || {
+                        std::thread::sleep(Duration::from_millis(1))
+                    });
                 }
                 (
                     std::mem::take(&mut p.data),

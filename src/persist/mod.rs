@@ -458,6 +458,10 @@ pub fn start(shared: &Arc<Shared>) -> Result<(), String> {
             }
         }
     }
+    // Replayed effects went through the command bodies: they are not calls clients made (Redis's loader
+    // bypasses its stats too), and everything loaded is already on disk.
+    shared.stats.reset();
+    shared.slowlog.lock().reset();
     p.dirty_saved
         .store(Stats::get(&shared.stats.changes), SeqCst);
     if s.appendonly {

@@ -242,6 +242,8 @@ async fn durable(shared: &Shared, session: &Session) {
     if aof.synced() >= session.wrote_upto {
         return;
     }
+    // Let every other client that is ready run its commands first, so one fsync covers all of them.
+    tokio::task::yield_now().await;
     let (tx, rx) = oneshot::channel();
     aof.when_synced(
         session.wrote_upto,

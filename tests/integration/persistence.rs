@@ -181,19 +181,26 @@ fn crash_under_load(dir: &TempDir, fsync: &str) -> (Vec<(usize, Instant)>, Insta
     let writer = std::thread::spawn(move || write_load(port, Duration::from_secs(30)));
     std::thread::sleep(Duration::from_millis(1500));
     let killed = Instant::now();
-    unsafe_kill(s.pid());
+    kill9(s.pid());
     let acked = writer.join().unwrap();
     drop(s);
     assert!(acked.len() > 100, "the load ran: {} writes", acked.len());
     (acked, killed, start(dir, &flags))
 }
 
-fn unsafe_kill(pid: u32) {
+/// SIGKILL: no shutdown code runs, as in a crash.
+fn kill9(pid: u32) {
     let st = std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])
         .status()
         .unwrap();
     assert!(st.success());
+}
+
+/// Kills a server with SIGKILL and waits until it is gone.
+fn crash(mut s: Server) {
+    kill9(s.pid());
+    assert!(s.wait_exit(Duration::from_secs(10)).is_some());
 }
 
 #[test]
@@ -415,9 +422,7 @@ fn save_bgsave_lastsave_save_points_and_info() {
     // FLUSHALL with save points writes the empty snapshot at once: a restart brings nothing back.
     let _: () = q(&mut c, "FLUSHALL").unwrap();
     drop(c);
-    let mut s = s;
-    unsafe_kill(s.pid());
-    s.wait_exit(Duration::from_secs(10));
+    crash(s);
     let s = start(&dir, &["--save", ""]);
     assert_eq!(q::<i64>(&mut s.con(), "DBSIZE").unwrap(), 0);
 }
@@ -435,9 +440,7 @@ fn appendonly_turned_on_at_run_time_and_corrupt_snapshot_refused() {
     let _: () = q(&mut c, "CONFIG SET appendfsync always").unwrap();
     let _: () = q(&mut c, "SET third 3").unwrap();
     drop(c);
-    let mut s = s;
-    unsafe_kill(s.pid());
-    s.wait_exit(Duration::from_secs(10));
+    crash(s);
     let s = start(&dir, &["--save", "", "--appendonly", "yes"]);
     let mut c = s.con();
     assert_eq!(q::<i64>(&mut c, "DBSIZE").unwrap(), 3);

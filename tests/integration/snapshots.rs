@@ -10,6 +10,20 @@ use crate::score::SUM_MODEL;
 
 const CODECS: [&str; 6] = ["none", "snappy", "gzip", "bzip2", "xz", "zstd"];
 
+/// The seed's `sum` model, stored at `summodel` (its cells are `sum` and `ended`).
+fn store_sum(c: &mut redis::Connection) {
+    let _: String = redis::cmd("AI.SCRIPTSTORE")
+        .arg("summodel")
+        .arg("CPU")
+        .arg("ENTRY_POINTS")
+        .arg(1)
+        .arg("action")
+        .arg("SOURCE")
+        .arg(SUM_MODEL)
+        .query(c)
+        .unwrap();
+}
+
 fn arg_err(c: &mut redis::Connection, args: &[&str]) -> String {
     match redis::cmd("AI.SNAPSHOT").arg(args).query::<redis::Value>(c) {
         Err(e) => crate::common::err_text(e),
@@ -50,16 +64,7 @@ fn sum_model_snapshots_in_every_codec_and_both_stores() {
         }
         let s = Server::with_args(&args);
         let mut c = s.con();
-        let _: String = redis::cmd("AI.SCRIPTSTORE")
-            .arg("summodel")
-            .arg("CPU")
-            .arg("ENTRY_POINTS")
-            .arg(1)
-            .arg("action")
-            .arg("SOURCE")
-            .arg(SUM_MODEL)
-            .query(&mut c)
-            .unwrap();
+        store_sum(&mut c);
         assert_eq!(
             q::<Vec<String>>(&mut c, "AI.SNAPSHOT LIST summodel")
                 .unwrap()
@@ -172,16 +177,7 @@ fn a_corrupt_snapshot_is_refused_and_changes_nothing() {
     let dir = TempDir::new();
     let s = Server::with_args(&["--dir", dir.path()]);
     let mut c = s.con();
-    let _: String = redis::cmd("AI.SCRIPTSTORE")
-        .arg("summodel")
-        .arg("CPU")
-        .arg("ENTRY_POINTS")
-        .arg(1)
-        .arg("action")
-        .arg("SOURCE")
-        .arg(SUM_MODEL)
-        .query(&mut c)
-        .unwrap();
+    store_sum(&mut c);
     let _: Vec<f64> = q(&mut c, "AI.SCORE summodel RECORDS 1 5 EOF").unwrap();
     let id = list(&mut c, "")[0].0.clone();
     let _: Vec<f64> = q(&mut c, "AI.SCORE summodel RECORDS 1 10").unwrap();

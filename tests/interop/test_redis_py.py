@@ -731,3 +731,39 @@ def test_exec_without_multi_and_nested_multi(r):
     with pytest.raises(ResponseError) as e:
         r.execute_command("DISCARD")
     assert str(e.value) == "DISCARD without MULTI"
+
+
+def test_persistence_commands_through_redis_py(start_server, tmp_path):
+    """redis-py's save/bgsave/lastsave/info helpers, and a restart from the AOF in the same directory."""
+    srv = start_server("--dir", str(tmp_path), "--appendonly", "yes", "--appendfsync", "always")
+    r = redis.Redis(host=srv.host, port=srv.port, protocol=3, socket_timeout=10)
+    try:
+        r.set("k", "v")
+        r.execute_command("AI.TENSORSET", "t", "INT8", 2, "VALUES", 1, -1)
+        before = r.lastsave()
+        assert r.save() is True
+        assert r.lastsave() >= before
+        assert r.bgsave() is True
+        deadline = time.time() + 20
+        while r.info("persistence")["rdb_bgsave_in_progress"]:
+            assert time.time() < deadline
+            time.sleep(0.02)
+        info = r.info("persistence")
+        assert info["aof_enabled"] == 1
+        assert info["rdb_last_bgsave_status"] == "ok"
+        assert info["rdb_changes_since_last_save"] == 0
+        assert (tmp_path / "dump.tcs").is_file()
+        assert (tmp_path / "appendonlydir" / "appendonly.aof.manifest").is_file()
+        r.set("after", "save")
+    finally:
+        r.close()
+    # SIGKILL: only the AOF (appendfsync always) has the last write.
+    srv.proc.kill()
+    srv.proc.wait(timeout=10)
+    again = start_server("--dir", str(tmp_path), "--appendonly", "yes")
+    r = redis.Redis(host=again.host, port=again.port, socket_timeout=10)
+    try:
+        assert r.get("after") == b"save"
+        assert r.execute_command("AI.TENSORGET", "t", "VALUES") == [1, -1]
+    finally:
+        r.close()

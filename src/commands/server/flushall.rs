@@ -26,7 +26,8 @@ pub fn flushall(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     } else {
         drop(old);
     }
-    if !ctx.shared.settings().save.is_empty() {
+    // Not while replaying the AOF: the flush is already on disk there.
+    if !ctx.session.replaying && !ctx.shared.settings().save.is_empty() {
         // Redis saves the empty dataset at once when save points are set, so a restart cannot bring the
         // flushed keys back from an older snapshot file. The capture is empty: no need to leave the lock.
         let offset = ctx.engine().effects.offset();
