@@ -138,6 +138,31 @@ pub struct Aof {
     /// Shared with [`super::Persist::aof_failing`]: write commands are refused while set.
     failing: Arc<AtomicBool>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The open increment, shared by the writer thread and (under `always`) the I/O threads. Lock order:
+    /// `out`, then `pending`.
+    out: Mutex<Option<Out>>,
+    /// Written but not fsynced yet (everysec).
+    unsynced: AtomicBool,
+}
+
+/// The file being appended to, and its fsync state.
+struct Out {
+    file: File,
+    last_fsync: Instant,
+}
+
+/// Writes `data`, returning how much was written when it fails.
+fn write_counted(file: &mut File, data: &[u8]) -> Result<(), (usize, std::io::Error)> {
+    let mut done = 0;
+    while done < data.len() {
+        match file.write(&data[done..]) {
+            Ok(0) => return Err((done, std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((done, e)),
+        }
+    }
+    Ok(())
 }
 
 /// The effect-stream consumer that feeds an [`Aof`].
@@ -297,6 +322,8 @@ impl Aof {
             sink_id: AtomicU64::new(0),
             failing: shared.persist.aof_failing.clone(),
             writer: Mutex::new(None),
+            out: Mutex::new(None),
+            unsynced: AtomicBool::new(false),
         }
     }
 
@@ -339,24 +366,28 @@ impl Aof {
     fn start_writer(self: &Arc<Self>, mut file: File, at: u64) {
         use std::io::Seek;
         let _ = file.seek(std::io::SeekFrom::Start(at));
+        *self.out.lock() = Some(Out {
+            file,
+            last_fsync: Instant::now(),
+        });
         let me = self.clone();
         let h = std::thread::Builder::new()
             .name("aof-writer".into())
-            .spawn(move || me.writer_loop(file))
+            .spawn(move || me.writer_loop())
             .expect("spawn the AOF writer");
         *self.writer.lock() = Some(h);
     }
 
-    fn writer_loop(&self, mut file: File) {
-        let mut last_fsync = Instant::now();
-        let mut unsynced = false;
+    /// The writer thread: waits until there is something to write (at once under everysec/no, after a
+    /// millisecond's gathering; under `always` when a client asks or after ALWAYS_IDLE), then flushes.
+    fn writer_loop(&self) {
         loop {
-            let (data, end, switch_at, stop) = {
+            {
                 let mut p = self.pending.lock();
                 loop {
                     let always = self.policy.load(SeqCst) == FSYNC_ALWAYS;
                     // Under `always`, data nobody waits for yet is left to gather: the clients that will
-                    // wait for it are still running their commands (see `when_synced`), and one fsync
+                    // wait for it are still running their commands (see `sync_inline`), and one fsync
                     // should cover them all. It is written within ALWAYS_IDLE anyway.
                     let ready = p.stop
                         || p.switch_at.is_some()
@@ -364,10 +395,11 @@ impl Aof {
                     if ready {
                         break;
                     }
+                    let unsynced = self.unsynced.load(SeqCst);
                     let timeout = if !p.data.is_empty() {
                         ALWAYS_IDLE
                     } else if unsynced {
-                        Duration::from_secs(1).saturating_sub(last_fsync.elapsed())
+                        Duration::from_millis(100)
                     } else {
                         Duration::from_secs(3600)
                     };
@@ -375,7 +407,6 @@ impl Aof {
                         break;
                     }
                 }
-                p.requested = false;
                 let gather = !p.data.is_empty()
                     && !p.stop
                     && p.switch_at.is_none()
@@ -389,58 +420,120 @@ impl Aof {
                         std::thread::sleep(Duration::from_millis(1))
                     });
                 }
-                (
-                    std::mem::take(&mut p.data),
-                    p.end,
-                    p.switch_at.take(),
-                    p.stop,
-                )
-            };
-            let head = switch_at.unwrap_or(data.len()).min(data.len());
-            self.write_retrying(&mut file, &data[..head]);
-            if switch_at.is_some() {
-                let _ = file.sync_data();
-                file = self.switch_increment(file);
-                self.write_retrying(&mut file, &data[head..]);
             }
-            let policy = self.policy.load(SeqCst);
-            let dirty = unsynced || !data.is_empty();
-            if dirty
-                && (policy == FSYNC_ALWAYS
-                    || stop
-                    || (policy == FSYNC_EVERYSEC && last_fsync.elapsed() >= Duration::from_secs(1)))
-            {
-                if let Err(e) = file.sync_data() {
-                    warning!("Error syncing the append-only file: {e}");
-                }
-                last_fsync = Instant::now();
-                unsynced = false;
-            } else if dirty && policy == FSYNC_EVERYSEC {
-                unsynced = true;
-            }
-            if !data.is_empty() {
-                self.synced.store(end, SeqCst);
-                let ready: Vec<Waiter> = {
-                    let mut w = self.waiters.lock();
-                    let (done, wait): (Vec<_>, Vec<_>) = w.drain(..).partition(|(o, _)| *o <= end);
-                    *w = wait;
-                    done.into_iter().map(|(_, f)| f).collect()
-                };
-                for f in ready {
-                    f();
-                }
-            }
-            if stop {
+            let mut out = self.out.lock();
+            let Some(o) = out.as_mut() else { return };
+            if self.flush(o, true) {
+                *out = None;
                 return;
             }
         }
+    }
+
+    /// Under `always`, called by a client's I/O thread before its replies go out: writes and fsyncs
+    /// everything buffered (its own effects and those of every client served meanwhile) on the calling
+    /// thread, as Redis fsyncs in its event loop; a client whose effects a previous call already covered
+    /// returns at once. False when the writer thread must do it instead (a rewrite's switch is pending, or
+    /// writing fails and is being retried): wait with [`Aof::when_synced`] then.
+    pub fn sync_inline(&self, upto: u64) -> bool {
+        if self.synced() >= upto {
+            return true;
+        }
+        if !self.last_write_ok.load(SeqCst) {
+            return false;
+        }
+        // Never wait for the writer thread here (it may be retrying a failed write): it will answer.
+        let Some(mut out) = self.out.try_lock() else {
+            return false;
+        };
+        if self.synced() >= upto {
+            return true;
+        }
+        let Some(o) = out.as_mut() else { return false };
+        if self.pending.lock().switch_at.is_some() {
+            return false;
+        }
+        let _ = self.flush(o, false);
+        self.synced() >= upto
+    }
+
+    /// Takes what is buffered and writes it (switching increments where a rewrite asked), fsyncs as the
+    /// policy says, then answers the clients it covered. `retry`: keep retrying a failed write (the writer
+    /// thread); otherwise put the unwritten bytes back and return (an I/O thread must not wait on a full
+    /// disk). Returns whether the writer was told to stop.
+    fn flush(&self, o: &mut Out, retry: bool) -> bool {
+        let (data, end, switch_at, stop) = {
+            let mut p = self.pending.lock();
+            p.requested = false;
+            (
+                std::mem::take(&mut p.data),
+                p.end,
+                p.switch_at.take(),
+                p.stop,
+            )
+        };
+        let head = switch_at.unwrap_or(data.len()).min(data.len());
+        if retry {
+            self.write_retrying(&mut o.file, &data[..head]);
+            if switch_at.is_some() {
+                let _ = o.file.sync_data();
+                let file = std::mem::replace(&mut o.file, self.switch_increment());
+                drop(file);
+                self.write_retrying(&mut o.file, &data[head..]);
+            }
+        } else if let Err((written, e)) = write_counted(&mut o.file, &data) {
+            warning!("Error writing to the AOF file: {e} (the writer thread retries)");
+            self.last_write_ok.store(false, SeqCst);
+            self.failing.store(true, SeqCst);
+            self.current_size.fetch_add(written as u64, SeqCst);
+            let mut p = self.pending.lock();
+            let mut back = data[written..].to_vec();
+            back.extend_from_slice(&p.data);
+            p.data = back;
+            drop(p);
+            self.wake.notify_one();
+            return false;
+        } else {
+            self.current_size.fetch_add(data.len() as u64, SeqCst);
+        }
+        let policy = self.policy.load(SeqCst);
+        let dirty = self.unsynced.load(SeqCst) || !data.is_empty();
+        if dirty
+            && (policy == FSYNC_ALWAYS
+                || stop
+                || (policy == FSYNC_EVERYSEC && o.last_fsync.elapsed() >= Duration::from_secs(1)))
+        {
+            if let Err(e) = o.file.sync_data() {
+                warning!("Error syncing the append-only file: {e}");
+            }
+            o.last_fsync = Instant::now();
+            self.unsynced.store(false, SeqCst);
+        } else if dirty && policy == FSYNC_EVERYSEC {
+            self.unsynced.store(true, SeqCst);
+        }
+        if !data.is_empty() {
+            self.synced.store(end, SeqCst);
+            let ready: Vec<Waiter> = {
+                let mut w = self.waiters.lock();
+                let (done, wait): (Vec<_>, Vec<_>) = w.drain(..).partition(|(o, _)| *o <= end);
+                *w = wait;
+                done.into_iter().map(|(_, f)| f).collect()
+            };
+            for f in ready {
+                f();
+            }
+        }
+        stop
     }
 
     /// Writes all of `data`; on an error (disk full) logs once and retries every second, never dropping an
     /// effect (clients under `always` keep waiting for their replies meanwhile).
     fn write_retrying(&self, file: &mut File, data: &[u8]) {
         let mut logged = false;
-        while let Err(e) = file.write_all(data) {
+        let mut done = 0;
+        // Resumes where a failed write stopped: a byte is never written twice.
+        while let Err((n, e)) = write_counted(file, &data[done..]) {
+            done += n;
             if !logged {
                 warning!("Error writing to the AOF file: {e} (retrying every second)");
                 logged = true;
@@ -459,7 +552,7 @@ impl Aof {
 
     /// Opens the next increment and lists it in the manifest before anything is written to it (so a crash
     /// mid-rewrite loads old base + old increments + this one).
-    fn switch_increment(&self, old: File) -> File {
+    fn switch_increment(&self) -> File {
         let mut guard = self.manifest.lock();
         let mut m = guard.0.clone();
         let seq = m.next_incr_seq();
@@ -482,7 +575,6 @@ impl Aof {
                     guard.0 = m;
                     guard.1 = true;
                     self.switched.notify_all();
-                    drop(old);
                     return f;
                 }
                 Err(e) => {

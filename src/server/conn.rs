@@ -242,8 +242,13 @@ async fn durable(shared: &Shared, session: &Session) {
     if aof.synced() >= session.wrote_upto {
         return;
     }
-    // Let every other client that is ready run its commands first, so one fsync covers all of them.
+    // Let every other client that is ready run its commands first, so one fsync covers all of them; the
+    // first to come back writes and fsyncs for all (blocking this I/O thread for the fsync, as Redis's
+    // event loop does under `always`), the others find their writes already on disk.
     tokio::task::yield_now().await;
+    if aof.sync_inline(session.wrote_upto) {
+        return;
+    }
     let (tx, rx) = oneshot::channel();
     aof.when_synced(
         session.wrote_upto,
