@@ -16,6 +16,7 @@ import os
 import socket
 import statistics
 import subprocess
+import tempfile
 import sys
 import time
 
@@ -34,7 +35,8 @@ def free_port():
 
 def start(binary):
     port = free_port()
-    p = subprocess.Popen([binary, "--port", str(port), "--threads-per-queue", "2"],
+    p = subprocess.Popen([binary, "--port", str(port), "--save", "", "--dir", tempfile.mkdtemp(prefix="tc-bench-"),
+                          "--threads-per-queue", "2"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:

@@ -190,11 +190,12 @@ def main():
     ap.add_argument("--tc-bin", default=os.path.join(ROOT, "target", "release", "tensorcell-server"))
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench_persist.md"))
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--reps", type=int, default=0, help="runs per row (default 3, 1 with --quick)")
     ap.add_argument("--sections", default="throughput,load,snapshots",
                     help="comma-separated subset of throughput, load, snapshots")
     opts = ap.parse_args()
     sections = opts.sections.split(",")
-    opts.reps = 1 if opts.quick else 3
+    opts.reps = opts.reps or (1 if opts.quick else 3)
     opts.n = 20000 if opts.quick else 100000
     opts.load_mib = 64 if opts.quick else 1024
     lines = ["## Persistence", "",

@@ -15,6 +15,7 @@ import argparse
 import os
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 import timeit
@@ -51,7 +52,8 @@ def free_port():
 
 def start(binary, workers):
     port = free_port()
-    p = subprocess.Popen([binary, "--port", str(port), "--threads-per-queue", str(workers)],
+    p = subprocess.Popen([binary, "--port", str(port), "--save", "", "--dir", tempfile.mkdtemp(prefix="tc-bench-"),
+                          "--threads-per-queue", str(workers)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:

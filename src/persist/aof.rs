@@ -141,8 +141,12 @@ pub struct Aof {
     /// The open increment, shared by the writer thread and (under `always`) the I/O threads. Lock order:
     /// `out`, then `pending`.
     out: Mutex<Option<Out>>,
-    /// Written but not fsynced yet (everysec).
+    /// Written but not fsynced yet.
     unsynced: AtomicBool,
+    /// Effect offset written to the file (fsynced or not).
+    written: AtomicU64,
+    /// `stop` was called: a writer retrying a failed write gives up instead of blocking the exit.
+    stopping: AtomicBool,
 }
 
 /// The file being appended to, and its fsync state.
@@ -263,6 +267,7 @@ impl Aof {
             .map_err(|e| format!("Can't open the append-only file {incr}: {e}"))?;
         let capture = super::capture(&g.db, shared, g.effects.offset());
         aof.synced.store(g.effects.offset(), SeqCst);
+        aof.written.store(g.effects.offset(), SeqCst);
         aof.sink_id
             .store(g.effects.add_sink(Box::new(AofSink(aof.clone()))), SeqCst);
         *aof.manifest.lock() = (
@@ -324,6 +329,8 @@ impl Aof {
             writer: Mutex::new(None),
             out: Mutex::new(None),
             unsynced: AtomicBool::new(false),
+            written: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
         }
     }
 
@@ -356,6 +363,7 @@ impl Aof {
         {
             let mut g = shared.engine.lock();
             aof.synced.store(g.effects.offset(), SeqCst);
+            aof.written.store(g.effects.offset(), SeqCst);
             aof.sink_id
                 .store(g.effects.add_sink(Box::new(AofSink(aof.clone()))), SeqCst);
         }
@@ -391,7 +399,8 @@ impl Aof {
                     // should cover them all. It is written within ALWAYS_IDLE anyway.
                     let ready = p.stop
                         || p.switch_at.is_some()
-                        || (!p.data.is_empty() && (!always || p.requested));
+                        || (!p.data.is_empty() && (!always || p.requested))
+                        || (always && self.synced() < self.written.load(SeqCst));
                     if ready {
                         break;
                     }
@@ -450,20 +459,24 @@ impl Aof {
             return true;
         }
         let Some(o) = out.as_mut() else { return false };
-        if self.pending.lock().switch_at.is_some() {
-            return false;
-        }
         let _ = self.flush(o, false);
         self.synced() >= upto
     }
 
     /// Takes what is buffered and writes it (switching increments where a rewrite asked), fsyncs as the
-    /// policy says, then answers the clients it covered. `retry`: keep retrying a failed write (the writer
-    /// thread); otherwise put the unwritten bytes back and return (an I/O thread must not wait on a full
-    /// disk). Returns whether the writer was told to stop.
+    /// policy says, then answers the clients it covered. `retry` (the writer thread): keep retrying a failed
+    /// write or fsync. Otherwise (an I/O thread, which must not wait on a full disk) leave a pending switch
+    /// to the writer thread, put unwritten bytes back and return, leaving the clients waiting for the
+    /// writer. Returns whether the writer was told to stop.
     fn flush(&self, o: &mut Out, retry: bool) -> bool {
         let (data, end, switch_at, stop) = {
             let mut p = self.pending.lock();
+            if !retry && p.switch_at.is_some() {
+                // Decided under the same lock that takes the data, so a switch is never skipped.
+                drop(p);
+                self.wake.notify_one();
+                return false;
+            }
             p.requested = false;
             (
                 std::mem::take(&mut p.data),
@@ -476,46 +489,56 @@ impl Aof {
         if retry {
             self.write_retrying(&mut o.file, &data[..head]);
             if switch_at.is_some() {
-                let _ = o.file.sync_data();
+                self.sync_retrying(o, true);
                 let file = std::mem::replace(&mut o.file, self.switch_increment());
                 drop(file);
                 self.write_retrying(&mut o.file, &data[head..]);
             }
         } else if let Err((written, e)) = write_counted(&mut o.file, &data) {
             warning!("Error writing to the AOF file: {e} (the writer thread retries)");
-            self.last_write_ok.store(false, SeqCst);
-            self.failing.store(true, SeqCst);
+            self.mark_failing(true);
             self.current_size.fetch_add(written as u64, SeqCst);
             let mut p = self.pending.lock();
-            let mut back = data[written..].to_vec();
-            back.extend_from_slice(&p.data);
-            p.data = back;
+            let back = data.len() - written;
+            let mut rest = data[written..].to_vec();
+            rest.extend_from_slice(&p.data);
+            p.data = rest;
+            // A switch asked for meanwhile stays at the same effect boundary.
+            if let Some(at) = p.switch_at.as_mut() {
+                *at += back;
+            }
             drop(p);
             self.wake.notify_one();
             return false;
         } else {
             self.current_size.fetch_add(data.len() as u64, SeqCst);
         }
+        if !data.is_empty() {
+            self.written.store(end, SeqCst);
+        }
+        let written = self.written.load(SeqCst);
         let policy = self.policy.load(SeqCst);
-        let dirty = self.unsynced.load(SeqCst) || !data.is_empty();
-        if dirty
-            && (policy == FSYNC_ALWAYS
-                || stop
-                || (policy == FSYNC_EVERYSEC && o.last_fsync.elapsed() >= Duration::from_secs(1)))
-        {
-            if let Err(e) = o.file.sync_data() {
-                warning!("Error syncing the append-only file: {e}");
+        let dirty = self.unsynced.load(SeqCst) || !data.is_empty() || self.synced() < written;
+        let due = policy == FSYNC_ALWAYS
+            || stop
+            || (policy == FSYNC_EVERYSEC && o.last_fsync.elapsed() >= Duration::from_secs(1));
+        let mut durable = policy != FSYNC_ALWAYS;
+        if dirty && due {
+            durable = self.sync_retrying(o, retry);
+            if !durable {
+                // Written but not on disk: the clients keep waiting, the writer thread retries.
+                self.unsynced.store(true, SeqCst);
+                self.wake.notify_one();
+                return false;
             }
-            o.last_fsync = Instant::now();
-            self.unsynced.store(false, SeqCst);
         } else if dirty && policy == FSYNC_EVERYSEC {
             self.unsynced.store(true, SeqCst);
         }
-        if !data.is_empty() {
-            self.synced.store(end, SeqCst);
+        if durable && self.synced() < written {
+            self.synced.store(written, SeqCst);
             let ready: Vec<Waiter> = {
                 let mut w = self.waiters.lock();
-                let (done, wait): (Vec<_>, Vec<_>) = w.drain(..).partition(|(o, _)| *o <= end);
+                let (done, wait): (Vec<_>, Vec<_>) = w.drain(..).partition(|(o, _)| *o <= written);
                 *w = wait;
                 done.into_iter().map(|(_, f)| f).collect()
             };
@@ -524,6 +547,40 @@ impl Aof {
             }
         }
         stop
+    }
+
+    /// fsyncs the increment; on an error logs and, with `retry`, tries again every second (until told to
+    /// stop). Returns whether the data is on disk.
+    fn sync_retrying(&self, o: &mut Out, retry: bool) -> bool {
+        let mut logged = false;
+        loop {
+            match o.file.sync_data() {
+                Ok(()) => {
+                    o.last_fsync = Instant::now();
+                    self.unsynced.store(false, SeqCst);
+                    if logged || !self.last_write_ok.load(SeqCst) {
+                        self.mark_failing(false);
+                    }
+                    return true;
+                }
+                Err(e) => {
+                    if !logged {
+                        warning!("Error syncing the append-only file: {e}");
+                        logged = true;
+                    }
+                    self.mark_failing(true);
+                    if !retry || self.stopping.load(SeqCst) {
+                        return false;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    fn mark_failing(&self, failing: bool) {
+        self.last_write_ok.store(!failing, SeqCst);
+        self.failing.store(failing, SeqCst);
     }
 
     /// Writes all of `data`; on an error (disk full) logs once and retries every second, never dropping an
@@ -538,15 +595,20 @@ impl Aof {
                 warning!("Error writing to the AOF file: {e} (retrying every second)");
                 logged = true;
             }
-            self.last_write_ok.store(false, SeqCst);
-            self.failing.store(true, SeqCst);
+            self.mark_failing(true);
+            if self.stopping.load(SeqCst) {
+                warning!(
+                    "Giving up on {} bytes of the AOF: the server is stopping and the file cannot be written",
+                    data.len() - done
+                );
+                return;
+            }
             std::thread::sleep(Duration::from_secs(1));
         }
         if logged {
             crate::notice!("AOF write error looks solved, writes are accepted again");
         }
-        self.last_write_ok.store(true, SeqCst);
-        self.failing.store(false, SeqCst);
+        self.mark_failing(false);
         self.current_size.fetch_add(data.len() as u64, SeqCst);
     }
 
@@ -635,6 +697,7 @@ impl Aof {
     /// Writes and fsyncs what is buffered, then stops the writer (shutdown, `CONFIG SET appendonly no`).
     /// The caller has already removed the sink.
     pub fn stop(&self) {
+        self.stopping.store(true, SeqCst);
         self.pending.lock().stop = true;
         self.wake.notify_one();
         if let Some(h) = self.writer.lock().take() {
@@ -710,7 +773,10 @@ fn replay_file(
         File::open(path).map_err(|e| format!("Can't open the append-only file {shown}: {e}"))?;
     let mut parser = crate::resp::request::RequestParser::new(usize::MAX, usize::MAX);
     let mut buf = BytesMut::with_capacity(4 << 20);
+    // Bytes handed to the parser so far, and the end of the last whole command: the parser keeps a
+    // command it has only partly seen in its own state, so only `whole` marks a safe cut.
     let mut pos: u64 = 0;
+    let mut whole: u64 = 0;
     let mut multi_at: u64 = 0;
     let mut eof = false;
     loop {
@@ -724,8 +790,9 @@ fn replay_file(
             let before = buf.len();
             match parser.next(&mut buf) {
                 Ok(Some(argv)) => {
-                    let start = pos;
+                    let start = whole;
                     pos += (before - buf.len()) as u64;
+                    whole = pos;
                     if argv[0].eq_ignore_ascii_case(b"MULTI") {
                         multi_at = start;
                     }
@@ -759,11 +826,12 @@ fn replay_file(
             break;
         }
     }
-    let torn = !buf.is_empty() || replayer.in_multi();
+    let size = std::fs::metadata(path).map_or(pos, |m| m.len());
+    let torn = whole < size || replayer.in_multi();
     if !torn {
-        return Ok(pos);
+        return Ok(whole);
     }
-    let valid = if replayer.in_multi() { multi_at } else { pos };
+    let valid = if replayer.in_multi() { multi_at } else { whole };
     if !truncated_ok {
         return Err(format!(
             "Unexpected end of file reading the append only file {shown} (valid up to offset {valid}). \
@@ -775,7 +843,7 @@ fn replay_file(
     warning!(
         "!!! Warning: short read while loading the AOF file {shown}!!! Discarding {} bytes after offset \
          {valid} ({dropped} commands of an unfinished MULTI)",
-        std::fs::metadata(path).map_or(0, |m| m.len()) - valid
+        size - valid
     );
     notice!("AOF loaded anyway because aof-load-truncated is enabled");
     Ok(valid)

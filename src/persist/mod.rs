@@ -44,6 +44,8 @@ pub struct Capture {
     pub entries: Vec<(Bytes, Entry)>,
     pub replid: String,
     pub offset: u64,
+    /// The flush epoch when it was taken (see [`Persist::dump_epoch`]).
+    pub epoch: u64,
 }
 
 /// Clones every live entry (call under the engine lock).
@@ -53,6 +55,7 @@ pub fn capture(db: &Db, shared: &Shared, offset: u64) -> Capture {
         entries: db.iter(now).map(|(k, e)| (k.clone(), e.clone())).collect(),
         replid: shared.run_id.clone(),
         offset,
+        epoch: *shared.persist.dump_epoch.lock(),
     }
 }
 
@@ -83,6 +86,9 @@ pub struct Persist {
     pub rewrites: AtomicU64,
     pub loaded_keys: AtomicU64,
     pub aof: Mutex<Option<Arc<Aof>>>,
+    /// Counts FLUSHALLs; held while a snapshot file is renamed into place, so a save captured before a
+    /// flush never replaces the flush's empty snapshot file (Redis kills its BGSAVE child instead).
+    pub dump_epoch: Mutex<u64>,
     /// The AOF is on with `appendfsync always`: replies wait for their writes to be fsynced. Read on every
     /// flush of replies, so it is an atomic rather than a look at `aof`.
     pub always: AtomicBool,
@@ -108,6 +114,7 @@ impl Default for Persist {
             rewrites: AtomicU64::new(0),
             loaded_keys: AtomicU64::new(0),
             aof: Mutex::new(None),
+            dump_epoch: Mutex::new(0),
             always: AtomicBool::new(false),
             aof_failing: Arc::new(AtomicBool::new(false)),
         }
@@ -157,10 +164,17 @@ pub fn write_atomically(
     path: &Path,
     body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let dir = dir.unwrap_or(Path::new("."));
+    let tmp = write_temp(path, body)?;
+    install(&tmp, path)
+}
+
+/// The first half of [`write_atomically`]: the fsynced temporary file beside `path`.
+fn write_temp(
+    path: &Path,
+    body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> std::io::Result<PathBuf> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(
+    let tmp = parent_of(path).join(format!(
         "temp-{}-{}-{name}",
         std::process::id(),
         fastrand::u32(..)
@@ -168,36 +182,55 @@ pub fn write_atomically(
     let result = (|| {
         let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
         body(&mut w)?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()
     })();
+    match result {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// The second half: renames the temporary file over `path` and fsyncs the directory.
+fn install(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    let result = std::fs::rename(tmp, path).and_then(|_| File::open(parent_of(path))?.sync_all());
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(tmp);
     }
     result
+}
+
+fn parent_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Writes a keyspace snapshot file; returns its size.
 pub fn write_snapshot(path: &Path, c: &Capture, codec: Codec) -> std::io::Result<u64> {
     let mut size = 0;
     write_atomically(path, |w| {
-        let mut out = Writer::new(Counting(w, 0), DB_MAGIC, codec)?;
-        out.record(&Header {
-            created_ms: crate::util::now_ms(),
-            replid: c.replid.clone(),
-            offset: c.offset,
-            keys: c.entries.len() as u64,
-        })?;
-        for (k, e) in &c.entries {
-            out.record(&record_of(k, e))?;
-        }
-        let counted = out.finish()?;
-        size = counted.1;
+        size = snapshot_body(w, c, codec)?;
         Ok(())
     })?;
     Ok(size)
+}
+
+/// The snapshot file's bytes; returns their count.
+fn snapshot_body(w: &mut BufWriter<File>, c: &Capture, codec: Codec) -> std::io::Result<u64> {
+    let mut out = Writer::new(Counting(w, 0), DB_MAGIC, codec)?;
+    out.record(&Header {
+        created_ms: crate::util::now_ms(),
+        replid: c.replid.clone(),
+        offset: c.offset,
+        keys: c.entries.len() as u64,
+    })?;
+    for (k, e) in &c.entries {
+        out.record(&record_of(k, e))?;
+    }
+    Ok(out.finish()?.1)
 }
 
 /// Counts bytes written through it.
@@ -328,13 +361,27 @@ pub fn save(shared: &Shared) -> Result<(), String> {
     save_capture(shared, &c, dirty)
 }
 
-/// Writes a capture as the snapshot file.
+/// Writes a capture as the snapshot file, unless a FLUSHALL came after the capture (then it is dropped:
+/// the flush wrote the newer, empty, file).
 pub fn save_capture(shared: &Shared, c: &Capture, dirty: u64) -> Result<(), String> {
     let path = dump_path(shared);
-    match write_snapshot(&path, c, file_codec(shared)) {
-        Ok(_) => {
+    let codec = file_codec(shared);
+    let result = write_temp(&path, |w| snapshot_body(w, c, codec).map(|_| ())).and_then(|tmp| {
+        let epoch = shared.persist.dump_epoch.lock();
+        if *epoch != c.epoch {
+            let _ = std::fs::remove_file(&tmp);
+            return Ok(false);
+        }
+        install(&tmp, &path).map(|_| true)
+    });
+    match result {
+        Ok(true) => {
             notice!("DB saved on disk");
             saved(shared, dirty);
+            Ok(())
+        }
+        Ok(false) => {
+            notice!("A save was dropped: the keyspace was flushed after it was captured");
             Ok(())
         }
         Err(e) => {
@@ -342,6 +389,23 @@ pub fn save_capture(shared: &Shared, c: &Capture, dirty: u64) -> Result<(), Stri
             Err(format!("ERR saving the DB failed: {e}"))
         }
     }
+}
+
+/// FLUSHALL with save points (the caller holds the engine, the keyspace is empty): writes the empty
+/// snapshot file at once, and makes any save captured before the flush drop its file.
+pub fn save_after_flush(shared: &Shared, offset: u64) {
+    let epoch = {
+        let mut e = shared.persist.dump_epoch.lock();
+        *e += 1;
+        *e
+    };
+    let empty = Capture {
+        entries: Vec::new(),
+        replid: shared.run_id.clone(),
+        offset,
+        epoch,
+    };
+    let _ = save_capture(shared, &empty, Stats::get(&shared.stats.changes) + 1);
 }
 
 /// BGSAVE: captures now and writes on a background thread. `Ok` carries the status reply. The caller holds
@@ -547,7 +611,13 @@ pub fn set_appendonly(shared: &Shared, g: &mut Engine, on: bool) -> Result<(), S
                 let result = aof.complete(&c);
                 let p = &shared.persist;
                 if let Err(e) = &result {
-                    warning!("Creating the AOF failed: {e}");
+                    // No manifest lists the new files: turn the AOF back off rather than log to them.
+                    warning!("Creating the AOF failed: {e}; appendonly is off again");
+                    let mut c = shared.config.read().clone();
+                    let _ = c.set("appendonly", "no");
+                    let _ = set_appendonly(&shared, &mut shared.engine.lock(), false);
+                    shared.set_config(c);
+                    p.set_fsync(&shared.settings().appendfsync);
                 } else {
                     notice!("Background AOF created: appendonly is on");
                 }
@@ -560,7 +630,9 @@ pub fn set_appendonly(shared: &Shared, g: &mut Engine, on: bool) -> Result<(), S
         (false, true) => {
             if let Some(aof) = slot.take() {
                 g.effects.remove_sink(aof.sink_id.load(SeqCst));
-                aof.stop();
+                // Its writer finishes the buffer off the caller's thread: the caller holds the engine,
+                // and a writer retrying on a full disk must not freeze every client.
+                std::thread::spawn(move || aof.stop());
             }
         }
         _ => {}
@@ -588,15 +660,30 @@ fn wants_save(shared: &Shared, mode: ShutdownMode) -> bool {
 
 /// SHUTDOWN's save, before the server agrees to stop (an error keeps it running, as in Redis).
 pub fn prepare_shutdown(shared: &Shared, mode: ShutdownMode) -> Result<(), String> {
+    wait_for_job(shared);
     if wants_save(shared, mode) {
         save(shared)?;
     }
     Ok(())
 }
 
+/// Waits for a running BGSAVE or rewrite to end, so the shutdown's own save is not refused and a rewrite
+/// does not leave its files half-switched.
+fn wait_for_job(shared: &Shared) {
+    let mut logged = false;
+    while let Some((job, _)) = shared.persist.job() {
+        if !logged {
+            notice!("Waiting for the background {job:?} to finish before shutting down");
+            logged = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// The last step of a shutdown, after every connection closed: flushes and fsyncs the AOF and, when the
 /// mode wants a snapshot, writes one for writes made since SHUTDOWN's own save.
 pub fn finish_shutdown(shared: &Shared, mode: ShutdownMode) {
+    wait_for_job(shared);
     if wants_save(shared, mode)
         && Stats::get(&shared.stats.changes) != shared.persist.dirty_saved.load(SeqCst)
     {

@@ -310,6 +310,29 @@ fn torn_aof_tail_loads_when_allowed_and_corruption_is_refused() {
     assert_eq!(q::<String>(&mut s.con(), "GET after").unwrap(), "yes");
     shutdown(s, "NOSAVE");
 
+    // A file that ends right after whole arguments of an unfinished command is torn too.
+    let mut cut = std::fs::read(&incr).unwrap();
+    let whole_len = cut.len();
+    cut.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nz\r\n");
+    std::fs::write(&incr, &cut).unwrap();
+    let (code, log) = start_fails(&[
+        "--dir",
+        dir.path(),
+        "--appendonly",
+        "yes",
+        "--aof-load-truncated",
+        "no",
+    ]);
+    assert_eq!(code, Some(1), "{log}");
+    let s = start(&dir, &flags);
+    assert_eq!(q::<Option<String>>(&mut s.con(), "GET z").unwrap(), None);
+    shutdown(s, "NOSAVE");
+    assert_eq!(
+        std::fs::read(&incr).unwrap().len(),
+        whole_len,
+        "cut back to whole commands"
+    );
+
     // Damage in the middle is refused even with aof-load-truncated yes.
     let mut bad = std::fs::read(&incr).unwrap();
     bad.splice(0..0, b"*2\r\n$7\r\nNOTACMD\r\n$1\r\nx\r\n".iter().copied());
@@ -340,10 +363,32 @@ fn rewrite_compacts_and_restarts_see_every_write() {
     assert_eq!(info_field(&mut c, "aof_rewrites"), 1);
     let _: () = q(&mut c, "SET late 1").unwrap();
     let after: i64 = info_field(&mut c, "aof_current_size");
+    // Inside a transaction the rewrite is scheduled (its switch must not split MULTI ... EXEC).
+    let replies: Vec<String> = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("tx1")
+        .arg("a")
+        .cmd("BGREWRITEAOF")
+        .cmd("SET")
+        .arg("tx2")
+        .arg("b")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        replies[1],
+        "Background append only file rewriting scheduled"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while info_field(&mut c, "aof_rewrites") < 2 {
+        assert!(Instant::now() < deadline, "the scheduled rewrite never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wait_until(&mut c, "aof_rewrite_in_progress", 0);
     assert!(after < before, "rewrite compacts: {before} -> {after}");
     let manifest =
         std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
-    assert!(manifest.contains("seq 2 type b"), "{manifest}");
+    assert!(manifest.contains("seq 3 type b"), "{manifest}");
     assert_eq!(
         std::fs::read_dir(dir.join("appendonlydir"))
             .unwrap()
@@ -355,8 +400,9 @@ fn rewrite_compacts_and_restarts_see_every_write() {
     shutdown(s, "NOSAVE");
     let s = start(&dir, &flags);
     let mut c = s.con();
-    assert_eq!(q::<i64>(&mut c, "DBSIZE").unwrap(), 11);
+    assert_eq!(q::<i64>(&mut c, "DBSIZE").unwrap(), 13);
     assert_eq!(q::<String>(&mut c, "GET k9").unwrap(), "199");
+    assert_eq!(q::<String>(&mut c, "GET tx2").unwrap(), "b");
     assert_eq!(q::<String>(&mut c, "GET late").unwrap(), "1");
 }
 

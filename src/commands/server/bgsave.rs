@@ -15,6 +15,14 @@ pub fn bgsave(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         Some(_) => return Err(CmdError::Syntax),
     };
     args.finish()?;
+    if ctx.in_exec {
+        // Inside a transaction the capture would hold half of it: the timer starts it after EXEC.
+        ctx.shared
+            .persist
+            .save_scheduled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        return Ok(Reply::Status("Background saving scheduled".into()).into());
+    }
     let status =
         crate::persist::bgsave(ctx.shared, ctx.engine(), schedule).map_err(persist_error)?;
     Ok(Reply::Status(status.to_string()).into())

@@ -81,6 +81,12 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         let backlog = next.settings.repl_backlog;
         let (aof_on, fsync) = (next.settings.appendonly, next.settings.appendfsync.clone());
         let was_on = ctx.shared.settings().appendonly;
+        if aof_on && !was_on && ctx.in_exec {
+            // The new AOF would start in the middle of this transaction's MULTI ... EXEC.
+            return Err(CmdError::err(
+                "CONFIG SET appendonly yes is not allowed inside a transaction",
+            ));
+        }
         if aof_on != was_on {
             // Through the command's own lock: inside EXEC it is already held.
             let shared = ctx.shared;

@@ -31,13 +31,7 @@ pub fn flushall(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         // Redis saves the empty dataset at once when save points are set, so a restart cannot bring the
         // flushed keys back from an older snapshot file. The capture is empty: no need to leave the lock.
         let offset = ctx.engine().effects.offset();
-        let empty = crate::persist::Capture {
-            entries: Vec::new(),
-            replid: ctx.shared.run_id.clone(),
-            offset,
-        };
-        let dirty = crate::stats::Stats::get(&ctx.shared.stats.changes) + 1;
-        let _ = crate::persist::save_capture(ctx.shared, &empty, dirty);
+        crate::persist::save_after_flush(ctx.shared, offset);
     }
     Ok(Outcome::new(Reply::OK).effect(vec![Bytes::from_static(b"FLUSHALL")]))
 }

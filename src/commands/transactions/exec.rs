@@ -30,9 +30,11 @@ pub fn exec(ctx: &mut Ctx, _args: &mut Args) -> CmdResult<Outcome> {
         replies.push(dispatch::call(ctx, spec, args).unwrap_or(Reply::Nil));
     }
     if ctx.exec_wrapped {
-        ctx.engine()
-            .effects
-            .append(vec![Bytes::from_static(b"EXEC")]);
+        let log = &mut ctx.engine().effects;
+        log.append(vec![Bytes::from_static(b"EXEC")]);
+        // The reply waits (under appendfsync always) for the closing EXEC too: without it a crash would
+        // leave an unfinished MULTI, which loading drops.
+        ctx.session.wrote_upto = log.offset();
     }
     ctx.in_exec = false;
     ctx.exec_wrapped = false;
