@@ -434,6 +434,9 @@ impl Aof {
             let Some(o) = out.as_mut() else { return };
             if self.flush(o, true) {
                 *out = None;
+                // Stopped: clients still waiting (only if the disk refused the last writes) are let go
+                // rather than left hanging; the AOF is being turned off or the server is exiting.
+                self.waiters.lock().clear();
                 return;
             }
         }
@@ -487,12 +490,18 @@ impl Aof {
         };
         let head = switch_at.unwrap_or(data.len()).min(data.len());
         if retry {
-            self.write_retrying(&mut o.file, &data[..head]);
+            if !self.write_retrying(&mut o.file, &data[..head]) {
+                return true;
+            }
             if switch_at.is_some() {
-                self.sync_retrying(o, true);
-                let file = std::mem::replace(&mut o.file, self.switch_increment());
-                drop(file);
-                self.write_retrying(&mut o.file, &data[head..]);
+                self.sync_data(o);
+                let Some(next) = self.switch_increment() else {
+                    return true;
+                };
+                o.file = next;
+                if !self.write_retrying(&mut o.file, &data[head..]) {
+                    return true;
+                }
             }
         } else if let Err((written, e)) = write_counted(&mut o.file, &data) {
             warning!("Error writing to the AOF file: {e} (the writer thread retries)");
@@ -522,19 +531,16 @@ impl Aof {
         let due = policy == FSYNC_ALWAYS
             || stop
             || (policy == FSYNC_EVERYSEC && o.last_fsync.elapsed() >= Duration::from_secs(1));
-        let mut durable = policy != FSYNC_ALWAYS;
         if dirty && due {
-            durable = self.sync_retrying(o, retry);
-            if !durable {
-                // Written but not on disk: the clients keep waiting, the writer thread retries.
+            if !self.sync_data(o) {
                 self.unsynced.store(true, SeqCst);
-                self.wake.notify_one();
-                return false;
             }
         } else if dirty && policy == FSYNC_EVERYSEC {
             self.unsynced.store(true, SeqCst);
         }
-        if durable && self.synced() < written {
+        // Under `always` the fsync above succeeded (a failure ends the process); under everysec/no the
+        // clients never wait, and `synced` means written.
+        if self.synced() < written {
             self.synced.store(written, SeqCst);
             let ready: Vec<Waiter> = {
                 let mut w = self.waiters.lock();
@@ -549,31 +555,32 @@ impl Aof {
         stop
     }
 
-    /// fsyncs the increment; on an error logs and, with `retry`, tries again every second (until told to
-    /// stop). Returns whether the data is on disk.
-    fn sync_retrying(&self, o: &mut Out, retry: bool) -> bool {
-        let mut logged = false;
-        loop {
-            match o.file.sync_data() {
-                Ok(()) => {
-                    o.last_fsync = Instant::now();
-                    self.unsynced.store(false, SeqCst);
-                    if logged || !self.last_write_ok.load(SeqCst) {
-                        self.mark_failing(false);
-                    }
-                    return true;
+    /// fsyncs the increment. An error under `always` ends the process, as in Redis: Linux reports a failed
+    /// fsync once and may drop the unwritten pages, so a later fsync that succeeds proves nothing and no
+    /// reply may claim the write is on disk. Under everysec/no the error is logged and marks the AOF failing
+    /// (writes refused with MISCONF) until an fsync succeeds.
+    fn sync_data(&self, o: &mut Out) -> bool {
+        match o.file.sync_data() {
+            Ok(()) => {
+                o.last_fsync = Instant::now();
+                self.unsynced.store(false, SeqCst);
+                if !self.last_write_ok.load(SeqCst) {
+                    self.mark_failing(false);
                 }
-                Err(e) => {
-                    if !logged {
-                        warning!("Error syncing the append-only file: {e}");
-                        logged = true;
-                    }
-                    self.mark_failing(true);
-                    if !retry || self.stopping.load(SeqCst) {
-                        return false;
-                    }
-                    std::thread::sleep(Duration::from_secs(1));
-                }
+                true
+            }
+            Err(e) if self.policy.load(SeqCst) == FSYNC_ALWAYS => {
+                warning!(
+                    "Can't persist the AOF for an fsync error when the AOF fsync policy is 'always': {e}. \
+                     Exiting..."
+                );
+                std::process::exit(1);
+            }
+            Err(e) => {
+                warning!("Error syncing the append-only file: {e}");
+                o.last_fsync = Instant::now();
+                self.mark_failing(true);
+                false
             }
         }
     }
@@ -585,7 +592,7 @@ impl Aof {
 
     /// Writes all of `data`; on an error (disk full) logs once and retries every second, never dropping an
     /// effect (clients under `always` keep waiting for their replies meanwhile).
-    fn write_retrying(&self, file: &mut File, data: &[u8]) {
+    fn write_retrying(&self, file: &mut File, data: &[u8]) -> bool {
         let mut logged = false;
         let mut done = 0;
         // Resumes where a failed write stopped: a byte is never written twice.
@@ -601,7 +608,7 @@ impl Aof {
                     "Giving up on {} bytes of the AOF: the server is stopping and the file cannot be written",
                     data.len() - done
                 );
-                return;
+                return false;
             }
             std::thread::sleep(Duration::from_secs(1));
         }
@@ -610,11 +617,12 @@ impl Aof {
         }
         self.mark_failing(false);
         self.current_size.fetch_add(data.len() as u64, SeqCst);
+        true
     }
 
     /// Opens the next increment and lists it in the manifest before anything is written to it (so a crash
     /// mid-rewrite loads old base + old increments + this one).
-    fn switch_increment(&self) -> File {
+    fn switch_increment(&self) -> Option<File> {
         let mut guard = self.manifest.lock();
         let mut m = guard.0.clone();
         let seq = m.next_incr_seq();
@@ -630,17 +638,23 @@ impl Aof {
                     m.incrs.push((name.clone(), seq));
                     if let Err(e) = self.write_manifest(&m) {
                         warning!("Writing the AOF manifest: {e} (retrying)");
-                        std::thread::sleep(Duration::from_secs(1));
                         m.incrs.pop();
+                        if self.stopping.load(SeqCst) {
+                            return None;
+                        }
+                        std::thread::sleep(Duration::from_secs(1));
                         continue;
                     }
                     guard.0 = m;
                     guard.1 = true;
                     self.switched.notify_all();
-                    return f;
+                    return Some(f);
                 }
                 Err(e) => {
                     warning!("Can't open the new AOF increment {name}: {e} (retrying)");
+                    if self.stopping.load(SeqCst) {
+                        return None;
+                    }
                     std::thread::sleep(Duration::from_secs(1));
                 }
             }

@@ -613,10 +613,9 @@ pub fn set_appendonly(shared: &Shared, g: &mut Engine, on: bool) -> Result<(), S
                 if let Err(e) = &result {
                     // No manifest lists the new files: turn the AOF back off rather than log to them.
                     warning!("Creating the AOF failed: {e}; appendonly is off again");
-                    let mut c = shared.config.read().clone();
-                    let _ = c.set("appendonly", "no");
                     let _ = set_appendonly(&shared, &mut shared.engine.lock(), false);
-                    shared.set_config(c);
+                    // Only this directive changes: a CONFIG SET made meanwhile stays.
+                    let _ = shared.config.write().set("appendonly", "no");
                     p.set_fsync(&shared.settings().appendfsync);
                 } else {
                     notice!("Background AOF created: appendonly is on");
@@ -660,34 +659,48 @@ fn wants_save(shared: &Shared, mode: ShutdownMode) -> bool {
 
 /// SHUTDOWN's save, before the server agrees to stop (an error keeps it running, as in Redis).
 pub fn prepare_shutdown(shared: &Shared, mode: ShutdownMode) -> Result<(), String> {
-    wait_for_job(shared);
     if wants_save(shared, mode) {
-        save(shared)?;
+        save_for_shutdown(shared)?;
     }
     Ok(())
 }
 
-/// Waits for a running BGSAVE or rewrite to end, so the shutdown's own save is not refused and a rewrite
-/// does not leave its files half-switched.
-fn wait_for_job(shared: &Shared) {
+/// The shutdown's save: waits (up to a minute) for a running BGSAVE or rewrite, then holds the job slot
+/// while saving, so the timer cannot start a scheduled BGSAVE in between.
+fn save_for_shutdown(shared: &Shared) -> Result<(), String> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
     let mut logged = false;
-    while let Some((job, _)) = shared.persist.job() {
+    while let Err(job) = claim(shared, Job::Save) {
         if !logged {
-            notice!("Waiting for the background {job:?} to finish before shutting down");
+            notice!("Waiting for the background {job:?} to finish before saving for shutdown");
             logged = true;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("ERR the background {job:?} did not finish in time"));
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    let (c, dirty) = {
+        let g = shared.engine.lock();
+        (
+            capture(&g.db, shared, g.effects.offset()),
+            Stats::get(&shared.stats.changes),
+        )
+    };
+    let result = save_capture(shared, &c, dirty);
+    *shared.persist.job.lock() = None;
+    result
 }
 
 /// The last step of a shutdown, after every connection closed: flushes and fsyncs the AOF and, when the
 /// mode wants a snapshot, writes one for writes made since SHUTDOWN's own save.
 pub fn finish_shutdown(shared: &Shared, mode: ShutdownMode) {
-    wait_for_job(shared);
     if wants_save(shared, mode)
         && Stats::get(&shared.stats.changes) != shared.persist.dirty_saved.load(SeqCst)
     {
-        let _ = save(shared);
+        if let Err(e) = save_for_shutdown(shared) {
+            warning!("The shutdown save failed: {e}");
+        }
     }
     let aof = shared.persist.aof.lock().take();
     if let Some(aof) = aof {

@@ -81,10 +81,10 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         let backlog = next.settings.repl_backlog;
         let (aof_on, fsync) = (next.settings.appendonly, next.settings.appendfsync.clone());
         let was_on = ctx.shared.settings().appendonly;
-        if aof_on && !was_on && ctx.in_exec {
-            // The new AOF would start in the middle of this transaction's MULTI ... EXEC.
+        if aof_on != was_on && ctx.in_exec {
+            // A new AOF would start, or the old one end, inside this transaction's MULTI ... EXEC.
             return Err(CmdError::err(
-                "CONFIG SET appendonly yes is not allowed inside a transaction",
+                "CONFIG SET appendonly is not allowed inside a transaction",
             ));
         }
         if aof_on != was_on {
