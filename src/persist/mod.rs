@@ -8,15 +8,15 @@
 //! immutable (writes swap the `Arc`), so the capture is a consistent point-in-time view, like a fork's.
 
 pub mod aof;
+mod aof_load;
 pub mod apply;
 pub mod codec;
 pub mod container;
 mod cron;
+mod dbfile;
 pub mod records;
 pub mod snapshots;
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
@@ -26,38 +26,17 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 pub use cron::start_cron;
+pub use dbfile::{
+    capture, load_snapshot, read_snapshot, write_atomically, write_snapshot, Capture, DB_MAGIC,
+};
+use dbfile::{install, snapshot_body, write_temp};
 
 use self::aof::Aof;
 use self::codec::Codec;
-use self::container::{Reader, Writer};
-use self::records::{entry_of, record_of, Header, Record};
-use crate::keyspace::{Db, Entry, Value};
+use crate::keyspace::{Db, Value};
 use crate::shared::{Engine, Shared, ShutdownMode};
 use crate::stats::Stats;
 use crate::{notice, warning};
-
-/// Magic of a keyspace snapshot file (a dump or an AOF base).
-pub const DB_MAGIC: &[u8; 8] = b"TCELLDB\0";
-
-/// The keyspace at one instant: cheap clones of every live entry.
-pub struct Capture {
-    pub entries: Vec<(Bytes, Entry)>,
-    pub replid: String,
-    pub offset: u64,
-    /// The flush epoch when it was taken (see [`Persist::dump_epoch`]).
-    pub epoch: u64,
-}
-
-/// Clones every live entry (call under the engine lock).
-pub fn capture(db: &Db, shared: &Shared, offset: u64) -> Capture {
-    let now = crate::util::now_ms();
-    Capture {
-        entries: db.iter(now).map(|(k, e)| (k.clone(), e.clone())).collect(),
-        replid: shared.run_id.clone(),
-        offset,
-        epoch: *shared.persist.dump_epoch.lock(),
-    }
-}
 
 /// The background job (one at a time, as Redis allows one fork child).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,158 +135,6 @@ impl Persist {
     pub fn job(&self) -> Option<(Job, Instant)> {
         *self.job.lock()
     }
-}
-
-/// Writes through a temporary file in the same directory, fsyncs it, renames it over `path` and fsyncs the
-/// directory: a reader (or a crash) sees the old file or the new one, never half of one.
-pub fn write_atomically(
-    path: &Path,
-    body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let tmp = write_temp(path, body)?;
-    install(&tmp, path)
-}
-
-/// The first half of [`write_atomically`]: the fsynced temporary file beside `path`.
-fn write_temp(
-    path: &Path,
-    body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
-) -> std::io::Result<PathBuf> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = parent_of(path).join(format!(
-        "temp-{}-{}-{name}",
-        std::process::id(),
-        fastrand::u32(..)
-    ));
-    let result = (|| {
-        let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-        body(&mut w)?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()
-    })();
-    match result {
-        Ok(()) => Ok(tmp),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
-}
-
-/// The second half: renames the temporary file over `path` and fsyncs the directory.
-fn install(tmp: &Path, path: &Path) -> std::io::Result<()> {
-    let result = std::fs::rename(tmp, path).and_then(|_| File::open(parent_of(path))?.sync_all());
-    if result.is_err() {
-        let _ = std::fs::remove_file(tmp);
-    }
-    result
-}
-
-fn parent_of(path: &Path) -> &Path {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-}
-
-/// Writes a keyspace snapshot file; returns its size.
-pub fn write_snapshot(path: &Path, c: &Capture, codec: Codec) -> std::io::Result<u64> {
-    let mut size = 0;
-    write_atomically(path, |w| {
-        size = snapshot_body(w, c, codec)?;
-        Ok(())
-    })?;
-    Ok(size)
-}
-
-/// The snapshot file's bytes; returns their count.
-fn snapshot_body(w: &mut BufWriter<File>, c: &Capture, codec: Codec) -> std::io::Result<u64> {
-    let mut out = Writer::new(Counting(w, 0), DB_MAGIC, codec)?;
-    out.record(&Header {
-        created_ms: crate::util::now_ms(),
-        replid: c.replid.clone(),
-        offset: c.offset,
-        keys: c.entries.len() as u64,
-    })?;
-    for (k, e) in &c.entries {
-        out.record(&record_of(k, e))?;
-    }
-    Ok(out.finish()?.1)
-}
-
-/// Counts bytes written through it.
-struct Counting<W>(W, u64);
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.0.write(buf)?;
-        self.1 += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-}
-
-/// Reads a keyspace snapshot file, handing each live key to `put`. Models are loaded and scripts compiled
-/// (`begin()` is not run); keys already expired are skipped, as Redis does loading an RDB on a primary.
-pub fn read_snapshot(
-    path: &Path,
-    threads: usize,
-    mut put: impl FnMut(Bytes, Entry),
-) -> Result<Header, String> {
-    let shown = path.display();
-    let file = File::open(path).map_err(|e| format!("Can't open {shown}: {e}"))?;
-    let fail = |e: container::FormatError| format!("{shown} is not a valid snapshot: {e}");
-    let mut r = Reader::open(
-        std::io::BufReader::with_capacity(1 << 20, file),
-        DB_MAGIC,
-        "snapshot",
-    )
-    .map_err(fail)?;
-    let header: Header = r
-        .next_record()
-        .map_err(fail)?
-        .ok_or_else(|| fail(container::FormatError::Truncated))?;
-    let now = crate::util::now_ms();
-    while let Some(frame) = r.next_frame().map_err(fail)? {
-        let rec: Record<'_> = container::decode(&frame).map_err(fail)?;
-        let (key, entry) = entry_of(rec, &frame, threads).map_err(|e| format!("{shown}: {e}"))?;
-        if entry.expire_at.is_some_and(|t| t <= now) {
-            continue;
-        }
-        put(key, entry);
-    }
-    Ok(header)
-}
-
-/// Loads a snapshot file into the keyspace (start-up, DEBUG RELOAD); returns the keys loaded.
-pub fn load_snapshot(shared: &Shared, path: &Path) -> Result<u64, String> {
-    let started = Instant::now();
-    let mut n = 0u64;
-    let threads = shared.pool.intra_op;
-    // Keys go in batches so the lock is not taken once per key nor held across model loads.
-    let mut batch: Vec<(Bytes, Entry)> = Vec::new();
-    let flush = |batch: &mut Vec<(Bytes, Entry)>| {
-        let mut g = shared.engine.lock();
-        for (k, e) in batch.drain(..) {
-            g.db.set(k, e.value, e.expire_at);
-        }
-    };
-    read_snapshot(path, threads, |k, e| {
-        n += 1;
-        batch.push((k, e));
-        if batch.len() >= 1024 {
-            flush(&mut batch);
-        }
-    })?;
-    flush(&mut batch);
-    notice!(
-        "DB loaded from {}: {n} keys in {:.3} seconds",
-        path.display(),
-        started.elapsed().as_secs_f64()
-    );
-    shared.persist.loaded_keys.store(n, SeqCst);
-    Ok(n)
 }
 
 /// `<dir>/<dbfilename>`.
@@ -506,7 +333,7 @@ pub fn start(shared: &Arc<Shared>) -> Result<(), String> {
     let aof_dir = Path::new(&s.dir).join(&s.appenddirname);
     let mut aof_loaded = None;
     if s.appendonly {
-        aof_loaded = aof::load(shared, &aof_dir, &s.appendfilename, s.aof_load_truncated)?;
+        aof_loaded = aof_load::load(shared, &aof_dir, &s.appendfilename, s.aof_load_truncated)?;
     }
     match &aof_loaded {
         Some(l) => notice!(
