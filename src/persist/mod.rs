@@ -178,6 +178,11 @@ pub fn save(shared: &Shared) -> Result<(), String> {
     if let Some((Job::Save, _)) = shared.persist.job() {
         return Err("ERR Background save already in progress".into());
     }
+    save_now(shared)
+}
+
+/// Captures the keyspace and writes it as the snapshot file, on the caller's thread.
+fn save_now(shared: &Shared) -> Result<(), String> {
     let (c, dirty) = {
         let g = shared.engine.lock();
         (
@@ -507,14 +512,7 @@ fn save_for_shutdown(shared: &Shared) -> Result<(), String> {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let (c, dirty) = {
-        let g = shared.engine.lock();
-        (
-            capture(&g.db, shared, g.effects.offset()),
-            Stats::get(&shared.stats.changes),
-        )
-    };
-    let result = save_capture(shared, &c, dirty);
+    let result = save_now(shared);
     *shared.persist.job.lock() = None;
     result
 }

@@ -261,6 +261,23 @@ fn incr_file(dir: &TempDir) -> std::path::PathBuf {
         .expect("an increment file")
 }
 
+/// With `aof-load-truncated no`, a torn AOF tail makes the server refuse to start, saying why.
+fn refused_without_truncation(dir: &TempDir) {
+    let (code, log) = start_fails(&[
+        "--dir",
+        dir.path(),
+        "--appendonly",
+        "yes",
+        "--aof-load-truncated",
+        "no",
+    ]);
+    assert_eq!(code, Some(1), "refused to start: {log}");
+    assert!(
+        log.contains("Unexpected end of file reading the append only file"),
+        "{log}"
+    );
+}
+
 #[test]
 fn torn_aof_tail_loads_when_allowed_and_corruption_is_refused() {
     let dir = TempDir::new();
@@ -278,19 +295,7 @@ fn torn_aof_tail_loads_when_allowed_and_corruption_is_refused() {
     torn.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$4\r\nab");
     std::fs::write(&incr, &torn).unwrap();
 
-    let (code, log) = start_fails(&[
-        "--dir",
-        dir.path(),
-        "--appendonly",
-        "yes",
-        "--aof-load-truncated",
-        "no",
-    ]);
-    assert_eq!(code, Some(1), "refused to start: {log}");
-    assert!(
-        log.contains("Unexpected end of file reading the append only file"),
-        "{log}"
-    );
+    refused_without_truncation(&dir);
 
     let s = start(&dir, &flags);
     let mut c = s.con();
@@ -315,15 +320,7 @@ fn torn_aof_tail_loads_when_allowed_and_corruption_is_refused() {
     let whole_len = cut.len();
     cut.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nz\r\n");
     std::fs::write(&incr, &cut).unwrap();
-    let (code, log) = start_fails(&[
-        "--dir",
-        dir.path(),
-        "--appendonly",
-        "yes",
-        "--aof-load-truncated",
-        "no",
-    ]);
-    assert_eq!(code, Some(1), "{log}");
+    refused_without_truncation(&dir);
     let s = start(&dir, &flags);
     assert_eq!(q::<Option<String>>(&mut s.con(), "GET z").unwrap(), None);
     shutdown(s, "NOSAVE");
