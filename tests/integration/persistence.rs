@@ -561,3 +561,38 @@ fn a_failed_background_save_refuses_writes_until_a_save_succeeds() {
     let _: () = q(&mut c, "SET x 3").unwrap();
     assert_eq!(q::<String>(&mut c, "GET x").unwrap(), "3");
 }
+
+/// A script touching state from AI.SCRIPTEXECUTE only.
+const BUMP: &str = r#"
+import fastscore
+
+def bump(tensors, keys, args):
+    fastscore.cells("hits").update(lambda v: (v or 0) + 1)
+"#;
+
+#[test]
+fn state_touched_by_scriptexecute_survives_an_aof_restart() {
+    let dir = TempDir::new();
+    let flags = ["--appendonly", "yes", "--save", ""];
+    let s = start(&dir, &flags);
+    let mut c = s.con();
+    let _: String = redis::cmd("AI.SCRIPTSTORE")
+        .arg("b")
+        .arg("CPU")
+        .arg("ENTRY_POINTS")
+        .arg(1)
+        .arg("bump")
+        .arg("SOURCE")
+        .arg(BUMP)
+        .query(&mut c)
+        .unwrap();
+    let _: () = q(&mut c, "AI.SCRIPTEXECUTE b bump KEYS 1 k").unwrap();
+    drop(c);
+    crash(s);
+    // Loading never runs Python: what AI.SNAPSHOT of `b` covers comes back from the AOF.
+    let s = start(&dir, &flags);
+    let mut c = s.con();
+    let state: Vec<Vec<String>> = q(&mut c, "DEBUG SCRIPT-STATE b").unwrap();
+    assert_eq!(state, vec![vec!["cell".to_string(), "hits".to_string()]]);
+    assert_eq!(q::<i64>(&mut c, "AI.CELLGET hits").unwrap(), 1);
+}

@@ -446,6 +446,8 @@ fn store_script(
 
 /// One SCRIPTEXECUTE/SCRIPTRUN call, parsed.
 struct ScriptCall {
+    /// Where the script is stored (its state list is propagated under this key).
+    key: Bytes,
     script: Arc<Script>,
     func: String,
     tensors: Vec<Arc<Tensor>>,
@@ -475,9 +477,11 @@ fn run_script(ctx: &mut Ctx, call: ScriptCall) -> CmdResult<Outcome> {
                 }
                 let start = Instant::now();
                 let inputs: Vec<&Tensor> = call.tensors.iter().map(|t| t.as_ref()).collect();
+                let before = call.script.state.lock().len();
                 let result = call
                     .script
                     .call(&call.func, &inputs, &call.keys, &call.args, limit);
+                propagate_state(&shared, &call.key, &call.script, before);
                 let us = start.elapsed().as_micros() as u64;
                 call.script.stats.record(us, 0, result.is_err());
                 done(match result {

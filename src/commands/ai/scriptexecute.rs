@@ -13,7 +13,8 @@ use crate::util::eq_ic;
 /// RedisAI's parsing rules and messages: KEYS or INPUTS first, each scope at most once, TIMEOUT last.
 pub fn scriptexecute(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     ctx.refuse_in_exec()?;
-    let script = script_at(ctx, &args.bytes()?)?;
+    let key = own(args.bytes()?);
+    let script = script_at(ctx, &key)?;
     let func = String::from_utf8_lossy(&args.bytes()?).into_owned();
     if !args
         .peek()
@@ -67,6 +68,7 @@ pub fn scriptexecute(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     run_script(
         ctx,
         ScriptCall {
+            key,
             script,
             func,
             tensors,

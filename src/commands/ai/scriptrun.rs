@@ -11,7 +11,8 @@ use crate::util::eq_ic;
 /// variadic list appended) are the function's tensors; keys and args are empty.
 pub fn scriptrun(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     ctx.refuse_in_exec()?;
-    let script = script_at(ctx, &args.bytes()?)?;
+    let key = own(args.bytes()?);
+    let script = script_at(ctx, &key)?;
     let func = String::from_utf8_lossy(&args.bytes()?).into_owned();
     let (mut inputs, mut outputs, mut timeout) = (None::<Vec<_>>, None::<Vec<_>>, None);
     let mut variadic = false;
@@ -68,6 +69,7 @@ pub fn scriptrun(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     run_script(
         ctx,
         ScriptCall {
+            key,
             script,
             func,
             tensors,
