@@ -332,6 +332,12 @@ pub fn bgrewriteaof(shared: &Shared, g: &mut Engine) -> Result<&'static str, Str
 /// for appending, then runs the loaded scripts' `begin()`. An error means: refuse to start.
 pub fn start(shared: &Arc<Shared>) -> Result<(), String> {
     let s = shared.settings();
+    if !Path::new(&s.dir).is_dir() {
+        return Err(format!(
+            "Can't chdir to '{}': No such file or directory",
+            s.dir
+        ));
+    }
     let p = &shared.persist;
     p.loading.store(true, SeqCst);
     let started = Instant::now();

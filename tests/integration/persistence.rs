@@ -457,6 +457,7 @@ fn save_bgsave_lastsave_save_points_and_info() {
     let _: () = q(&mut c, "SET c 3").unwrap();
     wait_until(&mut c, "rdb_saves", 3);
     assert!(qerr(&mut c, "CONFIG SET save 1").contains("Invalid save parameters"));
+    assert!(qerr(&mut c, "CONFIG SET dir /no/such/dir").contains("No such file or directory"));
     // DEBUG RELOAD: saved and loaded back.
     let _: () = q(&mut c, "SET d 4 PX 100000").unwrap();
     assert_eq!(q::<String>(&mut c, "DEBUG RELOAD").unwrap(), "OK");
@@ -500,6 +501,10 @@ fn appendonly_turned_on_at_run_time_and_corrupt_snapshot_refused() {
     let (code, log) = start_fails(&["--dir", dir.path(), "--save", ""]);
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("is not a valid snapshot"), "{log}");
+    // So is a directory that does not exist.
+    let (code, log) = start_fails(&["--dir", "/no/such/dir"]);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("Can't chdir to '/no/such/dir'"), "{log}");
 }
 
 #[test]

@@ -78,6 +78,12 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
                 )),
             })?;
         }
+        if seen.contains(&"dir") && !std::path::Path::new(&next.settings.dir).is_dir() {
+            // Redis chdirs there and refuses a directory it cannot enter.
+            return Err(CmdError::err(
+                "CONFIG SET failed (possibly related to argument 'dir') - No such file or directory",
+            ));
+        }
         let backlog = next.settings.repl_backlog;
         let (aof_on, fsync) = (next.settings.appendonly, next.settings.appendfsync.clone());
         let was_on = ctx.shared.settings().appendonly;
