@@ -140,6 +140,14 @@ impl EffectLog {
         }
     }
 
+    /// The backlog's state for INFO replication: `(bytes kept, offset of the first kept byte)` once started.
+    pub fn backlog_state(&self) -> Option<(u64, u64)> {
+        self.backlog.as_ref().map(|b| {
+            let len = b.data.len() as u64;
+            (len, self.offset - len + 1)
+        })
+    }
+
     /// The RESP bytes of the newest `n` effects wholly in the backlog, oldest first, with the offset at
     /// which they start. Empty until the backlog is started.
     pub fn recent(&self, n: usize) -> (u64, Vec<u8>) {

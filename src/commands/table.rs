@@ -113,6 +113,7 @@ pub static TABLE: &[CommandSpec] = &[
     cmd!("dbsize", 1, READONLY | FAST, ["keyspace", "read", "fast"], (0, 0, 0), "server", "1.0.0", "Returns the number of keys.", server::dbsize),
     cmd!("flushall", -1, WRITE, ["keyspace", "write", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Removes all keys.", server::flushall),
     cmd!("flushdb", -1, WRITE, ["keyspace", "write", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Removes all keys of the current database.", server::flushall),
+    cmd!("role", 1, NOSCRIPT | LOADING | STALE | FAST, ["admin", "fast", "dangerous"], (0, 0, 0), "server", "2.8.12", "Returns the replication role.", server::role),
     cmd!("time", 1, FAST | RANDOM | STALE | LOADING, ["fast"], (0, 0, 0), "server", "2.6.0", "Returns the server time.", server::time),
     cmd!("save", 1, ADMIN | NOSCRIPT | NO_MULTI, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Synchronously saves the database(s) to disk.", server::save),
     cmd!("bgsave", -1, ADMIN | NOSCRIPT, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Asynchronously saves the database(s) to disk.", server::bgsave),

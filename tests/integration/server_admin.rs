@@ -326,3 +326,39 @@ fn shutdown_command_and_sigterm_stop_the_server() {
     );
     assert!(s2.wait_log("bye bye"));
 }
+
+#[test]
+fn role_and_info_replication_describe_a_primary() {
+    let s = Server::start();
+    let mut c = s.con();
+    let role: (String, i64, Vec<redis::Value>) = q(&mut c, "ROLE").unwrap();
+    assert_eq!((role.0.as_str(), role.2.len()), ("master", 0));
+    let _: () = q(&mut c, "SET k v").unwrap();
+    let after: (String, i64, Vec<redis::Value>) = q(&mut c, "ROLE").unwrap();
+    // The offset counts the RESP bytes of the effects: `*3 $3 SET $1 k $1 v` is 27.
+    assert_eq!(after.1, role.1 + 27);
+    let field = |c: &mut redis::Connection, name: &str| -> String {
+        let info: String = q(c, "INFO replication").unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("{name} in {info}"))
+            .trim()
+            .to_string()
+    };
+    assert_eq!(field(&mut c, "role"), "master");
+    assert_eq!(field(&mut c, "master_repl_offset"), after.1.to_string());
+    assert_eq!(field(&mut c, "second_repl_offset"), "-1");
+    assert_eq!(field(&mut c, "repl_backlog_active"), "0");
+    // The backlog starts with its first reader and then keeps every effect.
+    let _: redis::Value = q(&mut c, "DEBUG EFFECTS 1").unwrap();
+    let _: () = q(&mut c, "SET k2 v2").unwrap();
+    assert_eq!(field(&mut c, "repl_backlog_active"), "1");
+    let offset: i64 = field(&mut c, "master_repl_offset").parse().unwrap();
+    let histlen: i64 = field(&mut c, "repl_backlog_histlen").parse().unwrap();
+    assert_eq!(histlen, 29);
+    assert_eq!(
+        field(&mut c, "repl_backlog_first_byte_offset"),
+        (offset - histlen + 1).to_string()
+    );
+    assert!(qerr(&mut c, "ROLE extra").contains("wrong number of arguments"));
+}

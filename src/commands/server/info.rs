@@ -155,11 +155,22 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
         }
         "replication" => {
             out.push_str("# Replication\r\n");
-            let offset = ctx.engine().effects.offset();
+            let log = &ctx.engine().effects;
+            let (offset, backlog, max) = (log.offset(), log.backlog_state(), log.max_backlog);
             line(out, "role", "master");
             line(out, "connected_slaves", 0);
+            line(out, "master_failover_state", "no-failover");
             line(out, "master_replid", &shared.run_id);
+            // Never promoted from a replica: no previous replication id yet.
+            line(out, "master_replid2", "0".repeat(40));
             line(out, "master_repl_offset", offset);
+            line(out, "second_repl_offset", -1);
+            // The backlog starts with its first reader (DEBUG EFFECTS today, a replica with replication).
+            line(out, "repl_backlog_active", u8::from(backlog.is_some()));
+            line(out, "repl_backlog_size", max);
+            let (histlen, first) = backlog.unwrap_or((0, 0));
+            line(out, "repl_backlog_first_byte_offset", first);
+            line(out, "repl_backlog_histlen", histlen);
         }
         "cpu" => {
             out.push_str("# CPU\r\n");

@@ -1,5 +1,5 @@
 //! Server commands: INFO, CONFIG, DBSIZE, FLUSHALL/FLUSHDB, TIME, SHUTDOWN, SLOWLOG, MONITOR, DEBUG, and
-//! persistence: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE.
+//! persistence: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE; ROLE.
 
 mod bgrewriteaof;
 mod bgsave;
@@ -10,6 +10,7 @@ mod flushall;
 mod info;
 mod lastsave;
 mod monitor;
+mod role;
 mod save;
 mod shutdown;
 mod slowlog;
@@ -24,6 +25,7 @@ pub use flushall::flushall;
 pub use info::info;
 pub use lastsave::lastsave;
 pub use monitor::monitor;
+pub use role::role;
 pub use save::save;
 pub use shutdown::shutdown;
 pub use slowlog::slowlog;
