@@ -220,6 +220,20 @@ impl<'a> Ctx<'a> {
     /// large tensor reply). Keys that expired during the lookup are propagated first, so the effect stream
     /// stays in apply order. A command that has effects of its own must not call this. Inside EXEC the lock
     /// stays held until the transaction ends.
+    /// Ends a transaction's run (EXEC, or a replayed MULTI group): closes the propagated MULTI with EXEC if
+    /// any effect opened one, so the EXEC marker is written in one place. The client's reply then waits
+    /// (under appendfsync always) for the marker too: without it a crash would leave an unfinished MULTI,
+    /// which loading drops.
+    pub(crate) fn end_exec(&mut self) {
+        if self.exec_wrapped {
+            let log = &mut self.engine().effects;
+            log.append(vec![Bytes::from_static(b"EXEC")]);
+            self.session.wrote_upto = log.offset();
+        }
+        self.in_exec = false;
+        self.exec_wrapped = false;
+    }
+
     pub fn unlock(&mut self) {
         if self.in_exec {
             return;

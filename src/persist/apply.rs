@@ -122,11 +122,7 @@ impl Replayer {
                 break;
             }
         }
-        if ctx.exec_wrapped {
-            ctx.engine()
-                .effects
-                .append(vec![Bytes::from_static(b"EXEC")]);
-        }
+        ctx.end_exec();
         drop(ctx);
         if let Some(d) = deferred {
             // A model load or script compile runs on a worker; wait for it, so the next effect sees it.

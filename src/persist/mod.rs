@@ -121,6 +121,18 @@ impl Persist {
         .then_some(Misconf::Snapshot)
     }
 
+    /// A background job ended: records its status and time (INFO persistence) and frees the job slot.
+    fn end_job(&self, job: Job, ok: bool, started: Instant) {
+        let secs = started.elapsed().as_secs() as i64;
+        let (status, time) = match job {
+            Job::Save => (&self.last_bgsave_ok, &self.last_bgsave_secs),
+            Job::Rewrite => (&self.last_rewrite_ok, &self.last_rewrite_secs),
+        };
+        status.store(ok, SeqCst);
+        time.store(secs, SeqCst);
+        *self.job.lock() = None;
+    }
+
     /// Sets `appendfsync` on the running AOF (if any) and re-derives [`Persist::always`].
     pub fn set_fsync(&self, policy: &str) {
         let policy = aof::fsync_policy(policy);
@@ -270,14 +282,10 @@ pub fn bgsave(shared: &Shared, g: &mut Engine, schedule: bool) -> Result<&'stati
                     let started = Instant::now();
                     let ok = save_capture(&shared, &c, dirty).is_ok();
                     drop(c);
-                    let p = &shared.persist;
-                    p.last_bgsave_ok.store(ok, SeqCst);
-                    p.last_bgsave_secs
-                        .store(started.elapsed().as_secs() as i64, SeqCst);
-                    *p.job.lock() = None;
                     if ok {
                         notice!("Background saving terminated with success");
                     }
+                    shared.persist.end_job(Job::Save, ok, started);
                 })
                 .map_err(|e| format!("ERR can't start a background save: {e}"))?;
             Ok("Background saving started")
@@ -310,17 +318,15 @@ pub fn bgrewriteaof(shared: &Shared, g: &mut Engine) -> Result<&'static str, Str
                     let started = Instant::now();
                     let result = aof.finish_rewrite(&c);
                     drop(c);
-                    let p = &shared.persist;
                     if let Err(e) = &result {
                         warning!("Background AOF rewrite failed: {e}");
                     } else {
                         notice!("Background AOF rewrite finished successfully");
-                        p.rewrites.fetch_add(1, SeqCst);
+                        shared.persist.rewrites.fetch_add(1, SeqCst);
                     }
-                    p.last_rewrite_ok.store(result.is_ok(), SeqCst);
-                    p.last_rewrite_secs
-                        .store(started.elapsed().as_secs() as i64, SeqCst);
-                    *p.job.lock() = None;
+                    shared
+                        .persist
+                        .end_job(Job::Rewrite, result.is_ok(), started);
                 })
                 .map_err(|e| format!("ERR can't start the AOF rewrite: {e}"))?;
             Ok("Background append only file rewriting started")
@@ -458,10 +464,7 @@ pub fn set_appendonly(shared: &Shared, g: &mut Engine, on: bool) -> Result<(), S
                 } else {
                     notice!("Background AOF created: appendonly is on");
                 }
-                p.last_rewrite_ok.store(result.is_ok(), SeqCst);
-                p.last_rewrite_secs
-                    .store(started.elapsed().as_secs() as i64, SeqCst);
-                *p.job.lock() = None;
+                p.end_job(Job::Rewrite, result.is_ok(), started);
             });
         }
         (false, true) => {

@@ -211,10 +211,8 @@ pub fn entry_of(rec: Record<'_>, frame: &Bytes, threads: usize) -> Result<(Bytes
             {
                 let mut st = s.state.lock();
                 for (kind, name) in state {
-                    let kind = match kind.as_str() {
-                        "cell" => "cell",
-                        "pool" => "pool",
-                        _ => continue,
+                    let Some(kind) = crate::script::state_kind(kind.as_bytes()) else {
+                        continue;
                     };
                     st.insert((kind, Bytes::from(name.into_vec())));
                 }

@@ -159,6 +159,17 @@ pub fn fastscore_of(source: &[u8]) -> Result<Option<FastScore>, String> {
     Ok(any.then_some(fs))
 }
 
+/// The kind name of a state entry (`cell` or `pool`, any case), as the static string a [`State`] holds.
+pub fn state_kind(name: &[u8]) -> Option<&'static str> {
+    if name.eq_ignore_ascii_case(b"cell") {
+        Some("cell")
+    } else if name.eq_ignore_ascii_case(b"pool") {
+        Some("pool")
+    } else {
+        None
+    }
+}
+
 /// The cells and pools a script has touched (its *state*, what a snapshot of it captures): (kind, name)
 /// with kind `cell` or `pool`.
 pub type State =

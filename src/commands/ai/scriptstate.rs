@@ -17,11 +17,7 @@ pub fn scriptstate(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     }
     let mut list = Vec::new();
     for pair in rest.chunks(2) {
-        let kind = match pair[0].to_ascii_lowercase().as_slice() {
-            b"cell" => "cell",
-            b"pool" => "pool",
-            _ => return Err(CmdError::Syntax),
-        };
+        let kind = crate::script::state_kind(&pair[0]).ok_or(CmdError::Syntax)?;
         list.push((kind, crate::keyspace::own(pair[1].clone())));
     }
     let now = ctx.now;

@@ -1,7 +1,5 @@
 //! EXEC: Executes the queued commands.
 
-use bytes::Bytes;
-
 use super::clear_transaction;
 use crate::args::Args;
 use crate::commands::{dispatch, Ctx, Outcome};
@@ -29,14 +27,6 @@ pub fn exec(ctx: &mut Ctx, _args: &mut Args) -> CmdResult<Outcome> {
     for (spec, args) in queue {
         replies.push(dispatch::call(ctx, spec, args).unwrap_or(Reply::Nil));
     }
-    if ctx.exec_wrapped {
-        let log = &mut ctx.engine().effects;
-        log.append(vec![Bytes::from_static(b"EXEC")]);
-        // The reply waits (under appendfsync always) for the closing EXEC too: without it a crash would
-        // leave an unfinished MULTI, which loading drops.
-        ctx.session.wrote_upto = log.offset();
-    }
-    ctx.in_exec = false;
-    ctx.exec_wrapped = false;
+    ctx.end_exec();
     Ok(Reply::Array(replies).into())
 }
