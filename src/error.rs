@@ -61,6 +61,18 @@ pub enum CmdError {
     ExecAbortBecause(Box<CmdError>),
     #[error("invalid expire time in '{0}' command")]
     InvalidExpire(String),
+    /// A write on a read-only replica.
+    #[error("read-only replica")]
+    ReadOnly,
+    /// A replica whose link is down, with `replica-serve-stale-data no`.
+    #[error("master link down")]
+    MasterDown,
+    /// Fewer good replicas than `min-replicas-to-write`.
+    #[error("not enough good replicas")]
+    NoReplicas,
+    /// PSYNC to a replica that is not itself in sync.
+    #[error("no master link")]
+    NoMasterLink,
 }
 
 impl CmdError {
@@ -116,6 +128,12 @@ impl CmdError {
                 "WRONGPASS invalid username-password pair or user is disabled.".into()
             }
             CmdError::Oom => "OOM command not allowed when used memory > 'maxmemory'.".into(),
+            CmdError::ReadOnly => "READONLY You can't write against a read only replica.".into(),
+            CmdError::MasterDown => "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set \
+                to 'no'."
+                .into(),
+            CmdError::NoReplicas => "NOREPLICAS Not enough good replicas to write.".into(),
+            CmdError::NoMasterLink => "NOMASTERLINK Can't SYNC while not connected with my master".into(),
             CmdError::Misconf(Misconf::Snapshot) => "MISCONF tensorcell is configured to save snapshots, but it's \
                 currently unable to persist to disk. Commands that may modify the data set are disabled, because \
                 this instance is configured to report errors during writes if snapshotting fails \

@@ -32,6 +32,7 @@ pub mod log;
 pub mod model;
 pub mod persist;
 pub mod pubsub;
+pub mod repl;
 pub mod reply;
 pub mod resp;
 pub mod script;

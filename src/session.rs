@@ -37,6 +37,10 @@ pub struct Session {
     /// Effect-stream offset just after this client's last write, so a reply under `appendfsync always` can
     /// wait until the AOF holds it.
     pub wrote_upto: u64,
+    /// The port a replica said it listens on (REPLCONF listening-port), for ROLE and INFO.
+    pub replica_port: u16,
+    /// Set by PSYNC: after its reply, the connection becomes a replica's feed.
+    pub takeover: Option<crate::repl::Handoff>,
 }
 
 impl Session {
@@ -56,6 +60,8 @@ impl Session {
             suppress_reply: false,
             replaying: false,
             wrote_upto: 0,
+            replica_port: 0,
+            takeover: None,
         }
     }
 

@@ -55,6 +55,9 @@ pub struct Hot {
     pub monitors: AtomicUsize,
     /// `stop-writes-on-bgsave-error yes` and save points are set.
     pub stop_writes_on_bgsave_error: AtomicBool,
+    pub replica_serve_stale_data: AtomicBool,
+    pub min_replicas_to_write: AtomicUsize,
+    pub min_replicas_max_lag: AtomicU64,
 }
 
 impl Hot {
@@ -70,6 +73,10 @@ impl Hot {
         self.query_buffer_limit.store(s.query_buffer_limit, r);
         self.stop_writes_on_bgsave_error
             .store(s.stop_writes_on_bgsave_error && !s.save.is_empty(), r);
+        self.replica_serve_stale_data
+            .store(s.replica_serve_stale_data, r);
+        self.min_replicas_to_write.store(s.min_replicas_to_write, r);
+        self.min_replicas_max_lag.store(s.min_replicas_max_lag, r);
     }
 }
 
@@ -97,6 +104,8 @@ pub struct Shared {
     pub async_dags: crate::exec::asyncdag::Registry,
     /// Snapshot file, AOF and their background jobs.
     pub persist: crate::persist::Persist,
+    /// Replication: this node's primary (if it is a replica), its replicas, WAIT.
+    pub repl: crate::repl::Repl,
     /// `AI.CONFIG BACKENDSPATH`: kept and reported for RedisAI clients; backends are built in.
     pub backends_path: Mutex<String>,
     shutdown: Mutex<Option<ShutdownHook>>,
@@ -122,6 +131,7 @@ impl Shared {
             pool,
             backends_path: Mutex::new(String::new()),
             persist: Default::default(),
+            repl: Default::default(),
             async_dags: Default::default(),
             hot,
             engine: Mutex::new(Engine {
@@ -135,9 +145,7 @@ impl Shared {
             slowlog: Mutex::new(SlowLog::default()),
             stats: Stats::default(),
             started: Instant::now(),
-            run_id: (0..40)
-                .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
-                .collect(),
+            run_id: crate::util::random_hex(40),
             port: AtomicU16::new(0),
             active_expire: AtomicBool::new(true),
             shutdown: Mutex::new(None),

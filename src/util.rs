@@ -147,6 +147,13 @@ pub fn parse_memory(s: &str) -> Option<u64> {
     None
 }
 
+/// `n` random lower-case hex digits (run ids, replication ids, EOF marks).
+pub fn random_hex(n: usize) -> String {
+    (0..n)
+        .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

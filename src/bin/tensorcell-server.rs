@@ -47,6 +47,11 @@ fn main() {
         }
     }
     let shared = Shared::new(config);
+    // A configured replica loads as one (no begin(), expired keys kept for its primary's DEL).
+    if let Err(e) = tensorcell::repl::configure(&shared) {
+        eprintln!("\n*** FATAL CONFIG FILE ERROR ***\n{e}");
+        std::process::exit(1);
+    }
     // Load before listening: a client never sees a half-loaded keyspace.
     if let Err(e) = tensorcell::persist::start(&shared) {
         warning!("Fatal error loading the DB: {e}. Exiting.");
@@ -86,6 +91,8 @@ fn main() {
             }
         }
         notice!("Ready to accept connections tcp");
+        // After binding: a replica tells its primary the port it listens on.
+        tensorcell::repl::start(&shared);
         server::run(listeners, shared.clone(), shutdown_signal()).await;
         let mode = shared.shutdown_mode.lock().unwrap_or(ShutdownMode::Default);
         tensorcell::persist::finish_shutdown(&shared, mode);

@@ -143,6 +143,9 @@ fn policy(shared: &Shared, session: &Session, args: &Args) -> Result<Gate, CmdEr
             "Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         )));
     }
+    if let Some(e) = shared.repl.refuses(shared, spec) {
+        return Err(e);
+    }
     let over_memory = || maxmemory > 0 && shared.engine.lock().db.used_memory() as u64 > maxmemory;
     if session.multi.is_some() && !spec.has(TXN_CONTROL) {
         if spec.has(NO_MULTI) {

@@ -8,6 +8,7 @@ mod connection;
 pub mod dispatch;
 mod generic;
 pub(crate) mod pubsub;
+mod replication;
 pub(crate) mod server;
 mod state;
 mod string;

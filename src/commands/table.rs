@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::flags::*;
-use super::{ai, connection, generic, pubsub, server, state, string, transactions, Handler};
+use super::{
+    ai, connection, generic, pubsub, replication, server, state, string, transactions, Handler,
+};
 
 /// One command's declaration.
 #[derive(Debug)]
@@ -123,6 +125,12 @@ pub static TABLE: &[CommandSpec] = &[
     cmd!("slowlog", -2, ADMIN | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "2.2.12", "Reads or resets the slow log (GET, LEN, RESET).", server::slowlog, subs [("get", -2), ("len", 2), ("reset", 2), ("help", 2)]),
     cmd!("monitor", 1, ADMIN | NOSCRIPT | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Streams every command the server processes.", server::monitor),
     cmd!("debug", -2, ADMIN | NOSCRIPT | STALE | LOADING, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Debugging hooks (SLEEP, EFFECTS, RELOAD, SET-ACTIVE-EXPIRE, SCRIPT-STATE).", server::debug),
+    // replication (src/repl)
+    cmd!("replicaof", 3, ADMIN | NOSCRIPT | STALE, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "5.0.0", "Makes the server a replica of another server, or a primary again (NO ONE).", replication::replicaof),
+    cmd!("slaveof", 3, ADMIN | NOSCRIPT | STALE, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "REPLICAOF under its old name.", replication::replicaof),
+    cmd!("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "3.0.0", "Tells a primary about a replica during its handshake (internal).", replication::replconf),
+    cmd!("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "2.8.0", "Starts a replication stream: partial (from the backlog) or full (snapshot first) (internal).", replication::psync),
+    cmd!("wait", 3, NOSCRIPT, ["slow", "connection"], (0, 0, 0), "generic", "3.0.0", "Blocks until the writes before it are acknowledged by a number of replicas, or a timeout.", replication::wait),
     // strings
     cmd!("get", 2, READONLY | FAST, ["read", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Returns the string value of a key.", string::get),
     cmd!("set", -3, RW, ["write", "string", "slow"], (1, 1, 1), "string", "1.0.0", "Sets the string value of a key, with optional expiry and conditions.", string::set),

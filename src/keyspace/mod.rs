@@ -21,6 +21,19 @@ pub struct Entry {
     pub expire_at: Option<u64>,
 }
 
+/// How lookups treat keys whose time has passed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Expiry {
+    /// A primary: delete them on access (lazy expiry), to be propagated as DEL.
+    #[default]
+    Delete,
+    /// A replica serving clients: hide them, but leave deleting to the primary's DEL, as Redis replicas
+    /// do; a replica that deleted on its own clock could drop a key its primary has just PERSISTed.
+    Hide,
+    /// A replica applying its primary's stream: expiry is the primary's business, every key is live.
+    Keep,
+}
+
 /// What a WATCH recorded about a key: the version when watched, and whether the key was alive then.
 #[derive(Debug, Clone)]
 pub struct WatchMark {
@@ -44,6 +57,8 @@ pub struct Db {
     mem: usize,
     /// Keys per value kind (INFO ai).
     kinds: [usize; ValueKind::COUNT],
+    /// Set by the replication role (and, on a replica, while applying the primary's stream).
+    pub expiry: Expiry,
 }
 
 /// Per-entry overhead estimate: the map slot, the Entry, the Bytes headers.
@@ -83,19 +98,43 @@ impl Db {
 
     /// Looks a key up, expiring it first if its time has passed (lazy expiry).
     pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        self.expire_if_needed(key, now_ms);
-        self.map.get(key)
+        let now_ms = self.expire_if_needed(key, now_ms);
+        self.map.get(key).filter(|e| !is_expired(e, now_ms))
     }
 
     /// Mutable lookup with lazy expiry. The caller must call [`Db::touch`] if it changes the value.
     pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        self.expire_if_needed(key, now_ms);
-        self.map.get_mut(key)
+        let now_ms = self.expire_if_needed(key, now_ms);
+        self.map.get_mut(key).filter(|e| !is_expired(e, now_ms))
     }
 
     /// Whether a key exists, without lazy deletion (for read paths that must not write).
     pub fn peek(&self, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        let now_ms = self.clock(now_ms);
         self.map.get(key).filter(|e| !is_expired(e, now_ms))
+    }
+
+    /// The time expiry is judged against: none at all while applying a primary's stream.
+    fn clock(&self, now_ms: u64) -> u64 {
+        if self.expiry == Expiry::Keep {
+            0
+        } else {
+            now_ms
+        }
+    }
+
+    /// Replaces every key with `other`'s (a replica's full sync), as one change: watched keys count as
+    /// written. Returns the old contents, to be freed outside the engine lock.
+    pub fn replace_with(&mut self, other: Db) -> Db {
+        let old_map = self.clear();
+        let old = Db {
+            map: old_map,
+            ..Db::default()
+        };
+        for (k, e) in other.map {
+            self.set(k, e.value, e.expire_at);
+        }
+        old
     }
 
     pub fn exists(&mut self, key: &[u8], now_ms: u64) -> bool {
@@ -218,18 +257,24 @@ impl Db {
         std::mem::take(&mut self.map)
     }
 
-    fn expire_if_needed(&mut self, key: &[u8], now_ms: u64) {
+    /// Lazy expiry; returns the clock lookups should judge by.
+    fn expire_if_needed(&mut self, key: &[u8], now_ms: u64) -> u64 {
+        let now_ms = self.clock(now_ms);
         let expired = self.map.get(key).is_some_and(|e| is_expired(e, now_ms));
-        if expired {
+        if expired && self.expiry == Expiry::Delete {
             if let Some(e) = self.remove(key) {
                 drop(e);
                 self.expired.push(Bytes::copy_from_slice(key));
             }
         }
+        now_ms
     }
 
     /// Deletes up to `limit` keys whose time has passed (the active expiry cycle); returns how many.
     pub fn expire_cycle(&mut self, now_ms: u64, limit: usize) -> usize {
+        if self.expiry != Expiry::Delete {
+            return 0;
+        }
         let mut n = 0;
         while n < limit {
             let Some((t, key)) = self.by_expiry.first().cloned() else {
@@ -296,6 +341,7 @@ impl Db {
 
     /// Every live key (KEYS); the caller filters.
     pub fn iter(&self, now_ms: u64) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        let now_ms = self.clock(now_ms);
         self.map.iter().filter(move |(_, e)| !is_expired(e, now_ms))
     }
 

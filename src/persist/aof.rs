@@ -263,7 +263,7 @@ impl Aof {
             .truncate(true)
             .open(aof.dir.join(&incr))
             .map_err(|e| format!("Can't open the append-only file {incr}: {e}"))?;
-        let capture = super::capture(&g.db, shared, g.effects.offset());
+        let capture = super::capture(g, shared);
         aof.synced.store(g.effects.offset(), SeqCst);
         aof.written.store(g.effects.offset(), SeqCst);
         aof.sink_id

@@ -1,4 +1,4 @@
-//! Applying effects: the AOF loader (and, with the replication issue, a replica) feeds the effect stream
+//! Applying effects: the AOF loader and a replica's link feed the effect stream
 //! back through the same command bodies, skipping policy, as Redis replays its AOF through a fake client.
 //! Effects are writes with their results baked in (`AI.TENSORSET` of a model's outputs, never
 //! `AI.MODELEXECUTE`), so applying one never runs a model or Python: a stored script is compiled without its
@@ -32,6 +32,8 @@ pub enum ApplyError {
 pub struct Replayer {
     session: Session,
     multi: Option<Vec<Vec<Bytes>>>,
+    /// Applying a primary's live stream: expiry is the primary's (keys past their time stay until its DEL).
+    stream: bool,
     /// Effects applied.
     pub applied: u64,
 }
@@ -53,7 +55,16 @@ impl Replayer {
         Replayer {
             session,
             multi: None,
+            stream: false,
             applied: 0,
+        }
+    }
+
+    /// A replayer for a replica's link to its primary.
+    pub fn for_stream() -> Self {
+        Replayer {
+            stream: true,
+            ..Self::new()
         }
     }
 
@@ -99,6 +110,10 @@ impl Replayer {
         let now = crate::util::now_ms();
         let mut ctx = Ctx::new(shared, &mut self.session, now);
         let wrap = group.len() > 1;
+        let expiry = self.stream.then(|| {
+            let db = ctx.db();
+            std::mem::replace(&mut db.expiry, crate::keyspace::Expiry::Keep)
+        });
         ctx.in_exec = wrap;
         let mut deferred = None;
         let mut result = Ok(());
@@ -123,6 +138,9 @@ impl Replayer {
             }
         }
         ctx.end_exec();
+        if let Some(mode) = expiry {
+            ctx.db().expiry = mode;
+        }
         drop(ctx);
         if let Some(d) = deferred {
             // A model load or script compile runs on a worker; wait for it, so the next effect sees it.

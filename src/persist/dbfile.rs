@@ -13,8 +13,9 @@ use bytes::Bytes;
 use super::codec::Codec;
 use super::container::{self, Reader, Writer};
 use super::records::{entry_of, record_of, Header, Record};
-use crate::keyspace::{Db, Entry};
+use crate::keyspace::Entry;
 use crate::notice;
+use crate::shared::Engine;
 use crate::shared::Shared;
 
 /// Magic of a keyspace snapshot file (a dump or an AOF base).
@@ -29,13 +30,18 @@ pub struct Capture {
     pub epoch: u64,
 }
 
-/// Clones every live entry (call under the engine lock).
-pub fn capture(db: &Db, shared: &Shared, offset: u64) -> Capture {
+/// Clones every live entry, with the replication id and offset they correspond to (call under the engine
+/// lock: the guard proves it).
+pub fn capture(g: &Engine, shared: &Shared) -> Capture {
     let now = crate::util::now_ms();
     Capture {
-        entries: db.iter(now).map(|(k, e)| (k.clone(), e.clone())).collect(),
-        replid: shared.run_id.clone(),
-        offset,
+        entries: g
+            .db
+            .iter(now)
+            .map(|(k, e)| (k.clone(), e.clone()))
+            .collect(),
+        replid: g.effects.ids.id.clone(),
+        offset: g.effects.repl_offset(),
         epoch: *shared.persist.dump_epoch.lock(),
     }
 }
@@ -100,12 +106,8 @@ pub fn write_snapshot(path: &Path, c: &Capture, codec: Codec) -> std::io::Result
     Ok(size)
 }
 
-/// The snapshot file's bytes; returns their count.
-pub(super) fn snapshot_body(
-    w: &mut BufWriter<File>,
-    c: &Capture,
-    codec: Codec,
-) -> std::io::Result<u64> {
+/// The snapshot file's bytes (a file, or a replica's socket); returns their count.
+pub fn snapshot_body<W: Write>(w: W, c: &Capture, codec: Codec) -> std::io::Result<u64> {
     let mut out = Writer::new(Counting(w, 0), DB_MAGIC, codec)?;
     out.record(&Header {
         created_ms: crate::util::now_ms(),
@@ -139,17 +141,25 @@ impl<W: Write> Write for Counting<W> {
 pub fn read_snapshot(
     path: &Path,
     threads: usize,
-    mut put: impl FnMut(Bytes, Entry),
+    put: impl FnMut(Bytes, Entry),
 ) -> Result<Header, String> {
     let shown = path.display();
     let file = File::open(path).map_err(|e| format!("Can't open {shown}: {e}"))?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    read_snapshot_from(reader, &shown.to_string(), threads, false, put)
+}
+
+/// Reads a snapshot from any reader (`name` for messages). A replica keeps keys already expired
+/// (`keep_expired`): its primary's DEL removes them, as Redis replicas loading an RDB do.
+pub fn read_snapshot_from(
+    reader: impl std::io::Read,
+    shown: &str,
+    threads: usize,
+    keep_expired: bool,
+    mut put: impl FnMut(Bytes, Entry),
+) -> Result<Header, String> {
     let fail = |e: container::FormatError| format!("{shown} is not a valid snapshot: {e}");
-    let mut r = Reader::open(
-        std::io::BufReader::with_capacity(1 << 20, file),
-        DB_MAGIC,
-        "snapshot",
-    )
-    .map_err(fail)?;
+    let mut r = Reader::open(reader, DB_MAGIC, "snapshot").map_err(fail)?;
     let header: Header = r
         .next_record()
         .map_err(fail)?
@@ -158,7 +168,7 @@ pub fn read_snapshot(
     while let Some(frame) = r.next_frame().map_err(fail)? {
         let rec: Record<'_> = container::decode(&frame).map_err(fail)?;
         let (key, entry) = entry_of(rec, &frame, threads).map_err(|e| format!("{shown}: {e}"))?;
-        if entry.expire_at.is_some_and(|t| t <= now) {
+        if !keep_expired && entry.expire_at.is_some_and(|t| t <= now) {
             continue;
         }
         put(key, entry);
@@ -166,8 +176,8 @@ pub fn read_snapshot(
     Ok(header)
 }
 
-/// Loads a snapshot file into the keyspace (start-up, DEBUG RELOAD); returns the keys loaded.
-pub fn load_snapshot(shared: &Shared, path: &Path) -> Result<u64, String> {
+/// Loads a snapshot file into the keyspace (start-up, DEBUG RELOAD); returns its header.
+pub fn load_snapshot(shared: &Shared, path: &Path) -> Result<Header, String> {
     let started = Instant::now();
     let mut n = 0u64;
     let threads = shared.pool.intra_op;
@@ -179,7 +189,7 @@ pub fn load_snapshot(shared: &Shared, path: &Path) -> Result<u64, String> {
             g.db.set(k, e.value, e.expire_at);
         }
     };
-    read_snapshot(path, threads, |k, e| {
+    let header = read_snapshot(path, threads, |k, e| {
         n += 1;
         batch.push((k, e));
         if batch.len() >= 1024 {
@@ -193,5 +203,5 @@ pub fn load_snapshot(shared: &Shared, path: &Path) -> Result<u64, String> {
         started.elapsed().as_secs_f64()
     );
     shared.persist.loaded_keys.store(n, SeqCst);
-    Ok(n)
+    Ok(header)
 }

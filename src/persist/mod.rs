@@ -27,9 +27,10 @@ use parking_lot::Mutex;
 
 pub use cron::start_cron;
 pub use dbfile::{
-    capture, load_snapshot, read_snapshot, write_atomically, write_snapshot, Capture, DB_MAGIC,
+    capture, load_snapshot, read_snapshot, read_snapshot_from, snapshot_body, write_atomically,
+    write_snapshot, Capture, DB_MAGIC,
 };
-use dbfile::{install, snapshot_body, write_temp};
+use dbfile::{install, write_temp};
 
 use self::aof::Aof;
 use self::codec::Codec;
@@ -197,10 +198,7 @@ pub fn save(shared: &Shared) -> Result<(), String> {
 fn save_now(shared: &Shared) -> Result<(), String> {
     let (c, dirty) = {
         let g = shared.engine.lock();
-        (
-            capture(&g.db, shared, g.effects.offset()),
-            Stats::get(&shared.stats.changes),
-        )
+        (capture(&g, shared), Stats::get(&shared.stats.changes))
     };
     save_capture(shared, &c, dirty)
 }
@@ -237,7 +235,7 @@ pub fn save_capture(shared: &Shared, c: &Capture, dirty: u64) -> Result<(), Stri
 
 /// FLUSHALL with save points (the caller holds the engine, the keyspace is empty): writes the empty
 /// snapshot file at once, and makes any save captured before the flush drop its file.
-pub fn save_after_flush(shared: &Shared, offset: u64) {
+pub fn save_after_flush(shared: &Shared, g: &Engine) {
     let epoch = {
         let mut e = shared.persist.dump_epoch.lock();
         *e += 1;
@@ -245,8 +243,8 @@ pub fn save_after_flush(shared: &Shared, offset: u64) {
     };
     let empty = Capture {
         entries: Vec::new(),
-        replid: shared.run_id.clone(),
-        offset,
+        replid: g.effects.ids.id.clone(),
+        offset: g.effects.repl_offset(),
         epoch,
     };
     let _ = save_capture(shared, &empty, Stats::get(&shared.stats.changes) + 1);
@@ -267,7 +265,7 @@ pub fn bgsave(shared: &Shared, g: &mut Engine, schedule: bool) -> Result<&'stati
                 .into(),
         ),
         Ok(()) => {
-            let c = capture(&g.db, shared, g.effects.offset());
+            let c = capture(g, shared);
             let dirty = Stats::get(&shared.stats.changes);
             let shared = shared.arc();
             shared.persist.save_scheduled.store(false, SeqCst);
@@ -307,7 +305,7 @@ pub fn bgrewriteaof(shared: &Shared, g: &mut Engine) -> Result<&'static str, Str
             Ok("Background append only file rewriting scheduled")
         }
         Ok(()) => {
-            let c = capture(&g.db, shared, g.effects.offset());
+            let c = capture(g, shared);
             aof.request_switch();
             shared.persist.rewrite_scheduled.store(false, SeqCst);
             let shared = shared.arc();
@@ -362,7 +360,14 @@ pub fn start(shared: &Arc<Shared>) -> Result<(), String> {
         None => {
             let dump = dump_path(shared);
             if dump.exists() {
-                load_snapshot(shared, &dump)?;
+                let header = load_snapshot(shared, &dump)?;
+                // The history the file belongs to: replicas that were in step with it can continue
+                // partially after this restart (as Redis 7 restores its replication id from an RDB).
+                if header.replid.len() == 40 {
+                    let mut g = shared.engine.lock();
+                    g.effects.ids.id = header.replid;
+                    g.effects.rebase(header.offset);
+                }
             }
         }
     }
@@ -399,7 +404,10 @@ pub fn start(shared: &Arc<Shared>) -> Result<(), String> {
     }
     p.set_fsync(&s.appendfsync);
     p.loading.store(false, SeqCst);
-    run_begins(shared);
+    if !shared.repl.is_replica() {
+        // A replica never runs Python: its primary's effects carry what begin() wrote there.
+        run_begins(shared);
+    }
     Ok(())
 }
 

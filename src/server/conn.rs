@@ -227,6 +227,13 @@ pub async fn serve(
             rbuf = BytesMut::with_capacity(16 * 1024);
         }
     }
+    if let Some(handoff) = session.takeover.take() {
+        // PSYNC: the +FULLRESYNC/+CONTINUE line is written; the socket now belongs to the replica's feed
+        // threads, with whatever the replica sent after PSYNC.
+        if let Ok(std) = stream.into_std() {
+            crate::repl::serve_replica(shared.clone(), std, rbuf.to_vec(), handoff);
+        }
+    }
     cleanup(&shared, session);
 }
 
@@ -305,7 +312,7 @@ fn process(
                         return true;
                     }
                 }
-                if session.close_after_reply {
+                if session.close_after_reply || session.takeover.is_some() {
                     return false;
                 }
             }

@@ -30,8 +30,8 @@ pub fn flushall(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     if !ctx.session.replaying && !ctx.shared.settings().save.is_empty() {
         // Redis saves the empty dataset at once when save points are set, so a restart cannot bring the
         // flushed keys back from an older snapshot file. The capture is empty: no need to leave the lock.
-        let offset = ctx.engine().effects.offset();
-        crate::persist::save_after_flush(ctx.shared, offset);
+        let shared = ctx.shared;
+        crate::persist::save_after_flush(shared, ctx.engine());
     }
     Ok(Outcome::new(Reply::OK).effect(vec![Bytes::from_static(b"FLUSHALL")]))
 }

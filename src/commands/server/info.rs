@@ -152,25 +152,12 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             line(out, "pubsub_channels", shared.pubsub.channel_count());
             line(out, "pubsub_patterns", shared.pubsub.numpat());
             line(out, "total_error_replies", Stats::get(&s.error_replies));
+            crate::repl::stats(shared, out);
         }
         "replication" => {
             out.push_str("# Replication\r\n");
-            let log = &ctx.engine().effects;
-            let (offset, backlog, max) = (log.offset(), log.backlog_state(), log.max_backlog);
-            line(out, "role", "master");
-            line(out, "connected_slaves", 0);
-            line(out, "master_failover_state", "no-failover");
-            line(out, "master_replid", &shared.run_id);
-            // Never promoted from a replica: no previous replication id yet.
-            line(out, "master_replid2", "0".repeat(40));
-            line(out, "master_repl_offset", offset);
-            line(out, "second_repl_offset", -1);
-            // The backlog starts with its first reader (DEBUG EFFECTS today, a replica with replication).
-            line(out, "repl_backlog_active", u8::from(backlog.is_some()));
-            line(out, "repl_backlog_size", max);
-            let (histlen, first) = backlog.unwrap_or((0, 0));
-            line(out, "repl_backlog_first_byte_offset", first);
-            line(out, "repl_backlog_histlen", histlen);
+            let shared = ctx.shared;
+            crate::repl::info(shared, ctx.engine(), out);
         }
         "cpu" => {
             out.push_str("# CPU\r\n");
