@@ -367,6 +367,7 @@ pub fn start(shared: &Arc<Shared>) -> Result<(), String> {
                     let mut g = shared.engine.lock();
                     g.effects.ids.id = header.replid;
                     g.effects.rebase(header.offset);
+                    shared.repl.fresh.store(false, SeqCst);
                 }
             }
         }

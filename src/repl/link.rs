@@ -192,7 +192,10 @@ fn session(shared: &Shared, generation: u64) -> Result<(), String> {
         let g = shared.engine.lock();
         (g.effects.ids.id.clone(), g.effects.repl_offset())
     };
-    let next = (offset + 1).to_string();
+    let (id, next) = match repl.fresh.load(SeqCst) {
+        true => ("?".to_string(), "-1".to_string()),
+        false => (id, (offset + 1).to_string()),
+    };
     link.send(&[b"PSYNC", id.as_bytes(), next.as_bytes()])?;
     let reply = link.line()?;
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
@@ -310,6 +313,7 @@ fn full_sync(
         ..ReplIds::default()
     };
     g.effects.ids.id2 = "0".repeat(40);
+    repl.fresh.store(false, SeqCst);
     if shared.persist.aof().is_some() {
         // The AOF describes the old keyspace: rewrite it from the new one, switched at this instant.
         if let Err(e) = crate::persist::bgrewriteaof(shared, &mut g) {

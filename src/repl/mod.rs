@@ -127,6 +127,9 @@ pub struct Repl {
     next_peer: AtomicU64,
     waiters: Mutex<Vec<Waiter>>,
     wake: Condvar,
+    /// A replica configured at start-up with no history of its own (no snapshot file with a replication
+    /// id): it asks `PSYNC ? -1`, as Redis does, instead of offering an id nobody knows.
+    pub fresh: AtomicBool,
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
     pub sync_partial_err: AtomicU64,
@@ -211,6 +214,7 @@ pub fn configure(shared: &Shared) -> Result<(), String> {
         .ok_or_else(|| format!("replicaof: invalid port '{port}'"))?;
     let mut g = shared.engine.lock();
     follow(shared, &mut g, host, port);
+    shared.repl.fresh.store(true, SeqCst);
     Ok(())
 }
 

@@ -11,6 +11,7 @@ mod models;
 mod persistence;
 mod protocol;
 mod pubsub;
+mod replication;
 mod score;
 mod scripts;
 mod server_admin;

@@ -38,7 +38,7 @@ fn shutdown(mut s: Server, how: &str) {
 }
 
 /// Writes one of every value type.
-fn write_everything(c: &mut redis::Connection) {
+pub(crate) fn write_everything(c: &mut redis::Connection) {
     let _: () = q(c, "SET plain hello").unwrap();
     let _: () = q(c, "SET ttl v PX 3600000").unwrap();
     let _: () = q(c, "AI.TENSORSET t FLOAT 2 2 VALUES 1 2 3 4.5").unwrap();
