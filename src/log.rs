@@ -40,6 +40,13 @@ impl Level {
 }
 
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Notice as u8);
+/// Redis's role letter in each line: `M` on a primary, `S` on a replica.
+static ROLE: AtomicU8 = AtomicU8::new(b'M');
+
+/// Switches the role letter of later lines (replication changes it).
+pub fn set_replica(replica: bool) {
+    ROLE.store(if replica { b'S' } else { b'M' }, Ordering::Relaxed);
+}
 static SINK: Mutex<Option<std::fs::File>> = Mutex::new(None);
 
 /// Sets the minimum level that is written.
@@ -63,8 +70,9 @@ pub fn log(level: Level, msg: &str) {
         return;
     }
     let line = format!(
-        "{}:M {} {} {}\n",
+        "{}:{} {} {} {}\n",
         std::process::id(),
+        ROLE.load(Ordering::Relaxed) as char,
         timestamp(),
         level.mark(),
         msg

@@ -236,7 +236,9 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn unlock(&mut self) {
-        if self.in_exec {
+        // Replayed effects keep the lock for the whole command: a replica records the primary's bytes in the
+        // same hold, so nothing (a capture, a promotion) sees the write without its offset.
+        if self.in_exec || self.session.replaying {
             return;
         }
         self.settle_expired();

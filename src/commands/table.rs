@@ -129,7 +129,7 @@ pub static TABLE: &[CommandSpec] = &[
     cmd!("replicaof", 3, ADMIN | NOSCRIPT | STALE, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "5.0.0", "Makes the server a replica of another server, or a primary again (NO ONE).", replication::replicaof),
     cmd!("slaveof", 3, ADMIN | NOSCRIPT | STALE, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "REPLICAOF under its old name.", replication::replicaof),
     cmd!("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "3.0.0", "Tells a primary about a replica during its handshake (internal).", replication::replconf),
-    cmd!("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "2.8.0", "Starts a replication stream: partial (from the backlog) or full (snapshot first) (internal).", replication::psync),
+    cmd!("psync", -3, ADMIN | NOSCRIPT | NO_MULTI | STALE, ["admin", "slow", "dangerous"], (0, 0, 0), "server", "2.8.0", "Starts a replication stream: partial (from the backlog) or full (snapshot first) (internal).", replication::psync),
     cmd!("wait", 3, NOSCRIPT, ["slow", "connection"], (0, 0, 0), "generic", "3.0.0", "Blocks until the writes before it are acknowledged by a number of replicas, or a timeout.", replication::wait),
     // strings
     cmd!("get", 2, READONLY | FAST, ["read", "string", "fast"], (1, 1, 1), "string", "1.0.0", "Returns the string value of a key.", string::get),

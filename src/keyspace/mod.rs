@@ -125,16 +125,20 @@ impl Db {
 
     /// Replaces every key with `other`'s (a replica's full sync), as one change: watched keys count as
     /// written. Returns the old contents, to be freed outside the engine lock.
-    pub fn replace_with(&mut self, other: Db) -> Db {
-        let old_map = self.clear();
-        let old = Db {
-            map: old_map,
-            ..Db::default()
-        };
-        for (k, e) in other.map {
-            self.set(k, e.value, e.expire_at);
+    pub fn replace_with(&mut self, mut other: Db) -> Db {
+        // A swap of the built maps, not a re-insert: the engine lock is held for this.
+        self.version += 1;
+        let v = self.version;
+        for (k, w) in self.watched.iter_mut() {
+            if self.map.contains_key(k) || other.map.contains_key(k) {
+                w.0 = v;
+            }
         }
-        old
+        std::mem::swap(&mut self.map, &mut other.map);
+        std::mem::swap(&mut self.by_expiry, &mut other.by_expiry);
+        std::mem::swap(&mut self.mem, &mut other.mem);
+        std::mem::swap(&mut self.kinds, &mut other.kinds);
+        other
     }
 
     pub fn exists(&mut self, key: &[u8], now_ms: u64) -> bool {

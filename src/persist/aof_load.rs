@@ -109,7 +109,8 @@ fn replay_file(
                         Err(super::apply::ApplyError::Failed(e)) => {
                             warning!("AOF {shown} at offset {start}: {e}")
                         }
-                        Err(super::apply::ApplyError::Invalid(e)) => {
+                        Err(e @ super::apply::ApplyError::Stale)
+                        | Err(e @ super::apply::ApplyError::Invalid(_)) => {
                             return Err(format!(
                                 "Bad file format reading the append only file {shown} at offset \
                                  {start}: {e}. The AOF is corrupt: restore a backup or repair it by hand"

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use crate::args::Args;
 use crate::clients::ClientHandle;
 use crate::commands::{dispatch, lookup, Ctx};
+use crate::keyspace::Expiry;
 use crate::reply::Reply;
 use crate::session::Session;
 use crate::shared::Shared;
@@ -25,6 +26,9 @@ pub enum ApplyError {
     /// A well-formed effect the keyspace refused (logged; the stream goes on, as Redis's AOF loading).
     #[error("{0}")]
     Failed(String),
+    /// The replication link stopped feeding this node (REPLICAOF elsewhere, or promotion): not applied.
+    #[error("the replication link is no longer current")]
+    Stale,
 }
 
 /// Applies effects in order. `MULTI` ... `EXEC` groups are buffered and applied together under one hold of
@@ -32,10 +36,19 @@ pub enum ApplyError {
 pub struct Replayer {
     session: Session,
     multi: Option<Vec<Vec<Bytes>>>,
-    /// Applying a primary's live stream: expiry is the primary's (keys past their time stay until its DEL).
-    stream: bool,
+    /// Applying a primary's live stream ([`Replayer::for_stream`]).
+    stream: Option<Stream>,
     /// Effects applied.
     pub applied: u64,
+}
+
+/// What a replica's link adds to applying: each group's bytes are recorded in the effect log in the same
+/// hold of the lock that applies it (so a capture, a save or a promotion sees both or neither), and only
+/// while the link is still current.
+struct Stream {
+    /// Bytes of the open MULTI group, `MULTI` included.
+    raw: Vec<u8>,
+    current: Box<dyn Fn(&Shared) -> bool + Send>,
 }
 
 impl Default for Replayer {
@@ -55,17 +68,41 @@ impl Replayer {
         Replayer {
             session,
             multi: None,
-            stream: false,
+            stream: None,
             applied: 0,
         }
     }
 
-    /// A replayer for a replica's link to its primary.
-    pub fn for_stream() -> Self {
+    /// A replayer for a replica's link to its primary: `current` says (under the engine lock) whether the
+    /// link still feeds this node. Expiry is the primary's: the stream applies with no clock, and keys past
+    /// their time stay until its DEL.
+    pub fn for_stream(current: impl Fn(&Shared) -> bool + Send + 'static) -> Self {
         Replayer {
-            stream: true,
+            stream: Some(Stream {
+                raw: Vec::new(),
+                current: Box::new(current),
+            }),
             ..Self::new()
         }
+    }
+
+    /// Applies one effect of a primary's stream and records its bytes `raw` (see [`Stream`]).
+    pub fn apply_raw(
+        &mut self,
+        shared: &Shared,
+        argv: Vec<Bytes>,
+        raw: &[u8],
+    ) -> Result<(), ApplyError> {
+        if let Some(s) = self.stream.as_mut() {
+            s.raw.extend_from_slice(raw);
+        }
+        let result = self.apply(shared, argv);
+        if !self.in_multi() {
+            if let Some(s) = self.stream.as_mut() {
+                s.raw.clear();
+            }
+        }
+        result
     }
 
     /// Whether a `MULTI` is open (its commands not yet applied).
@@ -107,13 +144,23 @@ impl Replayer {
     }
 
     fn apply_group(&mut self, shared: &Shared, group: Vec<Vec<Bytes>>) -> Result<(), ApplyError> {
-        let now = crate::util::now_ms();
-        let mut ctx = Ctx::new(shared, &mut self.session, now);
+        let mut ctx = Ctx::new(shared, &mut self.session, crate::util::now_ms());
+        if let Some(s) = &self.stream {
+            ctx.engine();
+            if !(s.current)(shared) {
+                return Err(ApplyError::Stale);
+            }
+        }
         let wrap = group.len() > 1;
-        let expiry = self.stream.then(|| {
-            let db = ctx.db();
-            std::mem::replace(&mut db.expiry, crate::keyspace::Expiry::Keep)
-        });
+        // A replica (its live stream, or its own AOF at start-up) leaves expiry to its primary: a DEL of a
+        // key past its time must still delete it, not find it hidden, and a PEXPIREAT already past (the
+        // replica lags) must not delete a key the primary may PERSIST next: it applies with no clock.
+        let db = ctx.db();
+        let keep = self.stream.is_some() || db.expiry == Expiry::Hide;
+        let expiry = keep.then(|| std::mem::replace(&mut db.expiry, Expiry::Keep));
+        if keep {
+            ctx.now = 0;
+        }
         ctx.in_exec = wrap;
         let mut deferred = None;
         let mut result = Ok(());
@@ -141,6 +188,11 @@ impl Replayer {
         if let Some(mode) = expiry {
             ctx.db().expiry = mode;
         }
+        // Recorded whether or not the keyspace accepted it: the primary's stream carries it.
+        let raw = self.stream.as_ref().map(|s| &s.raw[..]).unwrap_or_default();
+        if deferred.is_none() && !raw.is_empty() {
+            ctx.engine().effects.append_raw(raw);
+        }
         drop(ctx);
         if let Some(d) = deferred {
             // A model load or script compile runs on a worker; wait for it, so the next effect sees it.
@@ -148,15 +200,21 @@ impl Replayer {
             d.start(Box::new(move |r| {
                 let _ = tx.send(r);
             }));
-            match rx.recv() {
-                Ok(Reply::Error(e)) => return Err(ApplyError::Failed(e.line())),
-                Ok(_) => {}
-                Err(_) => {
-                    return Err(ApplyError::Failed(
-                        "a worker failed while applying an effect".into(),
-                    ))
+            let outcome = match rx.recv() {
+                Ok(Reply::Error(e)) => Err(ApplyError::Failed(e.line())),
+                Ok(_) => Ok(()),
+                Err(_) => Err(ApplyError::Failed(
+                    "a worker failed while applying an effect".into(),
+                )),
+            };
+            if let Some(s) = &self.stream {
+                // A model load committed on a worker: recorded right after, if the link is still current.
+                let mut g = shared.engine.lock();
+                if (s.current)(shared) {
+                    g.effects.append_raw(&s.raw);
                 }
             }
+            return outcome;
         }
         result
     }

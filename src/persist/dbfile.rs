@@ -137,16 +137,18 @@ impl<W: Write> Write for Counting<W> {
 }
 
 /// Reads a keyspace snapshot file, handing each live key to `put`. Models are loaded and scripts compiled
-/// (`begin()` is not run); keys already expired are skipped, as Redis does loading an RDB on a primary.
+/// (`begin()` is not run); keys already expired are skipped, as Redis does loading an RDB on a primary, or
+/// kept (`keep_expired`, a replica) for the primary's DEL.
 pub fn read_snapshot(
     path: &Path,
     threads: usize,
+    keep_expired: bool,
     put: impl FnMut(Bytes, Entry),
 ) -> Result<Header, String> {
     let shown = path.display();
     let file = File::open(path).map_err(|e| format!("Can't open {shown}: {e}"))?;
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
-    read_snapshot_from(reader, &shown.to_string(), threads, false, put)
+    read_snapshot_from(reader, &shown.to_string(), threads, keep_expired, put)
 }
 
 /// Reads a snapshot from any reader (`name` for messages). A replica keeps keys already expired
@@ -189,7 +191,7 @@ pub fn load_snapshot(shared: &Shared, path: &Path) -> Result<Header, String> {
             g.db.set(k, e.value, e.expire_at);
         }
     };
-    let header = read_snapshot(path, threads, |k, e| {
+    let header = read_snapshot(path, threads, shared.repl.is_replica(), |k, e| {
         n += 1;
         batch.push((k, e));
         if batch.len() >= 1024 {

@@ -368,6 +368,12 @@ pub fn start(shared: &Arc<Shared>) -> Result<(), String> {
                     g.effects.ids.id = header.replid;
                     g.effects.rebase(header.offset);
                     shared.repl.fresh.store(false, SeqCst);
+                    if !shared.repl.is_replica() {
+                        // The file may be older than what this primary had sent before it stopped (a crash
+                        // after the save): what it writes next is a new history, reachable from the old id
+                        // only up to the file's offset.
+                        g.effects.ids.shift(header.offset);
+                    }
                 }
             }
         }
@@ -557,9 +563,12 @@ pub fn finish_shutdown(shared: &Shared, mode: ShutdownMode) {
 pub fn debug_reload(shared: &Shared) -> Result<(), String> {
     save(shared)?;
     let mut fresh = Db::new();
-    read_snapshot(&dump_path(shared), shared.pool.intra_op, |k, e| {
-        fresh.set(k, e.value, e.expire_at)
-    })?;
+    read_snapshot(
+        &dump_path(shared),
+        shared.pool.intra_op,
+        shared.repl.is_replica(),
+        |k, e| fresh.set(k, e.value, e.expire_at),
+    )?;
     let old = {
         let mut g = shared.engine.lock();
         let old = g.db.clear();

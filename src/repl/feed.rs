@@ -35,6 +35,8 @@ const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 pub struct Feed {
     buf: Mutex<FeedBuf>,
     ready: Condvar,
+    /// Shut down on close, so both threads stop at once even if the replica stalls.
+    socket: Mutex<Option<TcpStream>>,
 }
 
 #[derive(Default)]
@@ -52,8 +54,8 @@ impl Feed {
         }
         if b.data.len() + bytes.len() > FEED_LIMIT {
             warning!("Replica output buffer over {FEED_LIMIT} bytes: disconnecting the replica");
-            b.closed = true;
-            self.ready.notify_all();
+            drop(b);
+            self.close();
             return false;
         }
         // The writer only sleeps on an empty buffer, so only the first bytes need to wake it.
@@ -68,6 +70,9 @@ impl Feed {
     pub fn close(&self) {
         self.buf.lock().closed = true;
         self.ready.notify_all();
+        if let Some(s) = self.socket.lock().take() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
     }
 
     /// Waits up to `idle` for bytes and swaps them into `out` (which must be empty). `None` once closed.
@@ -99,7 +104,17 @@ pub fn serve_replica(shared: Arc<Shared>, stream: TcpStream, leftover: Vec<u8>, 
     let spawned = (|| {
         stream.set_nonblocking(false)?;
         stream.set_nodelay(true)?;
+        // A replica that takes nothing, or acknowledges nothing (it does every second), for repl-timeout
+        // is dropped; it reconnects and resyncs.
+        let timeout = Some(Duration::from_secs(shared.settings().repl_timeout.max(1)));
+        stream.set_write_timeout(timeout)?;
+        stream.set_read_timeout(timeout)?;
         let reader = stream.try_clone()?;
+        *peer.feed.socket.lock() = Some(stream.try_clone()?);
+        if peer.feed.buf.lock().closed {
+            // Closed before the socket was known (a primary change meanwhile).
+            let _ = stream.shutdown(Shutdown::Both);
+        }
         let (s2, p2) = (shared.clone(), peer.clone());
         std::thread::Builder::new()
             .name("repl-feed".into())

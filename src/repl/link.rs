@@ -37,13 +37,17 @@ fn run(shared: &Shared, generation: u64) {
         if !repl.current(generation) {
             return;
         }
-        let was_up = repl.link_up.swap(false, SeqCst);
         let mut target = None;
-        if let Some(u) = repl.upstream.lock().as_mut() {
+        if let Some(u) = repl
+            .upstream
+            .lock()
+            .as_mut()
+            .filter(|u| u.generation == generation)
+        {
             u.state = LinkState::Connect;
             u.socket = None;
             u.sync_read = None;
-            if was_up {
+            if repl.link_up.swap(false, SeqCst) {
                 u.down_since = Instant::now();
             }
             target = Some((u.host.clone(), u.port));
@@ -211,17 +215,17 @@ fn session(shared: &Shared, generation: u64) -> Result<(), String> {
     } else {
         return Err(format!("unexpected reply to PSYNC from master: {reply}"));
     }
-    if let Some(u) = repl
-        .upstream
-        .lock()
-        .as_mut()
-        .filter(|u| u.generation == generation)
     {
+        let mut u = repl.upstream.lock();
+        let Some(u) = u.as_mut().filter(|u| u.generation == generation) else {
+            return Ok(());
+        };
         u.state = LinkState::Connected;
         u.sync_read = None;
         u.last_io = Instant::now();
+        // Under the upstream lock: a REPLICAOF elsewhere (which clears it) cannot slip in between.
+        repl.link_up.store(true, SeqCst);
     }
-    repl.link_up.store(true, SeqCst);
     notice!("MASTER <-> REPLICA sync: Finished with success");
     follow_stream(shared, &mut link, generation)
 }
@@ -252,7 +256,12 @@ fn full_sync(
 ) -> Result<(), String> {
     let repl = &shared.repl;
     let set_read = |n: u64| {
-        if let Some(u) = repl.upstream.lock().as_mut() {
+        if let Some(u) = repl
+            .upstream
+            .lock()
+            .as_mut()
+            .filter(|u| u.generation == generation)
+        {
             u.state = LinkState::Sync;
             u.sync_read = Some(n);
             u.last_io = Instant::now();
@@ -334,27 +343,26 @@ fn full_sync(
 /// Applies the stream until the link fails; acknowledges its offset every second and when asked.
 fn follow_stream(shared: &Shared, link: &mut Link, generation: u64) -> Result<(), String> {
     let repl = &shared.repl;
-    let mut replayer = Replayer::for_stream();
+    let mut replayer = Replayer::for_stream(move |s: &Shared| s.repl.current(generation));
     let mut parser = RequestParser::new(usize::MAX, usize::MAX);
-    // Bytes of applied commands not yet recorded, and how many of them end outside a MULTI group.
-    let mut pending = BytesMut::new();
-    let mut whole = 0;
+    // The parser consumes a command's bytes as they arrive, across reads: count them until it is whole.
+    let mut used = 0;
+    let mut raw = BytesMut::new();
     let mut last_ack = Instant::now();
     let mut since = Instant::now();
     ack(shared, link)?;
     loop {
-        if !repl.current(generation) {
-            return Ok(());
-        }
         let mut ask = false;
         loop {
             let before = link.buf.len();
-            let argv = match parser.next(&mut link.buf) {
+            let next = parser.next(&mut link.buf);
+            used += before - link.buf.len();
+            let argv = match next {
                 Ok(Some(argv)) => argv,
                 Ok(None) => break,
                 Err(e) => return Err(format!("protocol error from MASTER: {}", e.0)),
             };
-            let used = before - link.buf.len();
+            let len = std::mem::take(&mut used);
             if eq_ic(&argv[0], "PING") {
                 continue;
             }
@@ -362,34 +370,23 @@ fn follow_stream(shared: &Shared, link: &mut Link, generation: u64) -> Result<()
                 ask |= argv.len() > 1 && eq_ic(&argv[1], "GETACK");
                 continue;
             }
-            let at = pending.len();
-            crate::resp::encode::encode_command(&argv, &mut pending);
-            if pending.len() - at != used {
+            raw.clear();
+            crate::resp::encode::encode_command(&argv, &mut raw);
+            if raw.len() != len {
                 // Offsets count the primary's bytes; a command we cannot re-encode byte for byte would
                 // make ours drift, so resync instead.
                 return Err("the replication stream is not in canonical RESP".into());
             }
-            match replayer.apply(shared, argv) {
+            match replayer.apply_raw(shared, argv, &raw) {
                 Ok(()) => {}
-                Err(ApplyError::Failed(e)) => {
+                Err(ApplyError::Stale) => return Ok(()),
+                Err(ApplyError::Failed(e)) | Err(ApplyError::Invalid(e)) => {
                     warning!("== CRITICAL == This replica could not apply its master's effect: {e}")
                 }
-                Err(ApplyError::Invalid(e)) => {
-                    return Err(format!("invalid effect from MASTER: {e}"));
-                }
-            }
-            if !replayer.in_multi() {
-                whole = pending.len();
             }
         }
-        if whole > 0 {
-            let done = pending.split_to(whole);
-            whole = 0;
-            let mut g = shared.engine.lock();
-            if !repl.current(generation) {
-                return Ok(());
-            }
-            g.effects.append_raw(&done);
+        if !repl.current(generation) {
+            return Ok(());
         }
         if ask || last_ack.elapsed() >= Duration::from_secs(1) {
             ack(shared, link)?;

@@ -170,7 +170,7 @@ impl Repl {
 
     /// Online replicas that acknowledged within `min-replicas-max-lag` seconds.
     fn good_replicas(&self, hot: &crate::shared::Hot) -> usize {
-        let max_lag = hot.min_replicas_max_lag.load(SeqCst) * 1000;
+        let max_lag = hot.min_replicas_max_lag.load(SeqCst).saturating_mul(1000);
         let now = crate::util::now_ms();
         self.peers
             .lock()
@@ -247,6 +247,7 @@ fn follow(shared: &Shared, g: &mut Engine, host: &str, port: u16) -> u64 {
     let repl = &shared.repl;
     let generation = repl.generation.fetch_add(1, SeqCst) + 1;
     let was_replica = repl.replica.swap(true, SeqCst);
+    crate::log::set_replica(true);
     let old = repl.upstream.lock().replace(Upstream {
         host: host.to_string(),
         port,
@@ -281,11 +282,13 @@ pub fn promote(shared: &Shared, g: &mut Engine) {
     if !repl.replica.swap(false, SeqCst) {
         return;
     }
+    crate::log::set_replica(false);
     repl.generation.fetch_add(1, SeqCst);
     if let Some(s) = repl.upstream.lock().take().and_then(|u| u.socket) {
         let _ = s.shutdown(std::net::Shutdown::Both);
     }
     repl.link_up.store(false, SeqCst);
+    repl.fresh.store(false, SeqCst);
     g.effects.follower = false;
     g.db.expiry = Expiry::Delete;
     let offset = g.effects.repl_offset();
@@ -357,6 +360,11 @@ pub fn psync(
     });
     repl.peers.lock().push(peer.clone());
     Ok((line, Handoff { peer, full }))
+}
+
+/// A PSYNC whose connection could not be handed over: forgets its replica.
+pub fn abandon(shared: &Shared, handoff: Handoff) {
+    remove_peer(shared, &handoff.peer);
 }
 
 /// Forgets a replica whose connection ended (idempotent).

@@ -230,8 +230,9 @@ pub async fn serve(
     if let Some(handoff) = session.takeover.take() {
         // PSYNC: the +FULLRESYNC/+CONTINUE line is written; the socket now belongs to the replica's feed
         // threads, with whatever the replica sent after PSYNC.
-        if let Ok(std) = stream.into_std() {
-            crate::repl::serve_replica(shared.clone(), std, rbuf.to_vec(), handoff);
+        match stream.into_std() {
+            Ok(std) => crate::repl::serve_replica(shared.clone(), std, rbuf.to_vec(), handoff),
+            Err(_) => crate::repl::abandon(&shared, handoff),
         }
     }
     cleanup(&shared, session);

@@ -768,3 +768,35 @@ def test_persistence_commands_through_redis_py(start_server, tmp_path):
         assert r.execute_command("AI.TENSORGET", "t", "VALUES") == [1, -1]
     finally:
         r.close()
+
+
+def test_replication_through_redis_py(start_server):
+    """redis-py's replication helpers against a primary and a replica: replicaof(), role(), wait(), the
+    ReadOnlyError class for writes on the replica, and INFO replication parsed into its fields."""
+    primary = start_server()
+    replica = start_server()
+    p = redis.Redis(host=primary.host, port=primary.port, socket_timeout=10)
+    r = redis.Redis(host=replica.host, port=replica.port, socket_timeout=10)
+    p.set("k", "v")
+    p.execute_command("AI.TENSORSET", "t", "FLOAT", 2, "VALUES", 1.5, 2.5)
+    assert r.replicaof(primary.host, primary.port)
+    deadline = time.time() + 20
+    while r.info("replication").get("master_link_status") != "up":
+        assert time.time() < deadline, replica.log_text()
+        time.sleep(0.05)
+    p.incr("n")
+    assert p.wait(1, 10000) == 1
+    assert r.get("k") == b"v" and r.get("n") == b"1"
+    assert r.execute_command("AI.TENSORGET", "t", "VALUES") == [b"1.5", b"2.5"]
+    with pytest.raises(redis.exceptions.ReadOnlyError):
+        r.set("k", "x")
+    role = r.role()
+    assert role[0] == b"slave" and role[2] == primary.port and role[3] == b"connected"
+    prole = p.role()
+    assert prole[0] == b"master" and prole[2][0][1] == str(replica.port).encode()
+    info = r.info("replication")
+    assert info["role"] == "slave" and info["master_port"] == primary.port
+    assert info["master_repl_offset"] == p.info("replication")["master_repl_offset"]
+    assert r.replicaof("NO", "ONE")
+    r.set("k", "promoted")
+    assert r.get("k") == b"promoted"
