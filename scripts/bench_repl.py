@@ -61,6 +61,19 @@ def load_args(kind, row):
     return ["SET", "t:__rand_int__", "x" * 1024]
 
 
+def cpu_seconds(srv):
+    """User + system CPU the server process has used (all its threads)."""
+    fields = open(f"/proc/{srv.proc.pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_bench(srv, args, n):
+    """Throughput, and the primary's CPU microseconds per request (its own cost, whatever else competes)."""
+    before = cpu_seconds(srv)
+    ops = bench(srv.port, args, n)
+    return ops, (cpu_seconds(srv) - before) * 1e6 / n
+
+
 def probe(primary, replica, stop, delays):
     """Writes a timestamp on the primary and waits until the replica reads it back, every 20 ms."""
     p = redis.Redis(port=primary.port)
@@ -86,7 +99,7 @@ def throughput_and_lag(opts, tc_bin):
         replicas = [start(kind, tc_bin, dirs) for _ in range(2)]
         for row in ("SET 100 B", "TENSORSET 1 KiB"):
             args = ["-P", "16"] + load_args(kind, row)
-            alone = [bench(primary.port, args, opts.n) for _ in range(opts.reps)]
+            alone = [timed_bench(primary, args, opts.n) for _ in range(opts.reps)]
             for r in replicas:
                 attach(primary, r)
             with_two, delays = [], []
@@ -94,14 +107,15 @@ def throughput_and_lag(opts, tc_bin):
                 stop = threading.Event()
                 t = threading.Thread(target=probe, args=(primary, replicas[0], stop, delays))
                 t.start()
-                with_two.append(bench(primary.port, args, opts.n))
+                with_two.append(timed_bench(primary, args, opts.n))
                 stop.set()
                 t.join()
                 in_sync(primary, replicas[1])
             for r in replicas:
                 r.r.execute_command("REPLICAOF", "NO", "ONE")
             delays.sort()
-            rows[(kind, row)] = (statistics.median(alone), statistics.median(with_two),
+            rows[(kind, row)] = (statistics.median(a for a, _ in alone), statistics.median(w for w, _ in with_two),
+                                 statistics.median(c for _, c in alone), statistics.median(c for _, c in with_two),
                                  delays[len(delays) // 2] * 1e3, delays[int(len(delays) * 0.99)] * 1e3,
                                  delays[-1] * 1e3)
             print(kind, row, rows[(kind, row)], flush=True)
@@ -111,14 +125,18 @@ def throughput_and_lag(opts, tc_bin):
             shutil.rmtree(d, ignore_errors=True)
     lines = ["", "### Primary throughput with two replicas, and replication lag", "",
              f"redis-benchmark -P 16, 50 clients, {opts.n} requests, median of {opts.reps}; lag probes every 20 ms "
-             "during the runs with replicas (ms from the write on the primary to its read on a replica).", "",
-             "| row | server | alone ops/s | 2 replicas ops/s | with / alone | lag p50 ms | lag p99 ms | lag max ms |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "during the runs with replicas (ms from the write on the primary to its read on a replica). CPU: the primary "
+             "process's CPU microseconds per request (all its threads), alone and with two replicas; their ratio is "
+             "the throughput the primary would keep with replicas if they did not share its cores.", "",
+             "| row | server | alone ops/s | 2 replicas ops/s | with / alone | CPU us/op alone | with 2 | alone / with"
+             " | lag p50 ms | lag p99 ms | lag max ms |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in ("SET 100 B", "TENSORSET 1 KiB"):
         for kind, name in (("tc", "tensorcell"), ("redis", "redis-server")):
-            a, w, p50, p99, mx = rows[(kind, row)]
+            a, w, ca, cw, p50, p99, mx = rows[(kind, row)]
             label = row if kind == "tc" or row.startswith("SET") else "SET 1 KiB"
-            lines.append(f"| {label} | {name} | {a:,.0f} | {w:,.0f} | {w / a:.2f}x | {p50:.2f} | {p99:.2f} | {mx:.2f} |")
+            lines.append(f"| {label} | {name} | {a:,.0f} | {w:,.0f} | {w / a:.2f}x | {ca:.2f} | {cw:.2f} | {ca / cw:.2f}x"
+                         f" | {p50:.2f} | {p99:.2f} | {mx:.2f} |")
     return lines
 
 

@@ -26,6 +26,9 @@ use crate::{notice, warning};
 /// `client-output-buffer-limit replica 256mb`): it reconnects and resyncs, partially if it can.
 const FEED_LIMIT: usize = 256 << 20;
 
+/// How long a woken writer lets effects gather before it writes them.
+const GATHER: Duration = Duration::from_millis(1);
+
 /// `REPLCONF GETACK *`: asks the replica for its offset now.
 pub(super) const GETACK: &[u8] = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
 const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
@@ -76,6 +79,10 @@ impl Feed {
     }
 
     /// Waits up to `idle` for bytes and swaps them into `out` (which must be empty). `None` once closed.
+    ///
+    /// Once bytes are there it lets more gather for [`GATHER`] before taking them: the writer then sleeps
+    /// without waiting on the condition variable, so the effects that arrive meanwhile wake nobody, and one
+    /// write carries them all. Waking the writer for every effect cost the primary about 4x its throughput.
     fn next(&self, out: &mut Vec<u8>, idle: Duration) -> Option<()> {
         let mut b = self.buf.lock();
         if b.data.is_empty() && !b.closed {
@@ -83,6 +90,14 @@ impl Feed {
         }
         if b.closed {
             return None;
+        }
+        if !b.data.is_empty() {
+            drop(b);
+            std::thread::sleep(GATHER);
+            b = self.buf.lock();
+            if b.closed {
+                return None;
+            }
         }
         std::mem::swap(&mut b.data, out);
         Some(())
