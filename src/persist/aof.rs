@@ -403,7 +403,10 @@ impl Aof {
                         break;
                     }
                     let unsynced = self.unsynced.load(SeqCst);
-                    let timeout = if !p.data.is_empty() {
+                    // Under `always` the sink does not wake the writer, so it looks every ALWAYS_IDLE even
+                    // when it found nothing: effects no client waits for (a replica's stream, expired keys'
+                    // DELs) may arrive while it sleeps.
+                    let timeout = if !p.data.is_empty() || always {
                         ALWAYS_IDLE
                     } else if unsynced {
                         Duration::from_millis(100)

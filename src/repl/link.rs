@@ -324,8 +324,11 @@ fn full_sync(
     g.effects.ids.id2 = "0".repeat(40);
     repl.fresh.store(false, SeqCst);
     if shared.persist.aof().is_some() {
-        // The AOF describes the old keyspace: rewrite it from the new one, switched at this instant.
-        if let Err(e) = crate::persist::bgrewriteaof(shared, &mut g) {
+        // The AOF describes the old keyspace: rewrite it from the new one, switched at this instant (or,
+        // when a rewrite of the old one is running, right after it: its base is the old keyspace).
+        if let Some((crate::persist::Job::Rewrite, _)) = shared.persist.job() {
+            shared.persist.rewrite_scheduled.store(true, SeqCst);
+        } else if let Err(e) = crate::persist::bgrewriteaof(shared, &mut g) {
             warning!("Can't rewrite the AOF after a full sync: {e}");
         }
     }

@@ -85,7 +85,15 @@ fn same_data(primary: &Server, replicas: &[&Server]) -> usize {
         let mut c = r.con();
         in_sync(&mut p, &mut c);
         assert_eq!(q::<usize>(&mut c, "DBSIZE").unwrap(), size, "DBSIZE");
-        assert_eq!(digest(&mut c), want, "replica on port {}", r.port);
+        let got = digest(&mut c);
+        assert!(
+            got == want,
+            "replica on port {}: {} keys of {}, first difference {:?}",
+            r.port,
+            got.len(),
+            want.len(),
+            got.iter().zip(&want).find(|(g, w)| g != w)
+        );
     }
     size
 }
@@ -433,4 +441,52 @@ fn auth_stale_data_and_min_replicas_policies() {
     assert_eq!(q::<i64>(&mut p, "WAIT 1 10000").unwrap(), 1);
     assert_eq!(q::<String>(&mut c, "GET k").unwrap(), "v");
     assert!(qerr(&mut c, "REPLICAOF 127.0.0.1 notaport").contains("Invalid master port"));
+}
+
+#[test]
+fn a_replica_with_an_aof_keeps_what_it_applied_across_a_crash() {
+    let primary = Server::start();
+    let mut p = primary.con();
+    write_batch(&mut p, "a", 100);
+    let dir = TempDir::new();
+    let args = [
+        "--dir",
+        dir.path(),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let r = replica_of(&primary, &args);
+    same_data(&primary, &[&r]);
+    // After the full sync the replica rewrote its AOF from the new keyspace; the stream goes on into it.
+    let mut c = r.con();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while info_field(&mut c, "persistence", "aof_rewrite_in_progress") != "0" {
+        assert!(Instant::now() < deadline, "the rewrite after the sync ends");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    write_batch(&mut p, "b", 100);
+    let _: () = q(&mut p, "SET ttl v PX 3600000").unwrap();
+    let _: i64 = q(&mut p, "DEL a:1 a:t1").unwrap();
+    assert_eq!(q::<i64>(&mut p, "WAIT 1 10000").unwrap(), 1);
+    let want = digest(&mut p);
+    let pid = r.pid();
+    let st = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    drop(r);
+    // Started on its files alone (not following anyone), it has exactly what it had applied.
+    let alone = Server::with_args(&["--dir", dir.path(), "--appendonly", "yes"]);
+    let mut a = alone.con();
+    let got = digest(&mut a);
+    assert_eq!(got.len(), want.len(), "keys after the restart");
+    assert!(
+        got == want,
+        "first difference: {:?}",
+        got.iter().zip(&want).find(|(g, w)| g != w)
+    );
+    assert_eq!(q::<i64>(&mut a, "GET counter").unwrap(), 200);
 }
