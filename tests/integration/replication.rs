@@ -155,6 +155,12 @@ fn replicas_hold_every_value_type_serve_reads_and_refuse_writes() {
             redis::cmd(&dag[0]).arg(&dag[1..]).query(c).unwrap()
         };
         assert_eq!(run(c), run(&mut p), "RO DAG on a replica = on the primary");
+        // The original `=>` form (AI.DAGRUNRO) too, with a volatile output.
+        let original = "AI.DAGRUNRO MODELRUN m INPUTS x OUTPUTS ~y~ => TENSORGET ~y~ VALUES";
+        assert_eq!(
+            q::<Value>(c, original).unwrap(),
+            q::<Value>(&mut p, original).unwrap()
+        );
         let ro: Value = redis::cmd("AI.DAGRUN_RO")
             .arg("LOAD")
             .arg(1)
