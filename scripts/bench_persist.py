@@ -53,7 +53,8 @@ class Srv:
                 if time.time() > deadline or self.proc.poll() is not None:
                     sys.exit(f"{kind} did not start: {cmd}")
                 time.sleep(0.05)
-        self.r = redis.Redis(port=self.port)
+        # Saves and loads of 1 GiB can take longer than redis-py's default timeout on a slow disk.
+        self.r = redis.Redis(port=self.port, socket_timeout=600)
 
     def logtext(self):
         text = ""

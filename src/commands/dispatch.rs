@@ -143,7 +143,14 @@ fn policy(shared: &Shared, session: &Session, args: &Args) -> Result<Gate, CmdEr
             "Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         )));
     }
-    if let Some(e) = shared.repl.refuses(shared, spec) {
+    // EXEC counts as a write when it would run one (Redis refuses it whole on a replica).
+    let writes = spec.has(WRITE)
+        || (spec.name == "exec"
+            && session
+                .multi
+                .as_ref()
+                .is_some_and(|q| q.iter().any(|(s, _)| s.has(WRITE))));
+    if let Some(e) = shared.repl.refuses(shared, spec, writes) {
         return Err(e);
     }
     let over_memory = || maxmemory > 0 && shared.engine.lock().db.used_memory() as u64 > maxmemory;
@@ -176,7 +183,13 @@ pub fn call(ctx: &mut Ctx, spec: &'static CommandSpec, mut args: Args) -> Option
         info.last_cmd = spec.name;
         info.last_interaction_ms = ctx.now;
     }
-    let result = (spec.handler)(ctx, &mut args);
+    // Under the lock: a write admitted by policy (or queued in MULTI) just before this node became a replica
+    // must not change data whose effect the follower log would drop.
+    let result = if spec.has(WRITE) && !ctx.session.replaying && ctx.engine().effects.follower {
+        Err(CmdError::ReadOnly)
+    } else {
+        (spec.handler)(ctx, &mut args)
+    };
     let end = Instant::now();
     let usec = end.saturating_duration_since(ctx.clock).as_micros() as u64;
     ctx.clock = end;
@@ -342,14 +355,21 @@ pub fn expire_cycle(shared: &Shared, limit: usize) -> usize {
 /// The commit phase of work that finished off the command's thread (a model run's outputs): `apply` runs
 /// under the engine lock and returns its result with the writes and events it made, which are propagated
 /// exactly as a command's are (keys it found expired first, then its own effects, in apply order).
+///
+/// `refused` is what a client's commit answers when this node became a replica while the work ran (its
+/// effect could no longer reach anyone: READONLY); `None` for work applying the primary's stream.
 pub fn commit<R>(
     shared: &Shared,
+    refused: Option<R>,
     apply: impl FnOnce(&mut crate::keyspace::Db, u64) -> (R, Effects, Events),
 ) -> R {
     let now = crate::util::now_ms();
     let mut all_events = Events::new();
     let result = {
         let mut g = shared.engine.lock();
+        if let (true, Some(r)) = (g.effects.follower, refused) {
+            return r;
+        }
         let (result, effects, events) = apply(&mut g.db, now);
         let expired = g.db.take_expired();
         let n = expired.len() + effects.len();

@@ -48,6 +48,8 @@ pub struct Replayer {
 struct Stream {
     /// Bytes of the open MULTI group, `MULTI` included.
     raw: Vec<u8>,
+    /// `raw` went into the effect log (with the group it belongs to).
+    recorded: bool,
     current: Box<dyn Fn(&Shared) -> bool + Send>,
 }
 
@@ -80,6 +82,7 @@ impl Replayer {
         Replayer {
             stream: Some(Stream {
                 raw: Vec::new(),
+                recorded: false,
                 current: Box::new(current),
             }),
             ..Self::new()
@@ -99,7 +102,16 @@ impl Replayer {
         let result = self.apply(shared, argv);
         if !self.in_multi() {
             if let Some(s) = self.stream.as_mut() {
+                if !s.recorded && !matches!(result, Err(ApplyError::Stale)) {
+                    // Refused before reaching the keyspace (EXEC without MULTI): the primary's stream
+                    // still carried these bytes, and offsets must stay equal.
+                    let mut g = shared.engine.lock();
+                    if (s.current)(shared) {
+                        g.effects.append_raw(&s.raw);
+                    }
+                }
                 s.raw.clear();
+                s.recorded = false;
             }
         }
         result
@@ -189,9 +201,11 @@ impl Replayer {
             ctx.db().expiry = mode;
         }
         // Recorded whether or not the keyspace accepted it: the primary's stream carries it.
-        let raw = self.stream.as_ref().map(|s| &s.raw[..]).unwrap_or_default();
-        if deferred.is_none() && !raw.is_empty() {
-            ctx.engine().effects.append_raw(raw);
+        if let Some(s) = self.stream.as_mut() {
+            if deferred.is_none() {
+                ctx.engine().effects.append_raw(&s.raw);
+                s.recorded = true;
+            }
         }
         drop(ctx);
         if let Some(d) = deferred {
@@ -207,12 +221,13 @@ impl Replayer {
                     "a worker failed while applying an effect".into(),
                 )),
             };
-            if let Some(s) = &self.stream {
+            if let Some(s) = self.stream.as_mut() {
                 // A model load committed on a worker: recorded right after, if the link is still current.
                 let mut g = shared.engine.lock();
                 if (s.current)(shared) {
                     g.effects.append_raw(&s.raw);
                 }
+                s.recorded = true;
             }
             return outcome;
         }

@@ -33,7 +33,12 @@ pub struct Capture {
 /// Clones every live entry, with the replication id and offset they correspond to (call under the engine
 /// lock: the guard proves it).
 pub fn capture(g: &Engine, shared: &Shared) -> Capture {
-    let now = crate::util::now_ms();
+    // A replica keeps keys past their time until its primary's DEL (which may never come: a PEXPIREAT
+    // extending them may be on its way), so its captures keep them too.
+    let now = match g.db.expiry {
+        crate::keyspace::Expiry::Delete => crate::util::now_ms(),
+        _ => 0,
+    };
     Capture {
         entries: g
             .db

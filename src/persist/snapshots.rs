@@ -366,7 +366,7 @@ pub fn restore_state(shared: &crate::shared::Shared, d: Decoded) {
     use crate::commands::{Effects, Events};
     use crate::keyspace::Value;
     let word = |s: &'static str| Bytes::from_static(s.as_bytes());
-    crate::commands::dispatch::commit(shared, move |db, _now| {
+    crate::commands::dispatch::commit(shared, Some(()), move |db, _now| {
         let mut effects = Effects::new();
         let mut saved: std::collections::HashMap<Bytes, Entry> = d.entries.into_iter().collect();
         for (_, name) in d.state {

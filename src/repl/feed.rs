@@ -70,6 +70,12 @@ impl Feed {
         true
     }
 
+    /// The backlog bytes a partial resync starts with: whatever `repl-backlog-size` allows, outside the
+    /// output limit (which is for a replica falling behind, not for catching up).
+    pub fn prime(&self, bytes: &[u8]) {
+        self.buf.lock().data.extend_from_slice(bytes);
+    }
+
     pub fn close(&self) {
         self.buf.lock().closed = true;
         self.ready.notify_all();
@@ -119,29 +125,28 @@ pub fn serve_replica(shared: Arc<Shared>, stream: TcpStream, leftover: Vec<u8>, 
     let spawned = (|| {
         stream.set_nonblocking(false)?;
         stream.set_nodelay(true)?;
-        // A replica that takes nothing, or acknowledges nothing (it does every second), for repl-timeout
-        // is dropped; it reconnects and resyncs.
+        // A replica that takes nothing for repl-timeout is dropped (it reconnects and resyncs); one that
+        // acknowledges nothing for as long, once online, too (see `read_acks`).
         let timeout = Some(Duration::from_secs(shared.settings().repl_timeout.max(1)));
         stream.set_write_timeout(timeout)?;
-        stream.set_read_timeout(timeout)?;
         let reader = stream.try_clone()?;
         *peer.feed.socket.lock() = Some(stream.try_clone()?);
         if peer.feed.buf.lock().closed {
             // Closed before the socket was known (a primary change meanwhile).
             let _ = stream.shutdown(Shutdown::Both);
         }
-        let (s2, p2) = (shared.clone(), peer.clone());
+        let (s2, s3, p2) = (shared.clone(), shared.clone(), peer.clone());
         std::thread::Builder::new()
             .name("repl-feed".into())
             .spawn(move || write_feed(&s2, stream, handoff))?;
         std::thread::Builder::new()
             .name("repl-acks".into())
-            .spawn(move || read_acks(&shared, reader, leftover, &p2))?;
+            .spawn(move || read_acks(&s3, reader, leftover, &p2))?;
         std::io::Result::Ok(())
     })();
     if let Err(e) = spawned {
         warning!("Can't serve replica {}:{}: {e}", peer.ip, peer.port);
-        peer.feed.close();
+        remove_peer(&shared, &peer);
     }
 }
 
@@ -166,8 +171,10 @@ fn write_feed(shared: &Shared, stream: TcpStream, handoff: Handoff) {
                 peer.ip,
                 peer.port
             );
+            // The replica now loads what it got (models too) and reads nothing meanwhile: no write timeout
+            // until its first acknowledgement puts it online (`read_acks`).
+            stream.set_write_timeout(None)?;
         }
-        peer.state.store(ONLINE, SeqCst);
         let idle = Duration::from_secs(shared.settings().repl_ping_replica_period.max(1));
         let mut out = Vec::new();
         let mut w = &stream;
@@ -196,6 +203,7 @@ fn read_acks(shared: &Shared, mut stream: TcpStream, leftover: Vec<u8>, peer: &P
     let mut buf = BytesMut::from(&leftover[..]);
     let mut parser = RequestParser::new(1 << 20, 1 << 20);
     let mut chunk = [0u8; 4096];
+    let mut timed = false;
     'read: loop {
         loop {
             match parser.next(&mut buf) {
@@ -205,6 +213,14 @@ fn read_acks(shared: &Shared, mut stream: TcpStream, leftover: Vec<u8>, peer: &P
                     if let Some(off) = ack.then(|| crate::util::parse_i64(&argv[2])).flatten() {
                         peer.ack.fetch_max(off.max(0) as u64, SeqCst);
                         peer.ack_ms.store(crate::util::now_ms(), SeqCst);
+                        if peer.state.swap(ONLINE, SeqCst) != ONLINE || !timed {
+                            // Online (a full sync is loaded): from now on it acknowledges every second,
+                            // so repl-timeout without a byte either way means it is gone.
+                            timed = true;
+                            let t =
+                                Some(Duration::from_secs(shared.settings().repl_timeout.max(1)));
+                            let _ = stream.set_read_timeout(t).and(stream.set_write_timeout(t));
+                        }
                         super::wait::acked(shared);
                     }
                 }

@@ -29,7 +29,7 @@ use parking_lot::{Condvar, Mutex};
 pub use feed::serve_replica;
 pub use report::{info, role, stats};
 
-use crate::commands::flags::{STALE, WRITE};
+use crate::commands::flags::STALE;
 use crate::commands::{CommandSpec, Completion};
 use crate::error::CmdError;
 use crate::keyspace::Expiry;
@@ -150,10 +150,10 @@ impl Repl {
 
     /// The refusal policy owes to replication, if any: writes on a replica, stale reads with
     /// `replica-serve-stale-data no`, writes without `min-replicas-to-write` good replicas.
-    pub fn refuses(&self, shared: &Shared, spec: &CommandSpec) -> Option<CmdError> {
+    pub fn refuses(&self, shared: &Shared, spec: &CommandSpec, writes: bool) -> Option<CmdError> {
         let hot = &shared.hot;
         if self.is_replica() {
-            if spec.has(WRITE) {
+            if writes {
                 return Some(CmdError::ReadOnly);
             }
             if !spec.has(STALE) && !self.link_up() && !hot.replica_serve_stale_data.load(SeqCst) {
@@ -162,7 +162,7 @@ impl Repl {
             return None;
         }
         let need = hot.min_replicas_to_write.load(SeqCst);
-        if need > 0 && spec.has(WRITE) && self.good_replicas(hot) < need {
+        if need > 0 && writes && self.good_replicas(hot) < need {
             return Some(CmdError::NoReplicas);
         }
         None
@@ -332,7 +332,7 @@ pub fn psync(
                 "Partial resynchronization request from {ip}:{port} accepted. Sending {} bytes of backlog starting from offset {offset}.",
                 bytes.len()
             );
-            feed.push(&bytes);
+            feed.prime(&bytes);
             (format!("CONTINUE {}", log.ids.id), None, ONLINE)
         }
         None => {

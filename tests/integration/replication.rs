@@ -496,3 +496,24 @@ fn a_replica_with_an_aof_keeps_what_it_applied_across_a_crash() {
     );
     assert_eq!(q::<i64>(&mut a, "GET counter").unwrap(), 200);
 }
+
+#[test]
+fn a_write_queued_before_demotion_is_refused_at_exec() {
+    let other = Server::start();
+    let node = Server::start();
+    let mut c = node.con();
+    let _: () = q(&mut c, "MULTI").unwrap();
+    assert_eq!(q::<String>(&mut c, "SET k v").unwrap(), "QUEUED");
+    // Meanwhile the node becomes a replica: the queued write must not change data it could not propagate.
+    let mut admin = node.con();
+    let _: String = q(&mut admin, &format!("REPLICAOF 127.0.0.1 {}", other.port)).unwrap();
+    assert_eq!(
+        qerr(&mut c, "EXEC"),
+        "EXECABORT Transaction discarded because of: READONLY You can't write against a read only replica."
+    );
+    assert_eq!(q::<Option<String>>(&mut c, "GET k").unwrap(), None);
+    assert_eq!(
+        qerr(&mut c, "SET k v"),
+        "READONLY You can't write against a read only replica."
+    );
+}

@@ -83,7 +83,7 @@ pub(super) fn persist_all(
     arena: &HashMap<Bytes, Arc<Tensor>>,
     persist: &[Bytes],
 ) -> CmdResult<()> {
-    crate::commands::dispatch::commit(shared, |db, now| {
+    crate::commands::dispatch::commit(shared, Some(Err(CmdError::ReadOnly)), |db, now| {
         if persist.iter().any(|k| {
             db.get(k, now)
                 .is_some_and(|e| !matches!(e.value, Value::Tensor(_)))

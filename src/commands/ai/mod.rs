@@ -103,7 +103,7 @@ fn propagate_state(
     if script.state.lock().len() == before {
         return;
     }
-    crate::commands::dispatch::commit(shared, |db, now| {
+    crate::commands::dispatch::commit(shared, Some(()), |db, now| {
         let same = matches!(db.get(key, now).map(|e| &e.value),
             Some(Value::Script(s)) if Arc::ptr_eq(s, script));
         let mut effects = Effects::new();
@@ -183,6 +183,8 @@ struct StoreRequest {
     tag: Bytes,
     batch: BatchOptions,
     blob: Bytes,
+    /// Stored by the replication stream or the AOF (never refused as a client's write on a replica).
+    replaying: bool,
 }
 
 /// The effect that recreates a model: RedisAI's AOF-rewrite form of MODELSTORE, blob in
@@ -255,7 +257,8 @@ fn load_and_commit(shared: &crate::shared::Shared, req: StoreRequest) -> Reply {
     };
     let chunk = shared.config.read().settings.model_chunk_size;
     let key = req.key;
-    crate::commands::dispatch::commit(shared, |db, now| {
+    let refused = (!req.replaying).then(|| Reply::Error(CmdError::ReadOnly));
+    crate::commands::dispatch::commit(shared, refused, |db, now| {
         if db
             .get(&key, now)
             .is_some_and(|e| !matches!(e.value, Value::Model(_)))
@@ -330,7 +333,7 @@ fn commit_outputs(shared: &crate::shared::Shared, keys: Vec<Bytes>, tensors: Vec
             keys.len()
         )));
     }
-    crate::commands::dispatch::commit(shared, |db, now| {
+    crate::commands::dispatch::commit(shared, Some(Reply::Error(CmdError::ReadOnly)), |db, now| {
         let clash = keys.iter().any(|k| {
             db.get(k, now)
                 .is_some_and(|e| !matches!(e.value, Value::Tensor(_)))
@@ -387,6 +390,7 @@ fn store_script(
     install_script_host(shared.clone());
     let queue = String::from_utf8_lossy(&device).into_owned();
     let run_begin = !ctx.session.replaying;
+    let refused = run_begin.then(|| Reply::Error(CmdError::ReadOnly));
     Ok(Outcome::later(move |done| {
         let pool = shared.clone();
         pool.pool.submit(
@@ -401,7 +405,7 @@ fn store_script(
                     run_begin,
                 ) {
                     Err(e) => Reply::Error(error_of(e)),
-                    Ok(script) => crate::commands::dispatch::commit(&shared, |db, now| {
+                    Ok(script) => crate::commands::dispatch::commit(&shared, refused, |db, now| {
                         if db
                             .get(&key, now)
                             .is_some_and(|e| !matches!(e.value, Value::Script(_)))

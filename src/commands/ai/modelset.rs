@@ -62,6 +62,7 @@ pub fn modelset(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             tag: own(tag),
             batch,
             blob,
+            replaying: ctx.session.replaying,
         },
     )
 }

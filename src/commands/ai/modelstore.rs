@@ -48,6 +48,7 @@ pub fn modelstore(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             tag: own(tag),
             batch,
             blob,
+            replaying: ctx.session.replaying,
         },
     )
 }

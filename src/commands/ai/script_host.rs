@@ -143,32 +143,36 @@ impl Host for EngineHost {
         crate::script::touched("cell", name);
         let value = state::parse(new).ok_or("ERR invalid JSON value")?;
         let key = Bytes::copy_from_slice(name);
-        dispatch::commit(&self.shared, |db, now| {
-            let current = db.get(&key, now).map(|e| &e.value);
-            if let Err(e) = wrong_type(current, |v| matches!(v, Value::Cell(_))) {
-                return (Err(e), Effects::new(), Events::new());
-            }
-            let text = match current {
-                Some(Value::Cell(c)) => Some(state::text(&c.value)),
-                _ => None,
-            };
-            if text.as_deref() != old {
-                return (Ok(false), Effects::new(), Events::new());
-            }
-            let canonical = state::text(&value);
-            db.set(key.clone(), Value::Cell(Arc::new(Cell { value })), None);
-            let effect = vec![word("AI.CELLSET"), key.clone(), canonical];
-            let event = Event {
-                class: notify::MODULE,
-                name: "ai.cellset",
-                key,
-            };
-            (
-                Ok(true),
-                Effects::from_elem(effect, 1),
-                Events::from_elem(event, 1),
-            )
-        })
+        dispatch::commit(
+            &self.shared,
+            Some(Err(crate::error::CmdError::ReadOnly.line())),
+            |db, now| {
+                let current = db.get(&key, now).map(|e| &e.value);
+                if let Err(e) = wrong_type(current, |v| matches!(v, Value::Cell(_))) {
+                    return (Err(e), Effects::new(), Events::new());
+                }
+                let text = match current {
+                    Some(Value::Cell(c)) => Some(state::text(&c.value)),
+                    _ => None,
+                };
+                if text.as_deref() != old {
+                    return (Ok(false), Effects::new(), Events::new());
+                }
+                let canonical = state::text(&value);
+                db.set(key.clone(), Value::Cell(Arc::new(Cell { value })), None);
+                let effect = vec![word("AI.CELLSET"), key.clone(), canonical];
+                let event = Event {
+                    class: notify::MODULE,
+                    name: "ai.cellset",
+                    key,
+                };
+                (
+                    Ok(true),
+                    Effects::from_elem(effect, 1),
+                    Events::from_elem(event, 1),
+                )
+            },
+        )
     }
 
     fn pool_get(&self, name: &[u8], field: &[u8]) -> Result<Option<Bytes>, String> {
@@ -193,36 +197,40 @@ impl Host for EngineHost {
         crate::script::touched("pool", name);
         let value = state::parse(new).ok_or("ERR invalid JSON value")?;
         let (key, field) = (Bytes::copy_from_slice(name), Bytes::copy_from_slice(field));
-        dispatch::commit(&self.shared, |db, now| {
-            let entry = db.get(&key, now);
-            let expire_at = entry.and_then(|e| e.expire_at);
-            let current = entry.map(|e| &e.value);
-            if let Err(e) = wrong_type(current, |v| matches!(v, Value::Pool(_))) {
-                return (Err(e), Effects::new(), Events::new());
-            }
-            let mut pool = match current {
-                Some(Value::Pool(p)) => p.clone(),
-                _ => Arc::new(Pool::default()),
-            };
-            if pool.fields.get(&field).map(state::text).as_deref() != old {
-                return (Ok(false), Effects::new(), Events::new());
-            }
-            let canonical = state::text(&value);
-            db.remove(&key);
-            Arc::make_mut(&mut pool).set(field.clone(), value);
-            db.set(key.clone(), Value::Pool(pool), expire_at);
-            let effect = vec![word("AI.POOLSET"), key.clone(), field, canonical];
-            let event = Event {
-                class: notify::MODULE,
-                name: "ai.poolset",
-                key,
-            };
-            (
-                Ok(true),
-                Effects::from_elem(effect, 1),
-                Events::from_elem(event, 1),
-            )
-        })
+        dispatch::commit(
+            &self.shared,
+            Some(Err(crate::error::CmdError::ReadOnly.line())),
+            |db, now| {
+                let entry = db.get(&key, now);
+                let expire_at = entry.and_then(|e| e.expire_at);
+                let current = entry.map(|e| &e.value);
+                if let Err(e) = wrong_type(current, |v| matches!(v, Value::Pool(_))) {
+                    return (Err(e), Effects::new(), Events::new());
+                }
+                let mut pool = match current {
+                    Some(Value::Pool(p)) => p.clone(),
+                    _ => Arc::new(Pool::default()),
+                };
+                if pool.fields.get(&field).map(state::text).as_deref() != old {
+                    return (Ok(false), Effects::new(), Events::new());
+                }
+                let canonical = state::text(&value);
+                db.remove(&key);
+                Arc::make_mut(&mut pool).set(field.clone(), value);
+                db.set(key.clone(), Value::Pool(pool), expire_at);
+                let effect = vec![word("AI.POOLSET"), key.clone(), field, canonical];
+                let event = Event {
+                    class: notify::MODULE,
+                    name: "ai.poolset",
+                    key,
+                };
+                (
+                    Ok(true),
+                    Effects::from_elem(effect, 1),
+                    Events::from_elem(event, 1),
+                )
+            },
+        )
     }
 
     fn pool_keys(&self, name: &[u8]) -> Result<Vec<Bytes>, String> {
