@@ -116,22 +116,27 @@ def loaded_seconds(text):
     return float(found[-1]) if found else float("nan")
 
 
-def load_rows(opts, tc_bin):
+def fill_mib(srv, kind, n):
+    """Writes `n` values of 1 MiB of random bytes: tensors on tensorcell, strings on redis-server."""
     mib = 1 << 20
     payload = os.urandom(mib)
+    p = srv.r.pipeline(transaction=False)
+    for i in range(n):
+        if kind == "tc":
+            p.execute_command("AI.TENSORSET", f"t{i}", "UINT8", mib, "BLOB", payload)
+        else:
+            p.execute_command("SET", f"t{i}", payload)
+        if i % 16 == 15:
+            p.execute()
+    p.execute()
+
+
+def load_rows(opts, tc_bin):
     results = {}
     for kind in ("tc", "redis"):
         d = tempfile.mkdtemp(prefix="tc-load-")
         s = Srv(kind, tc_bin, d, ["--appendonly", "yes"])
-        p = s.r.pipeline(transaction=False)
-        for i in range(opts.load_mib):
-            if kind == "tc":
-                p.execute_command("AI.TENSORSET", f"t{i}", "UINT8", mib, "BLOB", payload)
-            else:
-                p.execute_command("SET", f"t{i}", payload)
-            if i % 16 == 15:
-                p.execute()
-        p.execute()
+        fill_mib(s, kind, opts.load_mib)
         s.r.execute_command("SAVE")
         s.stop()
         # From the AOF, then from the snapshot file alone.
@@ -186,17 +191,27 @@ def snapshot_rows(opts, tc_bin):
     return lines
 
 
-def main():
+def parse_args(name, sections):
+    """The options every section script takes (scripts/bench passes --tc-bin, --out and --quick)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--tc-bin", default=os.path.join(ROOT, "target", "release", "tensorcell-server"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench_persist.md"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "target", f"bench_{name}.md"))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=0, help="runs per row (default 3, 1 with --quick)")
-    ap.add_argument("--sections", default="throughput,load,snapshots",
-                    help="comma-separated subset of throughput, load, snapshots")
+    ap.add_argument("--sections", default=sections, help=f"comma-separated subset of {sections}")
     opts = ap.parse_args()
-    sections = opts.sections.split(",")
     opts.reps = opts.reps or (1 if opts.quick else 3)
+    return opts, opts.sections.split(",")
+
+
+def write_out(opts, lines):
+    with open(opts.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"wrote {opts.out}")
+
+
+def main():
+    opts, sections = parse_args("persist", "throughput,load,snapshots")
     opts.n = 20000 if opts.quick else 100000
     opts.load_mib = 64 if opts.quick else 1024
     lines = ["## Persistence", "",
@@ -207,9 +222,7 @@ def main():
         lines += load_rows(opts, opts.tc_bin)
     if "snapshots" in sections:
         lines += snapshot_rows(opts, opts.tc_bin)
-    with open(opts.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"wrote {opts.out}")
+    write_out(opts, lines)
 
 
 if __name__ == "__main__":

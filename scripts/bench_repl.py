@@ -12,7 +12,6 @@ each as a primary with two replicas on loopback, side by side on the same machin
 Writes a markdown fragment to --out.
 """
 
-import argparse
 import os
 import shutil
 import statistics
@@ -25,7 +24,7 @@ import time
 import redis
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_persist import ROOT, Srv, bench  # noqa: E402
+from bench_persist import Srv, bench, fill_mib, parse_args, write_out  # noqa: E402
 
 REDIS_EXTRA = ["--repl-diskless-sync-delay", "0"]
 
@@ -141,21 +140,11 @@ def throughput_and_lag(opts, tc_bin):
 
 
 def full_sync(opts, tc_bin):
-    mib = 1 << 20
-    payload = os.urandom(mib)
     results = {}
     for kind in ("tc", "redis"):
         dirs = []
         primary = start(kind, tc_bin, dirs)
-        p = primary.r.pipeline(transaction=False)
-        for i in range(opts.sync_mib):
-            if kind == "tc":
-                p.execute_command("AI.TENSORSET", f"t{i}", "UINT8", mib, "BLOB", payload)
-            else:
-                p.execute_command("SET", f"t{i}", payload)
-            if i % 16 == 15:
-                p.execute()
-        p.execute()
+        fill_mib(primary, kind, opts.sync_mib)
         times = []
         for _ in range(opts.reps):
             replica = start(kind, tc_bin, dirs)
@@ -177,15 +166,7 @@ def full_sync(opts, tc_bin):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tc-bin", default=os.path.join(ROOT, "target", "release", "tensorcell-server"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench_repl.md"))
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--reps", type=int, default=0, help="runs per row (default 3, 1 with --quick)")
-    ap.add_argument("--sections", default="throughput,fullsync", help="comma-separated subset")
-    opts = ap.parse_args()
-    sections = opts.sections.split(",")
-    opts.reps = opts.reps or (1 if opts.quick else 3)
+    opts, sections = parse_args("repl", "throughput,fullsync")
     opts.n = 50000 if opts.quick else 300000
     opts.sync_mib = 64 if opts.quick else 1024
     lines = ["## Replication", "",
@@ -195,9 +176,7 @@ def main():
         lines += throughput_and_lag(opts, opts.tc_bin)
     if "fullsync" in sections:
         lines += full_sync(opts, opts.tc_bin)
-    with open(opts.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"wrote {opts.out}")
+    write_out(opts, lines)
 
 
 if __name__ == "__main__":

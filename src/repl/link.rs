@@ -37,21 +37,15 @@ fn run(shared: &Shared, generation: u64) {
         if !repl.current(generation) {
             return;
         }
-        let mut target = None;
-        if let Some(u) = repl
-            .upstream
-            .lock()
-            .as_mut()
-            .filter(|u| u.generation == generation)
-        {
+        let target = repl.upstream_of(generation, |u| {
             u.state = LinkState::Connect;
             u.socket = None;
             u.sync_read = None;
             if repl.link_up.swap(false, SeqCst) {
                 u.down_since = Instant::now();
             }
-            target = Some((u.host.clone(), u.port));
-        }
+            (u.host.clone(), u.port)
+        });
         if let (Err(e), Some((host, port))) = (result, target) {
             link_warning(&host, port, &e);
         }
@@ -128,16 +122,10 @@ impl Link {
 /// One connection: handshake, sync, then the stream until it fails or this node follows elsewhere.
 fn session(shared: &Shared, generation: u64) -> Result<(), String> {
     let repl = &shared.repl;
-    let Some((host, port)) = repl
-        .upstream
-        .lock()
-        .as_mut()
-        .filter(|u| u.generation == generation)
-        .map(|u| {
-            u.state = LinkState::Connecting;
-            (u.host.clone(), u.port)
-        })
-    else {
+    let Some((host, port)) = repl.upstream_of(generation, |u| {
+        u.state = LinkState::Connecting;
+        (u.host.clone(), u.port)
+    }) else {
         return Ok(());
     };
     let s = shared.settings();
@@ -153,12 +141,11 @@ fn session(shared: &Shared, generation: u64) -> Result<(), String> {
     stream
         .set_read_timeout(Some(Duration::from_secs(1)))
         .map_err(|e| e.to_string())?;
+    if repl
+        .upstream_of(generation, |u| u.socket = stream.try_clone().ok())
+        .is_none()
     {
-        let mut u = repl.upstream.lock();
-        match u.as_mut().filter(|u| u.generation == generation) {
-            Some(u) => u.socket = stream.try_clone().ok(),
-            None => return Ok(()),
-        }
+        return Ok(());
     }
     notice!("MASTER <-> REPLICA sync started with {host}:{port}");
     let mut link = Link {
@@ -215,16 +202,15 @@ fn session(shared: &Shared, generation: u64) -> Result<(), String> {
     } else {
         return Err(format!("unexpected reply to PSYNC from master: {reply}"));
     }
-    {
-        let mut u = repl.upstream.lock();
-        let Some(u) = u.as_mut().filter(|u| u.generation == generation) else {
-            return Ok(());
-        };
+    let connected = repl.upstream_of(generation, |u| {
         u.state = LinkState::Connected;
         u.sync_read = None;
         u.last_io = Instant::now();
         // Under the upstream lock: a REPLICAOF elsewhere (which clears it) cannot slip in between.
         repl.link_up.store(true, SeqCst);
+    });
+    if connected.is_none() {
+        return Ok(());
     }
     notice!("MASTER <-> REPLICA sync: Finished with success");
     follow_stream(shared, &mut link, generation)
@@ -256,16 +242,11 @@ fn full_sync(
 ) -> Result<(), String> {
     let repl = &shared.repl;
     let set_read = |n: u64| {
-        if let Some(u) = repl
-            .upstream
-            .lock()
-            .as_mut()
-            .filter(|u| u.generation == generation)
-        {
+        repl.upstream_of(generation, |u| {
             u.state = LinkState::Sync;
             u.sync_read = Some(n);
             u.last_io = Instant::now();
-        }
+        });
     };
     set_read(0);
     let header = link.line()?;
@@ -397,9 +378,7 @@ fn follow_stream(shared: &Shared, link: &mut Link, generation: u64) -> Result<()
         }
         if link.fill()? {
             since = Instant::now();
-            if let Some(u) = repl.upstream.lock().as_mut() {
-                u.last_io = since;
-            }
+            repl.upstream_of(generation, |u| u.last_io = since);
         } else if since.elapsed() > link.timeout {
             return Err("timeout: no data from MASTER".into());
         }

@@ -148,6 +148,15 @@ impl Repl {
         self.generation.load(SeqCst) == generation
     }
 
+    /// Runs `f` on the upstream state if the link of `generation` still owns it (under its lock).
+    fn upstream_of<T>(&self, generation: u64, f: impl FnOnce(&mut Upstream) -> T) -> Option<T> {
+        self.upstream
+            .lock()
+            .as_mut()
+            .filter(|u| u.generation == generation)
+            .map(f)
+    }
+
     /// The refusal policy owes to replication, if any: writes on a replica, stale reads with
     /// `replica-serve-stale-data no`, writes without `min-replicas-to-write` good replicas.
     pub fn refuses(&self, shared: &Shared, spec: &CommandSpec, writes: bool) -> Option<CmdError> {

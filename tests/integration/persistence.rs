@@ -189,7 +189,7 @@ fn crash_under_load(dir: &TempDir, fsync: &str) -> (Vec<(usize, Instant)>, Insta
 }
 
 /// SIGKILL: no shutdown code runs, as in a crash.
-fn kill9(pid: u32) {
+pub(crate) fn kill9(pid: u32) {
     let st = std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])
         .status()

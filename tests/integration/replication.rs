@@ -9,7 +9,7 @@ use redis::Value;
 
 use crate::common::{q, qerr, Server, TempDir};
 use crate::models::fixture;
-use crate::persistence::write_everything;
+use crate::persistence::{kill9, write_everything};
 
 fn replica_of(primary: &Server, extra: &[&str]) -> Server {
     let target = format!("127.0.0.1 {}", primary.port);
@@ -243,6 +243,16 @@ fn write_batch(c: &mut redis::Connection, prefix: &str, n: usize) {
     let _: () = pipe.query(c).unwrap();
 }
 
+/// Stops a replica cleanly: it saves its snapshot file, with its replication id and offset, on the way out.
+fn shut_down(mut r: Server) {
+    let mut c = r.con();
+    let _ = q::<Value>(&mut c, "SHUTDOWN SAVE");
+    assert!(
+        r.wait_exit(Duration::from_secs(20)).is_some(),
+        "the replica exits"
+    );
+}
+
 #[test]
 fn restarted_replicas_resync_partially_when_the_backlog_allows_and_fully_otherwise() {
     let primary = Server::start();
@@ -256,9 +266,7 @@ fn restarted_replicas_resync_partially_when_the_backlog_allows_and_fully_otherwi
 
     // A clean restart: the replica saves its snapshot (with the replication id and offset) at shutdown,
     // and the writes it missed meanwhile come from the backlog.
-    let mut c = r.con();
-    let _ = q::<Value>(&mut c, "SHUTDOWN SAVE");
-    drop(r);
+    shut_down(r);
     write_batch(&mut p, "b", 100);
     let r = replica_of(&primary, &replica_args);
     assert!(r.wait_log("Successful partial resynchronization"));
@@ -268,9 +276,7 @@ fn restarted_replicas_resync_partially_when_the_backlog_allows_and_fully_otherwi
 
     // Restarted after more was written than the backlog holds: a full resync, still nothing lost or doubled
     // (the counter is an INCR: a repeated effect would show).
-    let mut c = r.con();
-    let _ = q::<Value>(&mut c, "SHUTDOWN SAVE");
-    drop(r);
+    shut_down(r);
     let _: () = q(&mut p, "CONFIG SET repl-backlog-size 16384").unwrap();
     write_batch(&mut p, "c", 500);
     let r = replica_of(&primary, &replica_args);
@@ -283,14 +289,9 @@ fn restarted_replicas_resync_partially_when_the_backlog_allows_and_fully_otherwi
 
     // SIGKILL: no snapshot was written at the end, so the replica restarts from its last one (older than
     // the primary's backlog) and resyncs fully; the keyspace still matches exactly.
-    let pid = r.pid();
     write_batch(&mut p, "d", 50);
     assert_eq!(q::<i64>(&mut p, "WAIT 1 10000").unwrap(), 1);
-    let st = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    kill9(r.pid());
     drop(r);
     write_batch(&mut p, "e", 300);
     let r = replica_of(&primary, &replica_args);
@@ -477,12 +478,7 @@ fn a_replica_with_an_aof_keeps_what_it_applied_across_a_crash() {
     let _: i64 = q(&mut p, "DEL a:1 a:t1").unwrap();
     assert_eq!(q::<i64>(&mut p, "WAIT 1 10000").unwrap(), 1);
     let want = digest(&mut p);
-    let pid = r.pid();
-    let st = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    kill9(r.pid());
     drop(r);
     // Started on its files alone (not following anyone), it has exactly what it had applied.
     let alone = Server::with_args(&["--dir", dir.path(), "--appendonly", "yes"]);
