@@ -513,3 +513,25 @@ fn a_write_queued_before_demotion_is_refused_at_exec() {
         "READONLY You can't write against a read only replica."
     );
 }
+
+#[test]
+fn a_replica_of_a_replica_gets_the_same_stream() {
+    let primary = Server::start();
+    let middle = replica_of(&primary, &[]);
+    let mut p = primary.con();
+    write_batch(&mut p, "a", 50);
+    same_data(&primary, &[&middle]);
+    // Chained: the last replica syncs from the middle one, which passes on exactly the bytes it applied.
+    let last = replica_of(&middle, &[]);
+    write_batch(&mut p, "b", 50);
+    let _: () = q(&mut p, "SET ttl v PX 3600000").unwrap();
+    same_data(&primary, &[&middle, &last]);
+    let mut m = middle.con();
+    let mut l = last.con();
+    assert_eq!(
+        info_field(&mut l, "replication", "master_replid"),
+        info_field(&mut p, "replication", "master_replid")
+    );
+    assert_eq!(info_field(&mut m, "replication", "connected_slaves"), "1");
+    assert_eq!(q::<i64>(&mut l, "GET counter").unwrap(), 100);
+}
