@@ -158,8 +158,8 @@ impl EffectLog {
         self.offset.wrapping_add(self.shift)
     }
 
-    /// The replication offset of a local offset (a client's last write, for WAIT).
-    pub fn to_repl(&self, local: u64) -> u64 {
+    /// The replication offset of a local offset.
+    fn to_repl(&self, local: u64) -> u64 {
         local.wrapping_add(self.shift)
     }
 

@@ -49,17 +49,17 @@ struct FeedBuf {
 }
 
 impl Feed {
-    /// Queues bytes (whole effects, or a control message); false once the feed is closed.
-    pub fn push(&self, bytes: &[u8]) -> bool {
+    /// Queues bytes (whole effects, or a control message); nothing once the feed is closed.
+    pub fn push(&self, bytes: &[u8]) {
         let mut b = self.buf.lock();
         if b.closed {
-            return false;
+            return;
         }
         if b.data.len() + bytes.len() > FEED_LIMIT {
             warning!("Replica output buffer over {FEED_LIMIT} bytes: disconnecting the replica");
             drop(b);
             self.close();
-            return false;
+            return;
         }
         // The writer only sleeps on an empty buffer, so only the first bytes need to wake it.
         let wake = b.data.is_empty();
@@ -67,7 +67,6 @@ impl Feed {
         if wake {
             self.ready.notify_one();
         }
-        true
     }
 
     /// The backlog bytes a partial resync starts with: whatever `repl-backlog-size` allows, outside the

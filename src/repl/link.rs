@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use super::{link_warning, LinkState};
+use super::LinkState;
 use crate::effects::ReplIds;
 use crate::keyspace::Db;
 use crate::persist::apply::{ApplyError, Replayer};
@@ -47,7 +47,8 @@ fn run(shared: &Shared, generation: u64) {
             (u.host.clone(), u.port)
         });
         if let (Err(e), Some((host, port))) = (result, target) {
-            link_warning(&host, port, &e);
+            // Once per failure: the link retries every second.
+            warning!("Replication with MASTER {host}:{port}: {e}");
         }
         for _ in 0..10 {
             if !repl.current(generation) {
@@ -298,11 +299,11 @@ fn full_sync(
     }
     let old = g.db.replace_with(db);
     g.effects.rebase(offset);
+    // The primary's history from here: no previous id of its own.
     g.effects.ids = ReplIds {
         id: replid.to_string(),
         ..ReplIds::default()
     };
-    g.effects.ids.id2 = "0".repeat(40);
     repl.fresh.store(false, SeqCst);
     if shared.persist.aof().is_some() {
         // The AOF describes the old keyspace: rewrite it from the new one, switched at this instant (or,

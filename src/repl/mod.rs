@@ -28,6 +28,7 @@ use parking_lot::{Condvar, Mutex};
 
 pub use feed::serve_replica;
 pub use report::{info, role, stats};
+pub use wait::wait;
 
 use crate::commands::flags::STALE;
 use crate::commands::{CommandSpec, Completion};
@@ -35,7 +36,7 @@ use crate::error::CmdError;
 use crate::keyspace::Expiry;
 use crate::persist::Capture;
 use crate::shared::{Engine, Shared};
-use crate::{notice, warning};
+use crate::notice;
 
 /// Where a replica's link to its primary is, as ROLE names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -394,10 +395,3 @@ fn fail_waiters(shared: &Shared) {
         (w.done)(crate::reply::Reply::Int(0));
     }
 }
-
-/// Logs a link problem once per failure (the link retries every second).
-fn link_warning(host: &str, port: u16, e: &str) {
-    warning!("Replication with MASTER {host}:{port}: {e}");
-}
-
-pub use wait::wait;
