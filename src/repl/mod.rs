@@ -34,9 +34,9 @@ use crate::commands::flags::STALE;
 use crate::commands::{CommandSpec, Completion};
 use crate::error::CmdError;
 use crate::keyspace::Expiry;
+use crate::notice;
 use crate::persist::Capture;
 use crate::shared::{Engine, Shared};
-use crate::notice;
 
 /// Where a replica's link to its primary is, as ROLE names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
