@@ -35,6 +35,7 @@ pub mod pubsub;
 pub mod repl;
 pub mod reply;
 pub mod resp;
+pub mod runner;
 pub mod script;
 pub mod session;
 pub mod shared;

@@ -120,6 +120,7 @@ impl Shared {
         let backlog = config.settings.repl_backlog;
         let hot = Hot::default();
         hot.load(&config.settings);
+        crate::runner::configure(runner_settings(&config.settings));
         let s = &config.settings;
         let pool = Pool::new(
             s.threads_per_queue,
@@ -160,6 +161,7 @@ impl Shared {
     pub fn set_config(&self, next: Config) {
         crate::log::set_level(next.settings.loglevel);
         self.hot.load(&next.settings);
+        crate::runner::configure(runner_settings(&next.settings));
         *self.config.write() = next;
     }
 
@@ -192,5 +194,25 @@ impl Shared {
 
     pub fn bound_port(&self) -> u16 {
         self.port.load(Ordering::Relaxed)
+    }
+}
+
+/// What script runners read of the configuration when they start.
+fn runner_settings(s: &crate::config::Settings) -> crate::runner::Settings {
+    let python = if !s.script_python.is_empty() {
+        s.script_python.clone()
+    } else if std::path::Path::new("/usr/bin/python3").exists() {
+        // Debian's, whose numpy comes from python3-numpy, rather than whatever `python3` a PATH finds first.
+        "/usr/bin/python3".into()
+    } else {
+        "python3".into()
+    };
+    crate::runner::Settings {
+        python,
+        venv: s.script_venv.clone(),
+        rscript: s.script_rscript.clone(),
+        memory_limit: s.script_memory_limit,
+        user: s.script_user.clone(),
+        time_limit_ms: s.script_time_limit,
     }
 }

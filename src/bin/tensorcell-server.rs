@@ -7,8 +7,6 @@ use tensorcell::shared::{Shared, ShutdownMode};
 use tensorcell::{log, notice, server, warning};
 
 fn main() {
-    // Before any thread starts: it may set PYTHONHOME.
-    tensorcell::script::prepare_python();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("Usage: tensorcell-server [/path/to/tensorcell.conf] [--directive value ...]");
@@ -40,13 +38,8 @@ fn main() {
             std::process::exit(1);
         }
     }
-    if config.settings.enable_python_scripts {
-        match tensorcell::script::warm_up() {
-            Ok(()) => tensorcell::verbose!("Python ready for scripts"),
-            Err(e) => tensorcell::warning!("Python scripts will be refused: {e}"),
-        }
-    }
     let shared = Shared::new(config);
+    tensorcell::runner::check_at_start();
     // A configured replica loads as one (no begin(), expired keys kept for its primary's DEL).
     if let Err(e) = tensorcell::repl::configure(&shared) {
         eprintln!("\n*** FATAL CONFIG FILE ERROR ***\n{e}");

@@ -262,6 +262,41 @@ pub const DIRECTIVES: &[super::Directive] = &[
         "Milliseconds a script call may run (without its own TIMEOUT) before it is interrupted.",
     ),
     d(
+        "script-memory-limit",
+        Kind::Memory { min: 0 },
+        "0",
+        true,
+        "Address space each script runner may use (256mb style); 0 for no limit.",
+    ),
+    d(
+        "script-user",
+        Kind::Str,
+        "",
+        true,
+        "User script runners run as (the server must be root to switch); empty: the server's own user.",
+    ),
+    d(
+        "script-python",
+        Kind::Str,
+        "",
+        true,
+        "Python interpreter of script runners; empty: /usr/bin/python3 if present, else python3 on PATH.",
+    ),
+    d(
+        "script-venv",
+        Kind::Str,
+        "",
+        true,
+        "A virtualenv whose Python (and packages) script runners use; overrides script-python.",
+    ),
+    d(
+        "script-rscript",
+        Kind::Str,
+        "Rscript",
+        true,
+        "Rscript of R script runners.",
+    ),
+    d(
         "dag-result-ttl",
         Kind::Int {
             min: 0,

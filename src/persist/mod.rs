@@ -434,8 +434,9 @@ pub fn run_begins(shared: &Arc<Shared>) {
         return;
     }
     crate::commands::install_script_host(shared.clone());
+    let limit = std::time::Duration::from_millis(shared.settings().script_time_limit);
     for (k, s) in scripts {
-        if let Err(e) = s.begin() {
+        if let Err(e) = s.begin(limit) {
             warning!(
                 "begin() of the script at {} failed: {e}",
                 String::from_utf8_lossy(&k)

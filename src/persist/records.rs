@@ -57,6 +57,12 @@ pub enum Record<'a> {
         source: &'a Raw,
         /// (kind, name) of each cell and pool it touched.
         state: Vec<(String, serde_bytes::ByteBuf)>,
+        /// `PYTHON` or `R` (files from before runner processes have none: Python).
+        #[serde(default)]
+        language: Option<String>,
+        /// RUNNERS n (0 in older files: 1).
+        #[serde(default)]
+        runners: u64,
     },
     Cell {
         key: &'a Raw,
@@ -117,6 +123,8 @@ pub fn record_of<'a>(key: &'a [u8], e: &'a Entry) -> Record<'a> {
                 .iter()
                 .map(|(k, n)| (k.to_string(), serde_bytes::ByteBuf::from(n.to_vec())))
                 .collect(),
+            language: Some(s.language().name().to_string()),
+            runners: s.runners.target() as u64,
         },
         Value::Cell(c) => Record::Cell {
             key,
@@ -198,15 +206,23 @@ pub fn entry_of(rec: Record<'_>, frame: &Bytes, threads: usize) -> Result<(Bytes
             entry_points,
             source,
             state,
+            language,
+            runners,
         } => {
-            let s = crate::script::compile(
-                key,
-                bytes(device),
-                bytes(tag),
+            let language = match language.as_deref() {
+                None => crate::runner::Language::Python,
+                Some(l) => crate::runner::Language::parse(l.as_bytes())
+                    .ok_or_else(|| format!("unknown script language {l}"))?,
+            };
+            let s = crate::script::new(crate::script::Parts {
+                key: bytes(key),
+                device: bytes(device),
+                tag: bytes(tag),
+                language,
+                runners: runners.max(1) as usize,
                 entry_points,
-                bytes(source),
-                false,
-            )
+                source: bytes(source),
+            })
             .map_err(|e| format!("script {}: {e}", String::from_utf8_lossy(key)))?;
             {
                 let mut st = s.state.lock();

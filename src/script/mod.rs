@@ -1,105 +1,16 @@
-//! Scripts: Python source stored under a key (RedisAI's script commands, with Python instead of
-//! TorchScript). The value keeps the source (for SCRIPTGET, persistence and replicas), its entry points, its
-//! run statistics (AI.INFO) and the compiled module. `python.rs` holds every use of pyo3; a build without the
-//! `python` feature refuses to store scripts.
-
-#[cfg(feature = "python")]
-pub mod python;
-
-#[cfg(feature = "python")]
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+//! Scripts: source stored under a key (RedisAI's script commands, with Python instead of TorchScript), run
+//! in runner processes (`crate::runner`). The value keeps the source (for SCRIPTGET, persistence and
+//! replicas), its entry points, its run statistics (AI.INFO) and its runner pool; no process starts before
+//! the script is first used, so loading a snapshot or following a primary never runs a script.
 
 use bytes::Bytes;
 
 use crate::model::RunStats;
+use crate::runner::{Language, Runner, Runners, Spec};
 use crate::tensor::Tensor;
 
-#[cfg(feature = "python")]
-type Compiled = python::Compiled;
-#[cfg(not(feature = "python"))]
-#[derive(Debug)]
-struct Compiled;
-
-#[cfg(not(feature = "python"))]
-const NO_PYTHON: &str = "this tensorcell-server was built without Python (cargo feature `python`)";
-
-/// Pins the embedded Python to the installation it was built against (the `PYO3_PYTHON` of the build, by
-/// default Debian's `/usr/bin/python3`), unless `PYTHONHOME` is already set. Without it, embedded Python
-/// finds its home by looking for `python3` on `PATH`, and a `PATH` that starts with another Python (pyenv, a
-/// venv) would give the server that one's standard library and packages, not the ones it was built for. Call
-/// it first thing in `main`, before any thread starts (it sets an environment variable).
-pub fn prepare_python() {
-    let Some(exe) = option_env!("PYO3_PYTHON") else {
-        return;
-    };
-    if std::env::var_os("PYTHONHOME").is_some() {
-        return;
-    }
-    // Python's own rule: the prefix is two levels above the interpreter (`/usr/bin/python3` -> `/usr`).
-    if let Some(home) = std::path::Path::new(exe).parent().and_then(|p| p.parent()) {
-        std::env::set_var("PYTHONHOME", home);
-    }
-}
-
-/// Starts the embedded Python now, at start-up, instead of at the first script: an installation that cannot
-/// initialize then stops the server before it serves anyone (Python aborts the process), and a missing numpy
-/// is reported in the log. A build without Python has nothing to start.
-pub fn warm_up() -> Result<(), String> {
-    #[cfg(feature = "python")]
-    return python::warm_up();
-    #[cfg(not(feature = "python"))]
-    Ok(())
-}
-
-/// A value a server command returned to a script (`redis.execute`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum HostValue {
-    Nil,
-    Int(i64),
-    Text(String),
-    Bytes(Vec<u8>),
-    List(Vec<HostValue>),
-}
-
-/// What scripts can reach of the server: commands, models, cells and pools. The engine side implements it
-/// (`commands::ai::script_host`); `python.rs` exposes it to Python. Every write goes through the server's
-/// one propagation path, so it is an effect like any other.
-pub trait Host: Send + Sync {
-    /// Runs a (non-blocking) server command; an error reply is `Err` with its text.
-    fn execute(&self, argv: Vec<Bytes>) -> Result<HostValue, String>;
-    /// Runs a stored model on this thread (scripts already run on a worker).
-    fn model_execute(&self, key: &[u8], inputs: Vec<Tensor>) -> Result<Vec<Tensor>, String>;
-    /// A cell's JSON text, or None.
-    fn cell_get(&self, name: &[u8]) -> Result<Option<Bytes>, String>;
-    /// Sets a cell to `new` if its JSON text is still `old` (None: absent); false if it changed meanwhile.
-    fn cell_swap(&self, name: &[u8], old: Option<&[u8]>, new: &[u8]) -> Result<bool, String>;
-    /// A pool field's JSON text, or None.
-    fn pool_get(&self, name: &[u8], field: &[u8]) -> Result<Option<Bytes>, String>;
-    /// Sets a pool field to `new` if its JSON text is still `old`; false if it changed meanwhile.
-    fn pool_swap(
-        &self,
-        name: &[u8],
-        field: &[u8],
-        old: Option<&[u8]>,
-        new: &[u8],
-    ) -> Result<bool, String>;
-    /// The pool's fields.
-    fn pool_keys(&self, name: &[u8]) -> Result<Vec<Bytes>, String>;
-    /// Removes a field; true if it was there.
-    fn pool_delete(&self, name: &[u8], field: &[u8]) -> Result<bool, String>;
-}
-
-static HOST: std::sync::OnceLock<Box<dyn Host>> = std::sync::OnceLock::new();
-
-/// Installs the host scripts call into (once per process: a process runs one server).
-pub fn set_host(host: Box<dyn Host>) {
-    let _ = HOST.set(host);
-}
-
-/// The installed host.
-pub fn host() -> Option<&'static dyn Host> {
-    HOST.get().map(|h| h.as_ref())
-}
+pub use crate::runner::host::{host, set_host, Host, HostValue};
+pub use crate::runner::Scored;
 
 /// FastScore model settings read from the script's smart comments (`# fastscore.input: int`, ...).
 #[derive(Debug, Clone, PartialEq)]
@@ -181,7 +92,6 @@ thread_local! {
 }
 
 /// Runs `f` with `state` recording what the script touches on this thread.
-#[cfg_attr(not(feature = "python"), allow(dead_code))]
 fn recording<T>(state: &State, f: impl FnOnce() -> T) -> T {
     RECORDING.with(|r| *r.borrow_mut() = Some(state.clone()));
     let out = f();
@@ -211,9 +121,21 @@ pub struct Script {
     pub fastscore: Option<FastScore>,
     /// The cells and pools it has touched, from `begin()` on.
     pub state: State,
-    #[cfg_attr(not(feature = "python"), allow(dead_code))]
-    compiled: Compiled,
     pub stats: RunStats,
+    /// Its runner processes (RUNNERS n).
+    pub runners: Runners,
+}
+
+/// What a script is made of, as AI.SCRIPTSTORE, a snapshot record or the stream give it.
+#[derive(Debug, Clone)]
+pub struct Parts {
+    pub key: Bytes,
+    pub device: Bytes,
+    pub tag: Bytes,
+    pub language: Language,
+    pub runners: usize,
+    pub entry_points: Vec<String>,
+    pub source: Bytes,
 }
 
 impl Script {
@@ -221,58 +143,41 @@ impl Script {
         self.source.len() * 4 + 256
     }
 
-    /// Runs `func(tensors, keys, args)` (CPU work under the GIL: call it on a worker); a call still running
-    /// after `limit` is interrupted and fails with `script timed out`.
+    pub fn language(&self) -> Language {
+        self.runners.spec().language
+    }
+
+    /// Queues `f` for the script's next free runner (its driver thread runs it; never an I/O thread).
+    pub fn submit(
+        self: &std::sync::Arc<Self>,
+        f: impl FnOnce(&std::sync::Arc<Script>, &mut Runner) + Send + 'static,
+    ) {
+        let me = self.clone();
+        self.runners.submit(Box::new(move |r| f(&me, r)));
+    }
+
+    /// Runs `func(tensors, keys, args)` on `runner`; a call still running after `limit` is interrupted
+    /// and fails with `script timed out`.
     pub fn call(
         &self,
+        runner: &mut Runner,
         func: &str,
         tensors: &[&Tensor],
         keys: &[Bytes],
         args: &[Bytes],
         limit: std::time::Duration,
     ) -> Result<Vec<Tensor>, String> {
-        #[cfg(feature = "python")]
-        return recording(&self.state, || {
-            python::call(&self.compiled, func, tensors, keys, args, limit)
-        });
-        #[cfg(not(feature = "python"))]
-        {
-            let _ = (func, tensors, keys, args, limit);
-            Err(NO_PYTHON.into())
-        }
+        recording(&self.state, || {
+            runner
+                .call(func, tensors, keys, args, limit)
+                .map_err(|f| f.message())
+        })
     }
-}
 
-impl Script {
-    /// Runs a FastScore model's `begin()` (once at start-up on a primary that loaded it from disk), recording
-    /// the state it touches.
-    pub fn begin(&self) -> Result<(), String> {
-        if self.fastscore.is_none() {
-            return Ok(());
-        }
-        #[cfg(feature = "python")]
-        return recording(&self.state, || python::begin(&self.compiled));
-        #[cfg(not(feature = "python"))]
-        Err(NO_PYTHON.into())
-    }
-}
-
-#[cfg(feature = "python")]
-pub use python::Scored;
-
-/// What AI.SCORE replies per produced value.
-#[cfg(not(feature = "python"))]
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scored {
-    Int(i64),
-    Double(f64),
-    Text(String),
-}
-
-impl Script {
-    /// AI.SCORE: runs the FastScore action over `records` (on a worker), then `end()` when `eof`.
+    /// AI.SCORE: runs the FastScore action over `records`, then `end()` when `eof`.
     pub fn score(
         &self,
+        runner: &mut Runner,
         action: &str,
         records: &[Bytes],
         eof: bool,
@@ -283,78 +188,61 @@ impl Script {
                 "ERR the script is not a FastScore model (no action, no fastscore comments)".into(),
             );
         };
-        #[cfg(feature = "python")]
-        return recording(&self.state, || {
-            python::score(
-                &self.compiled,
-                action,
-                records,
-                &fs.input,
-                &fs.output,
-                eof,
-                limit,
-            )
-        });
-        #[cfg(not(feature = "python"))]
-        {
-            let _ = (fs, action, records, eof, limit);
-            Err(NO_PYTHON.into())
+        recording(&self.state, || {
+            runner
+                .score(action, records, &fs.input, &fs.output, eof, limit)
+                .map_err(|f| f.message())
+        })
+    }
+
+    /// Loads the script in `runner` (started now if it has none): its errors are the store's.
+    pub fn load(&self, runner: &mut Runner) -> Result<(), String> {
+        recording(&self.state, || runner.load().map_err(|f| f.message()))
+    }
+
+    /// Runs a FastScore model's `begin()` for effect (once at start-up on a primary that loaded it from
+    /// disk), waiting for it, and records the state it touches.
+    pub fn begin(self: &std::sync::Arc<Self>, limit: std::time::Duration) -> Result<(), String> {
+        if self.fastscore.is_none() {
+            return Ok(());
         }
+        let me = self.clone();
+        self.runners
+            .run(move |r| recording(&me.state, || r.begin(limit).map_err(|f| f.message())))
     }
 }
 
-/// Compiles a script: runs its top level, and a FastScore model's `begin()` when `run_begin` (CPU work: call
-/// it on a worker). Loading from disk and replicas pass false: they must not run Python for effect.
-pub fn compile(
-    key: &[u8],
-    device: Bytes,
-    tag: Bytes,
-    entry_points: Vec<String>,
-    source: Bytes,
-    run_begin: bool,
-) -> Result<Script, String> {
-    #[cfg(not(feature = "python"))]
-    {
-        let _ = (key, device, tag, entry_points, source, run_begin);
-        Err(NO_PYTHON.into())
-    }
-    #[cfg(feature = "python")]
-    {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        let id = NEXT_ID.fetch_add(1, Relaxed);
-        // A module name Python accepts, unique per load.
-        let name: String = key
-            .iter()
-            .map(|&c| {
-                if c.is_ascii_alphanumeric() {
-                    c as char
-                } else {
-                    '_'
-                }
-            })
-            .take(40)
-            .collect();
-        let fastscore = fastscore_of(&source)?;
-        let state = State::default();
-        let compiled = recording(&state, || {
-            python::compile(
-                &format!("{name}_{id}"),
-                &source,
-                &entry_points,
-                fastscore.is_some(),
-                run_begin,
-            )
-        })?;
-        Ok(Script {
-            id,
-            device,
-            tag,
-            entry_points,
-            source,
-            fastscore,
-            state,
-            compiled,
-            stats: RunStats::default(),
-        })
-    }
+/// A script from its parts, with no runner started: loads from disk and replicas must not run code.
+pub fn new(p: Parts) -> Result<Script, String> {
+    build(p, false)
+}
+
+/// A script being stored: its first runner runs a FastScore model's `begin()` live when it loads it.
+pub fn for_store(p: Parts) -> Result<Script, String> {
+    build(p, true)
+}
+
+fn build(p: Parts, begin: bool) -> Result<Script, String> {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let id = NEXT_ID.fetch_add(1, Relaxed);
+    let fastscore = fastscore_of(&p.source)?;
+    let spec = Spec {
+        name: String::from_utf8_lossy(&p.key).into_owned(),
+        language: p.language,
+        source: p.source.clone(),
+        entry_points: p.entry_points.clone(),
+        fastscore: fastscore.is_some(),
+    };
+    Ok(Script {
+        id,
+        device: p.device,
+        tag: p.tag,
+        entry_points: p.entry_points,
+        source: p.source,
+        fastscore,
+        state: State::default(),
+        stats: RunStats::default(),
+        runners: Runners::new(spec, p.runners, begin),
+    })
 }

@@ -8,7 +8,7 @@ mod reply;
 
 use bytes::Bytes;
 
-pub use parse::{parse_tensorset, TensorSetArgs};
+pub use parse::{check_blob, parse_tensorset, TensorSetArgs};
 pub use reply::{tensor_reply, TensorFormat};
 
 /// Tensor element types (RedisAI's set; no UINT32/UINT64, as RedisAI).

@@ -271,27 +271,22 @@ fn launch(plan: &Arc<Plan>, i: usize) {
             plan.shared.pool.submit(&device, Job::Model(request));
         }
         Action::Script(script, func, keys, args) => {
-            let device = String::from_utf8_lossy(&script.device).into_owned();
             let plan2 = plan.clone();
-            plan.shared.pool.submit(
-                &device,
-                Job::Task(Box::new(move |_cache| {
-                    let limit = Duration::from_millis(
-                        plan2.shared.config.read().settings.script_time_limit,
-                    );
-                    let tensors: Vec<&Tensor> = inputs.iter().map(|t| t.as_ref()).collect();
-                    let start = Instant::now();
-                    let out = script.call(&func, &tensors, &keys, &args, limit);
-                    script
-                        .stats
-                        .record(start.elapsed().as_micros() as u64, 0, out.is_err());
-                    let (reply, outs) = match out {
-                        Ok(ts) => (Ok(Reply::OK), ts.into_iter().map(Arc::new).collect()),
-                        Err(e) => (Err(e), Vec::new()),
-                    };
-                    finish_op(&plan2, i, &node, reply, outs);
-                })),
-            );
+            script.submit(move |script, runner| {
+                let limit =
+                    Duration::from_millis(plan2.shared.config.read().settings.script_time_limit);
+                let tensors: Vec<&Tensor> = inputs.iter().map(|t| t.as_ref()).collect();
+                let start = Instant::now();
+                let out = script.call(runner, &func, &tensors, &keys, &args, limit);
+                script
+                    .stats
+                    .record(start.elapsed().as_micros() as u64, 0, out.is_err());
+                let (reply, outs) = match out {
+                    Ok(ts) => (Ok(Reply::OK), ts.into_iter().map(Arc::new).collect()),
+                    Err(e) => (Err(e), Vec::new()),
+                };
+                finish_op(&plan2, i, &node, reply, outs);
+            });
         }
     }
 }

@@ -370,16 +370,36 @@ fn script_at(ctx: &mut Ctx, key: &[u8]) -> CmdResult<Arc<Script>> {
     }
 }
 
-/// Compiles the script on a worker (its top level is Python code), then stores it under the lock with its
-/// effect (`AI.SCRIPTSTORE key device TAG t ENTRY_POINTS n ... SOURCE src`, RedisAI's AOF form).
-fn store_script(
-    ctx: &mut Ctx,
-    key: Bytes,
-    device: Bytes,
-    tag: Bytes,
-    entry_points: Vec<String>,
-    source: Bytes,
-) -> CmdResult<Outcome> {
+/// The effect that stores `script` at `key`: `AI.SCRIPTSTORE key device TAG t [LANGUAGE l] [RUNNERS n]
+/// ENTRY_POINTS n ... SOURCE src` (RedisAI's AOF form, with the runner options only when not the defaults).
+pub fn scriptstore_effect(key: Bytes, script: &Script) -> Vec<Bytes> {
+    let mut effect = vec![
+        word("AI.SCRIPTSTORE"),
+        key,
+        script.device.clone(),
+        word("TAG"),
+        script.tag.clone(),
+    ];
+    if script.language() != crate::runner::Language::Python {
+        effect.extend([word("LANGUAGE"), word(script.language().name())]);
+    }
+    let runners = script.runners.target();
+    if runners != 1 {
+        effect.extend([word("RUNNERS"), Bytes::from(runners.to_string())]);
+    }
+    effect.extend([
+        word("ENTRY_POINTS"),
+        Bytes::from(script.entry_points.len().to_string()),
+    ]);
+    effect.extend(script.entry_points.iter().map(|e| Bytes::from(e.clone())));
+    effect.extend([word("SOURCE"), script.source.clone()]);
+    effect
+}
+
+/// Stores a script: its first runner loads it (running its top level and a FastScore model's `begin()`),
+/// then it is stored under the lock with its effect. A replica or the AOF replaying the store only builds
+/// it: no runner starts until the script is called.
+fn store_script(ctx: &mut Ctx, parts: crate::script::Parts) -> CmdResult<Outcome> {
     ctx.refuse_in_exec()?;
     if !ctx.shared.config.read().settings.enable_python_scripts {
         return Err(CmdError::err(
@@ -388,64 +408,75 @@ fn store_script(
     }
     let shared = ctx.shared.arc();
     install_script_host(shared.clone());
-    let queue = String::from_utf8_lossy(&device).into_owned();
-    let run_begin = !ctx.session.replaying;
-    let refused = run_begin.then(|| Reply::Error(CmdError::ReadOnly));
+    let key = parts.key.clone();
+    if ctx.session.replaying {
+        // Applied under the lock the replay holds; the next effect sees the script.
+        let script = Arc::new(crate::script::new(parts).map_err(error_of)?);
+        let now = ctx.now;
+        if ctx
+            .db()
+            .get(&key, now)
+            .is_some_and(|e| !matches!(e.value, Value::Script(_)))
+        {
+            return Err(CmdError::WrongType);
+        }
+        let effect = scriptstore_effect(key.clone(), &script);
+        ctx.db().set(key.clone(), Value::Script(script), None);
+        return Ok(Outcome::new(Reply::OK).effect(effect).event(
+            notify::MODULE,
+            "ai.scriptstore",
+            key,
+        ));
+    }
+    let script = Arc::new(crate::script::for_store(parts).map_err(error_of)?);
     Ok(Outcome::later(move |done| {
-        let pool = shared.clone();
-        pool.pool.submit(
-            &queue,
-            Job::Task(Box::new(move |_cache| {
-                let reply = match crate::script::compile(
-                    &key,
-                    device,
-                    tag,
-                    entry_points,
-                    source,
-                    run_begin,
-                ) {
-                    Err(e) => Reply::Error(error_of(e)),
-                    Ok(script) => crate::commands::dispatch::commit(&shared, refused, |db, now| {
-                        if db
-                            .get(&key, now)
-                            .is_some_and(|e| !matches!(e.value, Value::Script(_)))
-                        {
-                            return (
-                                Reply::Error(CmdError::WrongType),
-                                Effects::new(),
-                                Events::new(),
-                            );
-                        }
-                        let mut effect = vec![
-                            word("AI.SCRIPTSTORE"),
-                            key.clone(),
-                            script.device.clone(),
-                            word("TAG"),
-                            script.tag.clone(),
-                            word("ENTRY_POINTS"),
-                            Bytes::from(script.entry_points.len().to_string()),
-                        ];
-                        effect.extend(script.entry_points.iter().map(|e| Bytes::from(e.clone())));
-                        effect.extend([word("SOURCE"), script.source.clone()]);
-                        let mut effects = Effects::from_elem(effect, 1);
-                        if !script.state.lock().is_empty() {
-                            // What begin() touched.
-                            effects.push(state_effect(key.clone(), &script));
-                        }
-                        db.set(key.clone(), Value::Script(Arc::new(script)), None);
-                        let mut events = Events::new();
-                        events.push(Event {
-                            class: notify::MODULE,
-                            name: "ai.scriptstore",
-                            key: key.clone(),
-                        });
-                        (Reply::OK, effects, events)
-                    }),
-                };
-                done(reply);
-            })),
-        );
+        script.submit(move |script, runner| {
+            let reply = match script.load(runner) {
+                Err(e) => Reply::Error(error_of(e)),
+                Ok(()) => commit_script(
+                    &shared,
+                    Some(Reply::Error(CmdError::ReadOnly)),
+                    key,
+                    script.clone(),
+                ),
+            };
+            done(reply);
+        });
     }))
+}
+
+/// Writes a stored script and its effects (with what `begin()` touched).
+fn commit_script(
+    shared: &crate::shared::Shared,
+    refused: Option<Reply>,
+    key: Bytes,
+    script: Arc<Script>,
+) -> Reply {
+    crate::commands::dispatch::commit(shared, refused, |db, now| {
+        if db
+            .get(&key, now)
+            .is_some_and(|e| !matches!(e.value, Value::Script(_)))
+        {
+            return (
+                Reply::Error(CmdError::WrongType),
+                Effects::new(),
+                Events::new(),
+            );
+        }
+        let mut effects = Effects::from_elem(scriptstore_effect(key.clone(), &script), 1);
+        if !script.state.lock().is_empty() {
+            // What begin() touched.
+            effects.push(state_effect(key.clone(), &script));
+        }
+        db.set(key.clone(), Value::Script(script), None);
+        let mut events = Events::new();
+        events.push(Event {
+            class: notify::MODULE,
+            name: "ai.scriptstore",
+            key,
+        });
+        (Reply::OK, effects, events)
+    })
 }
 
 /// One SCRIPTEXECUTE/SCRIPTRUN call, parsed.
@@ -461,38 +492,32 @@ struct ScriptCall {
     timeout: Option<Duration>,
 }
 
-/// Queues a script call on its device's queue; on a worker, runs it (holding the GIL, never the keyspace
-/// lock), then commits its outputs like a model run's.
+/// Queues a script call for the script's runners; on a runner's driver thread, runs it (never holding the
+/// keyspace lock), then commits its outputs like a model run's.
 fn run_script(ctx: &mut Ctx, call: ScriptCall) -> CmdResult<Outcome> {
     let shared = ctx.shared.arc();
-    let queue = String::from_utf8_lossy(&call.script.device).into_owned();
     let enqueued = Instant::now();
     // TIMEOUT bounds the wait in the queue (RedisAI) and the run; without it, `script-time-limit` bounds the run.
     let limit = call.timeout.unwrap_or_else(|| {
         Duration::from_millis(ctx.shared.config.read().settings.script_time_limit)
     });
     Ok(Outcome::later(move |done| {
-        let pool = shared.clone();
-        pool.pool.submit(
-            &queue,
-            Job::Task(Box::new(move |_cache| {
-                if call.timeout.is_some_and(|t| enqueued.elapsed() > t) {
-                    return done(Reply::Simple("TIMEDOUT"));
-                }
-                let start = Instant::now();
-                let inputs: Vec<&Tensor> = call.tensors.iter().map(|t| t.as_ref()).collect();
-                let before = call.script.state.lock().len();
-                let result = call
-                    .script
-                    .call(&call.func, &inputs, &call.keys, &call.args, limit);
-                propagate_state(&shared, &call.key, &call.script, before);
-                let us = start.elapsed().as_micros() as u64;
-                call.script.stats.record(us, 0, result.is_err());
-                done(match result {
-                    Err(e) => Reply::Error(error_of(e)),
-                    Ok(tensors) => commit_outputs(&shared, call.outputs, tensors),
-                })
-            })),
-        );
+        let script = call.script.clone();
+        script.submit(move |script, runner| {
+            if call.timeout.is_some_and(|t| enqueued.elapsed() > t) {
+                return done(Reply::Simple("TIMEDOUT"));
+            }
+            let start = Instant::now();
+            let inputs: Vec<&Tensor> = call.tensors.iter().map(|t| t.as_ref()).collect();
+            let before = script.state.lock().len();
+            let result = script.call(runner, &call.func, &inputs, &call.keys, &call.args, limit);
+            propagate_state(&shared, &call.key, script, before);
+            let us = start.elapsed().as_micros() as u64;
+            script.stats.record(us, 0, result.is_err());
+            done(match result {
+                Err(e) => Reply::Error(error_of(e)),
+                Ok(tensors) => commit_outputs(&shared, call.outputs, tensors),
+            })
+        });
     }))
 }

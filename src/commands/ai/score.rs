@@ -8,7 +8,6 @@ use super::{error_of, script_at};
 use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
-use crate::exec::Job;
 use crate::keyspace::own;
 use crate::persist::codec::Codec;
 use crate::persist::snapshots;
@@ -51,49 +50,41 @@ pub fn score(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     }
     let limit = Duration::from_millis(ctx.shared.config.read().settings.script_time_limit);
     let shared = ctx.shared.arc();
-    let queue = String::from_utf8_lossy(&script.device).into_owned();
     Ok(Outcome::later(move |done| {
-        let pool = shared.clone();
-        pool.pool.submit(
-            &queue,
-            Job::Task(Box::new(move |_cache| {
-                let start = std::time::Instant::now();
-                let before = script.state.lock().len();
-                let result = script.score(&action, &records, eof, limit);
-                super::propagate_state(&shared, &key, &script, before);
-                if eof
-                    && result.is_ok()
-                    && script.fastscore.as_ref().is_some_and(|f| f.snapshots_eof)
-                {
-                    // `fastscore.snapshots: eof`: the end-of-stream snapshot is taken before the reply, so
-                    // a client that saw the reply finds it in AI.SNAPSHOT LIST.
-                    let settings = shared.settings();
-                    let codec =
-                        Codec::parse(settings.snapshot_codec.as_bytes()).unwrap_or(Codec::Gzip);
-                    if let Err(e) = snapshots::save_state(&shared, &key, &script, codec) {
-                        crate::warning!(
-                            "End-of-stream snapshot of {} failed: {e}",
-                            String::from_utf8_lossy(&key)
-                        );
-                    }
+        let s = script.clone();
+        s.submit(move |script, runner| {
+            let start = std::time::Instant::now();
+            let before = script.state.lock().len();
+            let result = script.score(runner, &action, &records, eof, limit);
+            super::propagate_state(&shared, &key, script, before);
+            if eof && result.is_ok() && script.fastscore.as_ref().is_some_and(|f| f.snapshots_eof) {
+                // `fastscore.snapshots: eof`: the end-of-stream snapshot is taken before the reply, so a
+                // client that saw the reply finds it in AI.SNAPSHOT LIST.
+                let settings = shared.settings();
+                let codec = Codec::parse(settings.snapshot_codec.as_bytes()).unwrap_or(Codec::Gzip);
+                if let Err(e) = snapshots::save_state(&shared, &key, script, codec) {
+                    crate::warning!(
+                        "End-of-stream snapshot of {} failed: {e}",
+                        String::from_utf8_lossy(&key)
+                    );
                 }
-                script
-                    .stats
-                    .record(start.elapsed().as_micros() as u64, 0, result.is_err());
-                done(match result {
-                    Err(e) => Reply::Error(error_of(e)),
-                    Ok(values) => Reply::Array(
-                        values
-                            .into_iter()
-                            .map(|v| match v {
-                                Scored::Int(i) => Reply::Int(i),
-                                Scored::Double(d) => Reply::Double(d),
-                                Scored::Text(t) => Reply::Bulk(Bytes::from(t)),
-                            })
-                            .collect(),
-                    ),
-                })
-            })),
-        );
+            }
+            script
+                .stats
+                .record(start.elapsed().as_micros() as u64, 0, result.is_err());
+            done(match result {
+                Err(e) => Reply::Error(error_of(e)),
+                Ok(values) => Reply::Array(
+                    values
+                        .into_iter()
+                        .map(|v| match v {
+                            Scored::Int(i) => Reply::Int(i),
+                            Scored::Double(d) => Reply::Double(d),
+                            Scored::Text(t) => Reply::Bulk(Bytes::from(t)),
+                        })
+                        .collect(),
+                ),
+            })
+        });
     }))
 }

@@ -1,6 +1,6 @@
 //! What a running script can reach of the server ([`crate::script::Host`]): `redis.execute` runs a command
 //! through the normal dispatch (policy, execute, propagate) as an internal client; `redisAI.model_execute`
-//! runs a stored model on the script's worker thread; cells and pools are read, and written by
+//! runs a stored model on the runner's driver thread; cells and pools are read, and written by
 //! compare-and-swap, so `update(fn)` from concurrent runners never loses a write while Python never holds the
 //! keyspace lock. Every write is propagated as an effect through `dispatch::commit`.
 
@@ -65,6 +65,12 @@ fn wrong_type(v: Option<&Value>, ok: fn(&Value) -> bool) -> Result<(), String> {
 }
 
 impl Host for EngineHost {
+    fn writes(&self, argv: &[Bytes]) -> bool {
+        argv.first()
+            .and_then(|name| lookup(name))
+            .is_some_and(|spec| spec.has(crate::commands::flags::WRITE))
+    }
+
     fn execute(&self, argv: Vec<Bytes>) -> Result<HostValue, String> {
         let Some(first) = argv.first() else {
             return Err("ERR redis.execute needs a command".into());

@@ -26,5 +26,16 @@ pub fn scriptset(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         ));
     }
     let source = own(args.bytes()?);
-    store_script(ctx, key, device, tag, Vec::new(), source)
+    store_script(
+        ctx,
+        crate::script::Parts {
+            key,
+            device,
+            tag,
+            language: crate::runner::Language::Python,
+            runners: 1,
+            entry_points: Vec::new(),
+            source,
+        },
+    )
 }

@@ -1,21 +1,41 @@
-//! AI.SCRIPTSTORE: Stores a Python script, compiling it on a worker.
+//! AI.SCRIPTSTORE: Stores a script, loading it in its first runner process.
+
+use bytes::Bytes;
 
 use super::store_script;
 use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::own;
+use crate::runner::Language;
+use crate::script::Parts;
 
-/// `AI.SCRIPTSTORE key device [TAG t] ENTRY_POINTS n fn... SOURCE source`, with RedisAI's checks in its order.
-/// The device is not validated (as RedisAI); the source is Python.
+/// `AI.SCRIPTSTORE key device [TAG t] [LANGUAGE PYTHON|R] [RUNNERS n] ENTRY_POINTS n fn... SOURCE source`,
+/// with RedisAI's checks in its order. The device is not validated (as RedisAI); the source is Python unless
+/// LANGUAGE says otherwise.
 pub fn scriptstore(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let key = own(args.bytes()?);
     let device = own(args.bytes()?);
-    let tag = if args.eat("TAG") {
-        own(args.next().unwrap_or_default())
-    } else {
-        Default::default()
-    };
+    let mut tag = Bytes::new();
+    let mut language = Language::Python;
+    let mut runners = 1;
+    loop {
+        if args.eat("TAG") {
+            tag = own(args.next().unwrap_or_default());
+        } else if args.eat("LANGUAGE") {
+            let name = args.next().unwrap_or_default();
+            language = Language::parse(&name).ok_or_else(|| {
+                CmdError::err(format!(
+                    "unknown script language '{}' (PYTHON or R)",
+                    String::from_utf8_lossy(&name)
+                ))
+            })?;
+        } else if args.eat("RUNNERS") {
+            runners = parse_runners(args.next())?;
+        } else {
+            break;
+        }
+    }
     let missing_eps = || CmdError::err("Insufficient arguments, missing script entry points");
     if !args.eat("ENTRY_POINTS") {
         return Err(missing_eps());
@@ -50,5 +70,32 @@ pub fn scriptstore(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             ))
         }
     };
-    store_script(ctx, key, device, tag, entry_points, source)
+    store_script(
+        ctx,
+        Parts {
+            key,
+            device,
+            tag,
+            language,
+            runners,
+            entry_points,
+            source,
+        },
+    )
+}
+
+/// Most runners one script may have.
+pub const MAX_RUNNERS: usize = 64;
+
+/// A RUNNERS count: 1 to [`MAX_RUNNERS`].
+pub fn parse_runners(arg: Option<Bytes>) -> CmdResult<usize> {
+    arg.as_deref()
+        .and_then(crate::util::parse_i64)
+        .filter(|n| (1..=MAX_RUNNERS as i64).contains(n))
+        .map(|n| n as usize)
+        .ok_or_else(|| {
+            CmdError::err(format!(
+                "RUNNERS must be an integer between 1 and {MAX_RUNNERS}"
+            ))
+        })
 }

@@ -1,0 +1,550 @@
+//! Script runners: every stored script runs in a pool of runner processes (FastScore's runners, `RUNNERS n`),
+//! started and supervised here. Each runner has a driver thread in the server that owns its process and takes
+//! the script's queued calls one at a time, so concurrent calls on one script spread over its runners and no
+//! I/O thread or model worker ever waits on one. A runner that dies (a segfault, `os._exit`, the OOM killer)
+//! fails only the call it was running; its driver starts a replacement.
+//!
+//! `begin()` runs for effect once per store or load: the first runner's init runs it live, every later
+//! runner (a scale-up, a replacement) replays it with its writes skipped, so its module's globals are set
+//! while the shared state it would reset is kept (docs/runners.md).
+//!
+//! Layout: [`wire`] frames, [`process`] one OS process, [`call`] one request and its callbacks, [`host`] the
+//! callbacks' engine side, [`python`] how a language's runner starts.
+
+pub mod call;
+pub mod host;
+pub mod process;
+pub mod python;
+pub mod wire;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex, RwLock};
+use serde_json::{json, Value};
+
+use crate::tensor::Tensor;
+pub use call::{Failure, Mode};
+use process::{Launch, Process};
+use wire::{bstr, Out};
+
+/// The languages runners speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    Python,
+}
+
+impl Language {
+    pub fn parse(name: &[u8]) -> Option<Language> {
+        name.eq_ignore_ascii_case(b"PYTHON")
+            .then_some(Language::Python)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Python => "PYTHON",
+        }
+    }
+}
+
+/// Server-wide runner settings (the `script-*` directives), read when a runner starts.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `script-python`: the interpreter, when no venv is set.
+    pub python: String,
+    /// `script-venv`: a virtualenv whose Python (and so packages) runners use.
+    pub venv: String,
+    /// `script-rscript`.
+    pub rscript: String,
+    /// `script-memory-limit` in bytes; 0 for none.
+    pub memory_limit: u64,
+    /// `script-user`: the user runners run as (empty: the server's).
+    pub user: String,
+    /// `script-time-limit`: a script's load gets at least this long.
+    pub time_limit_ms: u64,
+}
+
+static SETTINGS: RwLock<Settings> = RwLock::new(Settings {
+    python: String::new(),
+    venv: String::new(),
+    rscript: String::new(),
+    memory_limit: 0,
+    user: String::new(),
+    time_limit_ms: 5000,
+});
+
+/// Installs the runner settings (at start-up and on CONFIG SET); runners started from now on use them.
+pub fn configure(s: Settings) {
+    *SETTINGS.write() = s;
+}
+
+pub fn settings() -> Settings {
+    SETTINGS.read().clone()
+}
+
+/// After SIGINT, how long a runner has to stop before it is killed.
+pub const GRACE: Duration = Duration::from_millis(500);
+
+/// The longest a runner may take to start and load its script (imports can be slow), at least.
+const INIT_LIMIT: Duration = Duration::from_secs(30);
+
+/// How each language's runner starts, from the settings.
+fn launch(language: Language, s: &Settings) -> Result<Launch, String> {
+    let user = if s.user.is_empty() {
+        None
+    } else {
+        match nix::unistd::User::from_name(&s.user) {
+            Ok(Some(u)) => Some((u.uid.as_raw(), u.gid.as_raw())),
+            Ok(None) => return Err(format!("script-user {}: no such user", s.user)),
+            Err(e) => return Err(format!("script-user {}: {e}", s.user)),
+        }
+    };
+    let mut l = match language {
+        Language::Python => python::launch(s),
+    };
+    l.user = user;
+    Ok(l)
+}
+
+/// What a pool's runners load.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The script's key, for process titles and module names.
+    pub name: String,
+    pub language: Language,
+    pub source: Bytes,
+    pub entry_points: Vec<String>,
+    /// A FastScore model (its entry points take one datum; it may have begin/action/end).
+    pub fastscore: bool,
+}
+
+/// Per-script runner counters (AI.INFO, INFO).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub alive: AtomicU64,
+    pub busy: AtomicU64,
+    /// Runners started to replace one that died or was killed.
+    pub restarts: AtomicU64,
+    pub calls: AtomicU64,
+    pub errors: AtomicU64,
+    pub timeouts: AtomicU64,
+    /// Runners killed for overrunning their time limit.
+    pub kills: AtomicU64,
+}
+
+/// A unit of work for one runner, run on its driver thread.
+pub type Task = Box<dyn FnOnce(&mut Runner) + Send>;
+
+struct Queue {
+    tasks: VecDeque<Task>,
+    /// How many runners the script should have.
+    target: usize,
+    /// Which driver slots have a thread.
+    slots: Vec<bool>,
+    stopping: bool,
+}
+
+struct Inner {
+    spec: Spec,
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    stats: Stats,
+    /// `begin()` has yet to run live (true from a store until its first runner loaded the script).
+    begin_pending: AtomicBool,
+    /// Some runner has loaded the script: the others may start (and restart) on their own.
+    healthy: AtomicBool,
+}
+
+/// A script's runner pool. Dropping it (the script deleted or replaced) stops its runners once their
+/// current call ends.
+pub struct Runners {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Runners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Runners({}, {})", self.inner.spec.name, self.target())
+    }
+}
+
+impl Runners {
+    /// A pool of `target` runners; none starts before the first task. `begin` says whether the first runner
+    /// runs `begin()` live (a store) or not (a load: start-up runs it through [`Runner::begin`]).
+    pub fn new(spec: Spec, target: usize, begin: bool) -> Runners {
+        Runners {
+            inner: Arc::new(Inner {
+                spec,
+                queue: Mutex::new(Queue {
+                    tasks: VecDeque::new(),
+                    target: target.max(1),
+                    slots: Vec::new(),
+                    stopping: false,
+                }),
+                ready: Condvar::new(),
+                stats: Stats::default(),
+                begin_pending: AtomicBool::new(begin),
+                healthy: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    pub fn spec(&self) -> &Spec {
+        &self.inner.spec
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    pub fn target(&self) -> usize {
+        self.inner.queue.lock().target
+    }
+
+    /// Queues a task for the next free runner. The first task starts the first runner; the others start
+    /// once it has loaded the script.
+    pub fn submit(&self, task: Task) {
+        let mut q = self.inner.queue.lock();
+        q.tasks.push_back(task);
+        if !q.slots.iter().any(|s| *s) {
+            start_driver(&self.inner, &mut q, 0);
+        }
+        drop(q);
+        self.inner.ready.notify_one();
+    }
+
+    /// Runs `f` on a runner and waits for it (a worker thread storing a script, start-up's `begin()`).
+    pub fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Runner) -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.submit(Box::new(move |r| {
+            let _ = tx.send(f(r));
+        }));
+        rx.recv().expect("a runner task always answers")
+    }
+
+    /// Changes the runner count (AI.CONFIG SCRIPT_RUNNERS): new runners start at once when the script has
+    /// loaded; extra ones stop after their current call.
+    pub fn scale(&self, n: usize) {
+        let mut q = self.inner.queue.lock();
+        q.target = n.max(1);
+        if self.inner.healthy.load(Relaxed) {
+            grow(&self.inner, &mut q);
+        }
+        drop(q);
+        self.inner.ready.notify_all();
+    }
+}
+
+impl Drop for Runners {
+    fn drop(&mut self) {
+        self.inner.queue.lock().stopping = true;
+        self.inner.ready.notify_all();
+    }
+}
+
+/// Starts the drivers the target asks for that are not running.
+fn grow(inner: &Arc<Inner>, q: &mut Queue) {
+    for i in 0..q.target {
+        if !q.slots.get(i).copied().unwrap_or(false) {
+            start_driver(inner, q, i);
+        }
+    }
+}
+
+fn start_driver(inner: &Arc<Inner>, q: &mut Queue, index: usize) {
+    if q.slots.len() <= index {
+        q.slots.resize(index + 1, false);
+    }
+    q.slots[index] = true;
+    let inner = inner.clone();
+    let spawned = std::thread::Builder::new()
+        .name(format!("runner-{index}"))
+        .spawn(move || driver(inner, index));
+    if spawned.is_err() {
+        q.slots[index] = false;
+        crate::warning!("could not start a runner thread");
+    }
+}
+
+/// A driver: owns one runner process, takes the script's tasks one at a time, keeps a runner ready.
+fn driver(inner: Arc<Inner>, index: usize) {
+    let mut runner = Runner {
+        inner: inner.clone(),
+        proc: None,
+        warm: inner.healthy.load(Relaxed),
+        started_before: false,
+    };
+    loop {
+        let task = {
+            let mut q = inner.queue.lock();
+            loop {
+                if q.stopping || index >= q.target {
+                    q.slots[index] = false;
+                    drop(q);
+                    runner.stop();
+                    return;
+                }
+                if let Some(t) = q.tasks.pop_front() {
+                    break Some(t);
+                }
+                if runner.proc.is_none() && runner.warm {
+                    break None;
+                }
+                inner.ready.wait(&mut q);
+            }
+        };
+        let Some(task) = task else {
+            // Start a runner before it is needed: after a scale-up, and after one died.
+            if runner.ensure().is_err() {
+                runner.warm = false;
+            }
+            continue;
+        };
+        inner.stats.busy.fetch_add(1, Relaxed);
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(&mut runner)));
+        inner.stats.busy.fetch_sub(1, Relaxed);
+        if ran.is_err() {
+            crate::warning!("a script task panicked on runner {index}; its client got an error");
+        }
+    }
+}
+
+/// What AI.SCORE replies per produced value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scored {
+    Int(i64),
+    Double(f64),
+    Text(String),
+}
+
+/// One driver's runner: its process (started on demand) and how to talk to it.
+pub struct Runner {
+    inner: Arc<Inner>,
+    proc: Option<Process>,
+    /// Start a process without waiting for a task.
+    warm: bool,
+    /// This driver has had a process before (the next one is a restart).
+    started_before: bool,
+}
+
+impl Runner {
+    /// The running process, started and loaded with the script if there is none.
+    fn ensure(&mut self) -> Result<&mut Process, Failure> {
+        if self.proc.is_none() {
+            self.proc = Some(self.start()?);
+        }
+        Ok(self.proc.as_mut().expect("started"))
+    }
+
+    /// Starts a process and loads the script in it.
+    fn start(&mut self) -> Result<Process, Failure> {
+        let inner = self.inner.clone();
+        let settings = settings();
+        let launch = launch(inner.spec.language, &settings).map_err(Failure::Script)?;
+        let mut p = Process::spawn(&launch, &inner.spec.name).map_err(Failure::Script)?;
+        inner.stats.alive.fetch_add(1, Relaxed);
+        if self.started_before {
+            inner.stats.restarts.fetch_add(1, Relaxed);
+        }
+        self.started_before = true;
+        let live = inner.begin_pending.swap(false, Relaxed);
+        let mode = if live { Mode::Live } else { Mode::Replay };
+        let frame = {
+            let mut out = Out::new("init", &p.shm);
+            let source = out
+                .blob(&inner.spec.source)
+                .map_err(|e| Failure::Died(format!("shared memory: {e}")))?;
+            out.set("name", Value::String(inner.spec.name.clone()))
+                .set("source", source)
+                .set("entry_points", json!(inner.spec.entry_points))
+                .set("fastscore", Value::Bool(inner.spec.fastscore))
+                .set("begin", Value::Bool(true))
+                .set("memory_limit", json!(settings.memory_limit));
+            out.frame()
+        };
+        let limit = INIT_LIMIT.max(Duration::from_millis(settings.time_limit_ms));
+        match call::exchange(&mut p, frame, mode, limit, GRACE) {
+            Ok(_) => {
+                self.warm = true;
+                if !inner.healthy.swap(true, Relaxed) {
+                    let mut q = inner.queue.lock();
+                    grow(&inner, &mut q);
+                }
+                Ok(p)
+            }
+            Err(e) => {
+                if live {
+                    // The load failed: the next runner's load is the live one.
+                    inner.begin_pending.store(true, Relaxed);
+                }
+                drop(p);
+                inner.stats.alive.fetch_sub(1, Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    /// Loads the script now (a store reports its errors).
+    pub fn load(&mut self) -> Result<(), Failure> {
+        self.ensure().map(|_| ())
+    }
+
+    /// Sends one request (its header filled by `fill`) and waits for its answer, serving callbacks.
+    fn request(
+        &mut self,
+        op: &str,
+        fill: impl FnOnce(&mut Out) -> std::io::Result<()>,
+        limit: Duration,
+    ) -> Result<wire::In, Failure> {
+        let inner = self.inner.clone();
+        let p = self.ensure()?;
+        let frame = {
+            let mut out = Out::new(op, &p.shm);
+            fill(&mut out).map_err(|e| Failure::Died(format!("shared memory: {e}")))?;
+            out.frame()
+        };
+        let stats = &inner.stats;
+        stats.calls.fetch_add(1, Relaxed);
+        let result = call::exchange(p, frame, Mode::Live, limit, GRACE);
+        if let Err(e) = &result {
+            stats.errors.fetch_add(1, Relaxed);
+            if matches!(e, Failure::TimedOut { .. }) {
+                stats.timeouts.fetch_add(1, Relaxed);
+            }
+            if matches!(e, Failure::TimedOut { killed: true }) {
+                stats.kills.fetch_add(1, Relaxed);
+            }
+            if e.lost_runner() {
+                self.lose();
+            }
+        }
+        result
+    }
+
+    /// Forgets a dead (or killed) process; the driver starts its replacement.
+    fn lose(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill();
+            self.inner.stats.alive.fetch_sub(1, Relaxed);
+        }
+    }
+
+    fn stop(&mut self) {
+        self.lose();
+    }
+
+    /// Calls `func(tensors, keys, args)`; returns its output tensors.
+    pub fn call(
+        &mut self,
+        func: &str,
+        tensors: &[&Tensor],
+        keys: &[Bytes],
+        args: &[Bytes],
+        limit: Duration,
+    ) -> Result<Vec<Tensor>, Failure> {
+        let reply = self.request(
+            "call",
+            |out| {
+                let ts = tensors
+                    .iter()
+                    .map(|t| out.tensor(t))
+                    .collect::<std::io::Result<Vec<_>>>()?;
+                out.set("fn", Value::String(func.into()))
+                    .set("tensors", Value::Array(ts))
+                    .set("keys", Value::Array(keys.iter().map(|k| bstr(k)).collect()))
+                    .set("args", Value::Array(args.iter().map(|a| bstr(a)).collect()));
+                Ok(())
+            },
+            limit,
+        )?;
+        let shm = &self.proc.as_ref().ok_or(Failure::Died("gone".into()))?.shm;
+        reply.tensors(shm).map_err(Failure::Script)
+    }
+
+    /// AI.SCORE: the action over `records` (typed `input`), its outputs typed `output`, then `end()` at `eof`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn score(
+        &mut self,
+        action: &str,
+        records: &[Bytes],
+        input: &str,
+        output: &str,
+        eof: bool,
+        limit: Duration,
+    ) -> Result<Vec<Scored>, Failure> {
+        let reply = self.request(
+            "score",
+            |out| {
+                out.set("action", Value::String(action.into()))
+                    .set(
+                        "records",
+                        Value::Array(records.iter().map(|r| bstr(r)).collect()),
+                    )
+                    .set("input", Value::String(input.into()))
+                    .set("output", Value::String(output.into()))
+                    .set("eof", Value::Bool(eof));
+                Ok(())
+            },
+            limit,
+        )?;
+        let bad = || Failure::Script("runner message: bad score values".into());
+        reply.header["values"]
+            .as_array()
+            .ok_or_else(bad)?
+            .iter()
+            .map(|v| {
+                let kind = v[0].as_str().ok_or_else(bad)?;
+                Ok(match kind {
+                    "int" => Scored::Int(v[1].as_i64().ok_or_else(bad)?),
+                    "double" => Scored::Double(v[1].as_f64().ok_or_else(bad)?),
+                    _ => Scored::Text(v[1].as_str().ok_or_else(bad)?.to_string()),
+                })
+            })
+            .collect()
+    }
+
+    /// Runs `begin()` live (start-up, for a script loaded from disk), whatever the runner's own load did.
+    pub fn begin(&mut self, limit: Duration) -> Result<(), Failure> {
+        self.request("begin", |_| Ok(()), limit).map(|_| ())
+    }
+}
+
+/// Start-up checks, logged: which Python runners use (and whether it has numpy), and a warning when runners
+/// would run as root.
+pub fn check_at_start() {
+    let s = settings();
+    if s.user.is_empty() && nix::unistd::Uid::effective().is_root() {
+        crate::warning!(
+            "Script runners run as root: set script-user to an unprivileged user (e.g. nobody) so a script \
+             cannot read or change the server's files"
+        );
+    }
+    let python = python::interpreter(&s);
+    let probe =
+        "import sys\ntry:\n    import numpy\n    n = numpy.__version__\nexcept ImportError:\n    \
+                 n = None\nprint(sys.version.split()[0], n)";
+    match std::process::Command::new(&python).args(["-c", probe]).output() {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            let (version, numpy) = text.split_once(' ').unwrap_or((&text, "None"));
+            if numpy == "None" {
+                crate::warning!(
+                    "Python script runners ({}, Python {version}) cannot import numpy: scripts with tensors \
+                     will fail (install python3-numpy, or set script-venv)",
+                    python.display()
+                );
+            } else {
+                crate::verbose!(
+                    "Python script runners: {} (Python {version}, numpy {numpy})",
+                    python.display()
+                );
+            }
+        }
+        _ => crate::warning!(
+            "Python script runners cannot start: {} does not run (set script-python or script-venv)",
+            python.display()
+        ),
+    }
+}

@@ -1,0 +1,495 @@
+"""tensorcell's Python script runner: one process per runner, started by the server.
+
+The server starts `python3 -c <bootstrap>` with this file on standard input, the runner's end of a Unix
+socket pair as fd 3 and a shared-memory file (memfd) as fd 4, then drives it with the framed protocol of
+docs/runners.md: `init` (load the script), then `call` / `score` / `begin` requests, during which the runner
+calls back into the server (`redis.execute`, `redisAI.model_execute`, cells and pools). Nothing here holds
+state that outlives a request except the script's own module.
+"""
+
+import builtins
+import inspect
+import json
+import mmap
+import os
+import signal
+import socket
+import struct
+import sys
+import types
+
+SHM_MIN = 4096  # tensors of at least this many bytes cross through the shared-memory file
+_HDR = struct.Struct("<II")
+
+_sock = socket.socket(fileno=3)
+_rfile = _sock.makefile("rb", buffering=65536)
+_shm_fd = 4
+_shm = None  # an mmap of fd 4, remapped when the file has grown past it
+
+
+class ScriptTimedOut(BaseException):
+    """Raised in a script the server interrupted (a BaseException: `except Exception` does not stop it)."""
+
+
+class _Flags:
+    user = False  # inside the script's code (a SIGINT may then raise)
+    interrupted = False  # a SIGINT arrived outside the script's code
+
+
+def _on_sigint(signum, frame):
+    if _Flags.user:
+        _Flags.user = False
+        raise ScriptTimedOut()
+    _Flags.interrupted = True
+
+
+signal.signal(signal.SIGINT, _on_sigint)
+
+
+# ---- frames --------------------------------------------------------------------------------------------------
+
+
+def _read_exact(n):
+    data = _rfile.read(n)
+    if data is None or len(data) != n:
+        sys.exit(0)  # the server closed the socket: it has no more work for this runner
+    return data
+
+
+def _recv():
+    total, hlen = _HDR.unpack(_read_exact(8))
+    body = _read_exact(total - 4)
+    return json.loads(body[:hlen]), memoryview(body)[hlen:]
+
+
+def _send(header, blobs=()):
+    h = json.dumps(header, separators=(",", ":")).encode()
+    size = 4 + len(h) + sum(len(b) for b in blobs)
+    _sock.sendall(b"".join([_HDR.pack(size, len(h)), h, *blobs]))
+
+
+def _b(s):
+    """Bytes sent as a JSON string of code points 0-255 (latin-1), the protocol's byte strings."""
+    return s.encode("latin-1")
+
+
+def _s(b):
+    return b.decode("latin-1")
+
+
+def _shm_view(off, n):
+    global _shm
+    if _shm is None or off + n > len(_shm):
+        size = os.fstat(_shm_fd).st_size
+        if _shm is not None:
+            _shm.close()
+        _shm = mmap.mmap(_shm_fd, size)
+    return memoryview(_shm)[off:off + n]
+
+
+def _shm_write(off, data):
+    """Writes into the shared-memory file at `off`, growing it when needed."""
+    global _shm
+    end = off + len(data)
+    if _shm is None or end > len(_shm):
+        size = os.fstat(_shm_fd).st_size
+        if end > size:
+            size = max(end, 2 * size, 1 << 20)
+            os.ftruncate(_shm_fd, size)
+        if _shm is not None:
+            _shm.close()
+        _shm = mmap.mmap(_shm_fd, size)
+    _shm[off:end] = data
+
+
+def _blob(ref, blobs):
+    if "$shm" in ref:
+        off, n = ref["$shm"]
+        return _shm_view(off, n)
+    off, n = ref["$blob"]
+    return blobs[off:off + n]
+
+
+def _exchange(header, blobs=()):
+    """A call back into the server from the script's code; the server's answer is returned."""
+    was_user = _Flags.user
+    _Flags.user = False  # a SIGINT now must not cut a frame in half
+    try:
+        _send(header, blobs)
+        reply, rblobs = _recv()
+    finally:
+        _Flags.user = was_user
+    if _Flags.interrupted and was_user:
+        _Flags.interrupted = False
+        raise ScriptTimedOut()
+    if reply["op"] == "error":
+        if reply.get("timeout"):
+            raise ScriptTimedOut()
+        raise _HostError(reply["message"])
+    return reply, rblobs
+
+
+class _HostError(RuntimeError):
+    pass
+
+
+# ---- tensors: numpy arrays -----------------------------------------------------------------------------------
+
+_np = None
+_DT = {"FLOAT": "float32", "DOUBLE": "float64", "INT8": "int8", "INT16": "int16", "INT32": "int32",
+       "INT64": "int64", "UINT8": "uint8", "UINT16": "uint16", "BOOL": "bool"}
+_BACK = {v: k for k, v in _DT.items()}
+
+
+def _numpy():
+    global _np
+    if _np is None:
+        try:
+            import numpy
+        except ImportError as e:
+            raise RuntimeError(f"scripts with tensors need numpy, which this runner's Python ({sys.executable}) "
+                               f"cannot import ({e}): install it, or set script-venv to a virtualenv that has it")
+        _np = numpy
+    return _np
+
+
+def _to_array(t, blobs):
+    np = _numpy()
+    data = _blob(t["data"], blobs)
+    shape = t["shape"]
+    if t["dtype"] == "STRING":
+        items = bytes(data).split(b"\0")[:-1] if len(data) else []
+        return np.array([s.decode("utf-8", "replace") for s in items], dtype=object).reshape(shape)
+    return np.frombuffer(data, dtype=np.dtype(_DT[t["dtype"]]).newbyteorder("<")).reshape(shape).copy()
+
+
+class _Out:
+    """Tensors on their way to the server: small ones inline, big ones in the shared-memory file."""
+
+    def __init__(self):
+        self.blobs, self.inline, self.shm = [], 0, 0
+
+    def add(self, i, x):
+        np = _numpy()
+        a = np.asarray(x)
+        if a.dtype.kind in ("U", "S", "O"):
+            flat = [v.decode() if isinstance(v, bytes) else str(v) for v in a.reshape(-1)]
+            dtype, data = "STRING", b"".join(s.encode() + b"\0" for s in flat)
+        else:
+            dtype = _BACK.get(a.dtype.name)
+            if dtype is None:
+                raise TypeError(f"output {i} has numpy dtype {a.dtype.name}, which no tensor type holds")
+            data = memoryview(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))).cast("B")
+        n = len(data)
+        if n >= SHM_MIN:
+            _shm_write(self.shm, data)
+            ref = {"$shm": [self.shm, n]}
+            self.shm += n
+        else:
+            self.blobs.append(bytes(data))
+            ref = {"$blob": [self.inline, n]}
+            self.inline += n
+        return {"dtype": dtype, "shape": list(a.shape), "data": ref}
+
+
+def _outputs(result):
+    if result is None:
+        return [], []
+    out = _Out()
+    items = result if isinstance(result, (list, tuple)) else [result]
+    return [out.add(i, x) for i, x in enumerate(items)], out.blobs
+
+
+# ---- what scripts see: `redis`, `redisAI`, and the `tensorcell` / `fastscore` modules ------------------------
+
+
+class RedisError(Exception):
+    pass
+
+
+def _arg(a):
+    if isinstance(a, bytes):
+        return a
+    if isinstance(a, float) and a.is_integer():
+        a = int(a)
+    return str(a).encode()
+
+
+def _value(v):
+    if isinstance(v, list):
+        return [_value(x) for x in v]
+    if isinstance(v, dict):
+        return _b(v["$b"])
+    return v
+
+
+class _Redis:
+    @staticmethod
+    def execute(*args):
+        try:
+            reply, _ = _exchange({"op": "execute", "argv": [_s(_arg(a)) for a in args]})
+        except _HostError as e:
+            raise RedisError("Redis command returned an error: " + str(e)) from None
+        return _value(reply["value"])
+
+
+class _RedisAI:
+    @staticmethod
+    def model_execute(model_key, tensors, n_outputs):
+        heads, blobs = _outputs(list(tensors))
+        reply, rblobs = _exchange({"op": "model_execute", "key": _s(_arg(model_key)), "tensors": heads}, blobs)
+        outs = [_to_array(t, rblobs) for t in reply["tensors"]]
+        if len(outs) != n_outputs:
+            raise ValueError(f"the model produced {len(outs)} outputs, {n_outputs} were expected")
+        return outs
+
+
+def _get(op, **kw):
+    reply, _ = _exchange(dict(op=op, **kw))
+    return reply["value"]
+
+
+def _load(text):
+    return None if text is None else json.loads(_b(text))
+
+
+def _dump(v):
+    return _s(json.dumps(v, separators=(",", ":")).encode())
+
+
+class Cell:
+    """A named JSON value shared by every runner; `update` is atomic across all of them."""
+
+    def __init__(self, name):
+        self.name = _s(_arg(name))
+
+    @property
+    def value(self):
+        return _load(_get("cell_get", name=self.name))
+
+    def set(self, v):
+        new = _dump(v)
+        while not _get("cell_swap", name=self.name, old=_get("cell_get", name=self.name), new=new):
+            pass
+
+    def update(self, fn):
+        while True:
+            old = _get("cell_get", name=self.name)
+            new = fn(_load(old))
+            if _get("cell_swap", name=self.name, old=old, new=_dump(new)):
+                return new
+
+
+class Pool:
+    """A named map of JSON values shared by every runner; `update` is atomic per field."""
+
+    def __init__(self, name):
+        self.name = _s(_arg(name))
+
+    def get(self, k, default=None):
+        v = _get("pool_get", name=self.name, field=_s(_arg(k)))
+        return default if v is None else _load(v)
+
+    def set(self, k, v):
+        k, new = _s(_arg(k)), _dump(v)
+        while not _get("pool_swap", name=self.name, field=k, old=_get("pool_get", name=self.name, field=k),
+                       new=new):
+            pass
+
+    def update(self, k, fn):
+        k = _s(_arg(k))
+        while True:
+            old = _get("pool_get", name=self.name, field=k)
+            new = fn(_load(old))
+            if _get("pool_swap", name=self.name, field=k, old=old, new=_dump(new)):
+                return new
+
+    def keys(self):
+        return [_b(k).decode("utf-8", "replace") for k in _get("pool_keys", name=self.name)]
+
+    def delete(self, k):
+        return _get("pool_delete", name=self.name, field=_s(_arg(k)))
+
+
+def cells(name):
+    return Cell(name)
+
+
+def pools(name):
+    return Pool(name)
+
+
+for _name in ("tensorcell", "fastscore"):
+    _m = types.ModuleType(_name)
+    _m.cells, _m.pools, _m.Cell, _m.Pool = cells, pools, Cell, Pool
+    sys.modules[_name] = _m
+builtins.redis = _Redis
+builtins.redisAI = _RedisAI
+
+
+# ---- FastScore-style models: AI.SCORE --------------------------------------------------------------------------
+
+
+class ReplyError(Exception):
+    """An error whose message is the reply (no exception type in front)."""
+
+
+def _record(i, raw, t):
+    try:
+        s = raw.decode("utf-8")
+        if t in ("int", "long"):
+            return int(s)
+        if t in ("float", "double"):
+            return float(s)
+        if t == "string":
+            return s
+        if t == "boolean":
+            b = s.strip().lower()
+            if b in ("true", "1"):
+                return True
+            if b in ("false", "0"):
+                return False
+            raise ValueError(s)
+        return json.loads(s)
+    except ValueError:
+        raise ReplyError(f"record {i}: expected {t}") from None
+
+
+def _encode(v, t):
+    if t in ("int", "long"):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v:
+            raise ReplyError(f"the action produced {v!r}, which is not {t}")
+        return ["int", int(v)]
+    if t in ("float", "double"):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ReplyError(f"the action produced {v!r}, which is not {t}")
+        return ["double", float(v)]
+    if t == "string":
+        if not isinstance(v, str):
+            raise ReplyError(f"the action produced {v!r}, which is not string")
+        return ["str", v]
+    if t == "boolean":
+        if not isinstance(v, bool):
+            raise ReplyError(f"the action produced {v!r}, which is not boolean")
+        return ["int", int(v)]
+    try:
+        return ["json", json.dumps(v, separators=(",", ":"))]
+    except (TypeError, ValueError):
+        raise ReplyError(f"the action produced {v!r}, which is not json") from None
+
+
+# ---- requests ------------------------------------------------------------------------------------------------
+
+_module = None
+_limit = 0  # script-memory-limit, in bytes (0: none)
+
+
+def _err_text(e):
+    if isinstance(e, ReplyError):
+        return str(e)
+    return f"{type(e).__name__}: {e}"
+
+
+def _arity(name):
+    f = getattr(_module, name, None)
+    if not callable(f):
+        return -1
+    try:
+        return len(inspect.signature(f).parameters)
+    except (TypeError, ValueError):
+        return -2
+
+
+def _begin():
+    f = getattr(_module, "begin", None)
+    if callable(f):
+        f()
+
+
+def _init(req, blobs):
+    global _module, _limit
+    _limit = req.get("memory_limit") or 0
+    if _limit:
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (_limit, _limit))
+    name = "tensorcell_script_" + "".join(c if c.isalnum() else "_" for c in req["name"])[:40]
+    source = bytes(_blob(req["source"], blobs)).decode("utf-8")
+    module = types.ModuleType(name)
+    module.__file__ = "<script>"
+    sys.modules[name] = module
+    exec(compile(source, "<script>", "exec"), module.__dict__)
+    _module = module
+    for ep in req["entry_points"]:
+        n = _arity(ep)
+        if n == -1:
+            raise ReplyError(f"Function {ep} does not exist in the given script.")
+        if n != 3 and not req["fastscore"]:
+            raise ReplyError(f"Wrong number of inputs in function {ep}. Expected 3 but was {n}")
+    if req["fastscore"] and req.get("begin"):
+        _begin()
+    return {"op": "ok"}, ()
+
+
+def _call(req, blobs):
+    arrays = [_to_array(t, blobs) for t in req["tensors"]]
+    keys = [_b(k).decode("utf-8", "replace") for k in req["keys"]]
+    args = [_b(a).decode("utf-8", "replace") for a in req["args"]]
+    f = getattr(_module, req["fn"])
+    heads, oblobs = _outputs(f(arrays, keys, args))
+    return {"op": "result", "tensors": heads}, oblobs
+
+
+def _score(req, blobs):
+    fn = getattr(_module, req["action"], None)
+    if not callable(fn):
+        raise ReplyError(f"the script has no function {req['action']}")
+    tin, tout = req["input"], req["output"]
+    out = []
+    for i, raw in enumerate(req["records"], 1):
+        r = fn(_record(i, _b(raw), tin))
+        if inspect.isgenerator(r):
+            out.extend(_encode(v, tout) for v in r)
+        elif r is not None:
+            out.append(_encode(r, tout))
+    if req["eof"] and callable(getattr(_module, "end", None)):
+        _module.end()
+    return {"op": "result", "values": out}, ()
+
+
+def _begin_req(req, blobs):
+    _begin()
+    return {"op": "ok"}, ()
+
+
+_HANDLERS = {"init": _init, "call": _call, "score": _score, "begin": _begin_req}
+
+
+def main():
+    while True:
+        req, blobs = _recv()
+        handler = _HANDLERS.get(req.get("op"))
+        _Flags.interrupted = False
+        try:
+            if handler is None:
+                raise ReplyError(f"unknown request {req.get('op')!r}")
+            _Flags.user = True
+            try:
+                header, oblobs = handler(req, blobs)
+            finally:
+                _Flags.user = False
+        except ScriptTimedOut:
+            header, oblobs = {"op": "error", "kind": "timeout", "message": "script timed out"}, ()
+        except KeyboardInterrupt:
+            header, oblobs = {"op": "error", "kind": "timeout", "message": "script timed out"}, ()
+        except MemoryError as e:
+            if _limit:
+                header = {"op": "error", "kind": "memory", "message": "script memory limit reached"}
+            else:
+                header = {"op": "error", "kind": "error", "message": _err_text(e)}
+            oblobs = ()
+        except BaseException as e:  # SystemExit too: a script cannot end its runner by raising it
+            header, oblobs = {"op": "error", "kind": "error", "message": _err_text(e)}, ()
+        _send(header, oblobs)
+
+
+main()

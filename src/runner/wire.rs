@@ -1,0 +1,246 @@
+//! The runner protocol's frames (docs/runners.md): `u32` length, `u32` header length, a JSON header, then an
+//! inline blob area. Byte strings in headers are JSON strings whose code points 0-255 are the bytes
+//! (latin-1), so every language's JSON library can carry them; tensor data is a reference either into the
+//! frame's blob area (`{"$blob": [offset, len]}`) or, from [`SHM_MIN`] bytes on, into the runner's
+//! shared-memory file (`{"$shm": [offset, len]}`), so big tensors never cross the socket.
+//!
+//! Requests and replies strictly alternate, so each message lays its shared-memory data out from offset 0:
+//! the peer has consumed the previous message's before it sends the next.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+
+use crate::tensor::{DType, Tensor};
+
+/// Tensors of at least this many bytes go through shared memory.
+pub const SHM_MIN: usize = 4096;
+
+/// Frames larger than this are refused (a runner that sends one is broken).
+pub const MAX_FRAME: usize = 1 << 31;
+
+/// A byte string as the protocol's JSON string (latin-1 code points).
+pub fn bstr(b: &[u8]) -> Value {
+    Value::String(b.iter().map(|&c| c as char).collect())
+}
+
+/// The bytes of a protocol byte string; `None` when it is not one (a code point above 255).
+pub fn sbytes(v: &Value) -> Option<Vec<u8>> {
+    let s = v.as_str()?;
+    s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+}
+
+/// A message being built: its header and its blob area.
+pub struct Out<'a> {
+    pub header: Map<String, Value>,
+    inline: Vec<u8>,
+    shm: &'a File,
+    shm_at: u64,
+}
+
+impl<'a> Out<'a> {
+    pub fn new(op: &str, shm: &'a File) -> Out<'a> {
+        let mut header = Map::new();
+        header.insert("op".into(), Value::String(op.into()));
+        Out {
+            header,
+            inline: Vec::new(),
+            shm,
+            shm_at: 0,
+        }
+    }
+
+    pub fn set(&mut self, field: &str, v: Value) -> &mut Self {
+        self.header.insert(field.into(), v);
+        self
+    }
+
+    /// A blob reference for `data`, in the shared-memory file when it is big.
+    pub fn blob(&mut self, data: &[u8]) -> std::io::Result<Value> {
+        if data.len() >= SHM_MIN {
+            let at = self.shm_at;
+            self.shm.write_all_at(data, at)?;
+            self.shm_at += data.len() as u64;
+            return Ok(json!({"$shm": [at, data.len()]}));
+        }
+        let at = self.inline.len();
+        self.inline.extend_from_slice(data);
+        Ok(json!({"$blob": [at, data.len()]}))
+    }
+
+    /// A tensor's header entry (its data placed by [`Out::blob`]).
+    pub fn tensor(&mut self, t: &Tensor) -> std::io::Result<Value> {
+        let data = self.blob(&t.data)?;
+        Ok(json!({"dtype": t.dtype.name(), "shape": t.shape, "data": data}))
+    }
+
+    /// The frame's bytes.
+    pub fn frame(self) -> Vec<u8> {
+        let header = serde_json::to_vec(&Value::Object(self.header)).expect("JSON of a map");
+        let mut f = Vec::with_capacity(8 + header.len() + self.inline.len());
+        let body = 4 + header.len() + self.inline.len();
+        f.extend_from_slice(&(body as u32).to_le_bytes());
+        f.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        f.extend_from_slice(&header);
+        f.extend_from_slice(&self.inline);
+        f
+    }
+}
+
+/// A message received: its header and blob area.
+pub struct In {
+    pub header: Value,
+    pub blobs: Bytes,
+}
+
+impl In {
+    pub fn op(&self) -> &str {
+        self.header["op"].as_str().unwrap_or("")
+    }
+
+    pub fn str(&self, field: &str) -> &str {
+        self.header[field].as_str().unwrap_or("")
+    }
+
+    /// A byte-string field (missing or malformed: an error naming it).
+    pub fn bytes(&self, field: &str) -> Result<Vec<u8>, String> {
+        sbytes(&self.header[field]).ok_or_else(|| format!("runner message: bad field {field}"))
+    }
+
+    /// A byte-string field that may be null.
+    pub fn opt_bytes(&self, field: &str) -> Result<Option<Vec<u8>>, String> {
+        match &self.header[field] {
+            Value::Null => Ok(None),
+            _ => self.bytes(field).map(Some),
+        }
+    }
+
+    /// The data a blob reference points at.
+    pub fn blob(&self, r: &Value, shm: &File) -> Result<Bytes, String> {
+        let pair = |v: &Value| -> Option<(u64, usize)> {
+            let a = v.as_array()?;
+            Some((a.first()?.as_u64()?, a.get(1)?.as_u64()? as usize))
+        };
+        if let Some((at, n)) = r.get("$shm").and_then(pair) {
+            let mut data = vec![0; n];
+            shm.read_exact_at(&mut data, at)
+                .map_err(|e| format!("runner shared memory: {e}"))?;
+            return Ok(Bytes::from(data));
+        }
+        match r.get("$blob").and_then(pair) {
+            Some((at, n)) if (at as usize).saturating_add(n) <= self.blobs.len() => {
+                Ok(self.blobs.slice(at as usize..at as usize + n))
+            }
+            _ => Err("runner message: bad blob reference".into()),
+        }
+    }
+
+    /// The tensors of a `tensors` field, checked as TENSORSET checks its input.
+    pub fn tensors(&self, shm: &File) -> Result<Vec<Tensor>, String> {
+        let Some(items) = self.header["tensors"].as_array() else {
+            return Ok(Vec::new());
+        };
+        items
+            .iter()
+            .map(|t| {
+                let dtype = t["dtype"]
+                    .as_str()
+                    .and_then(|d| DType::parse(d.as_bytes()))
+                    .ok_or("runner message: bad tensor dtype")?;
+                let shape: Vec<usize> = t["shape"]
+                    .as_array()
+                    .ok_or("runner message: bad tensor shape")?
+                    .iter()
+                    .map(|d| d.as_u64().map(|d| d as usize))
+                    .collect::<Option<_>>()
+                    .ok_or("runner message: bad tensor shape")?;
+                let data = self.blob(&t["data"], shm)?;
+                let n = shape
+                    .iter()
+                    .try_fold(1usize, |a, &d| a.checked_mul(d))
+                    .ok_or("runner message: bad tensor shape")?;
+                if n > 0 || !data.is_empty() {
+                    crate::tensor::check_blob(dtype, n, &data).map_err(|e| e.line())?;
+                }
+                Ok(Tensor { dtype, shape, data })
+            })
+            .collect()
+    }
+}
+
+/// Splits one whole frame off the front of `buf`, if it holds one.
+pub fn take_frame(buf: &mut Vec<u8>) -> Result<Option<In>, String> {
+    if buf.len() < 8 {
+        return Ok(None);
+    }
+    let body = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes")) as usize;
+    let hlen = u32::from_le_bytes(buf[4..8].try_into().expect("4 bytes")) as usize;
+    if body < 4 || hlen > body - 4 || body > MAX_FRAME {
+        return Err("runner sent a malformed frame".into());
+    }
+    if buf.len() < 4 + body {
+        return Ok(None);
+    }
+    let rest = buf.split_off(4 + body);
+    let frame = std::mem::replace(buf, rest);
+    let header: Value = serde_json::from_slice(&frame[8..8 + hlen])
+        .map_err(|e| format!("runner sent a malformed header: {e}"))?;
+    let blobs = Bytes::from(frame).slice(8 + hlen..);
+    Ok(Some(In { header, blobs }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_strings_round_trip() {
+        let raw: Vec<u8> = (0..=255).collect();
+        assert_eq!(sbytes(&bstr(&raw)).unwrap(), raw);
+        assert_eq!(sbytes(&json!("\u{263a}")), None);
+    }
+
+    #[test]
+    fn frames_round_trip_with_inline_and_shared_data() {
+        let shm = tempfile_shm();
+        let small = Tensor {
+            dtype: DType::Float,
+            shape: vec![2],
+            data: Bytes::from_static(&[0, 0, 128, 63, 0, 0, 0, 64]),
+        };
+        let big = Tensor {
+            dtype: DType::Uint8,
+            shape: vec![SHM_MIN],
+            data: Bytes::from(vec![7u8; SHM_MIN]),
+        };
+        let mut out = Out::new("result", &shm);
+        let ts = vec![out.tensor(&small).unwrap(), out.tensor(&big).unwrap()];
+        out.set("tensors", Value::Array(ts));
+        let mut buf = out.frame();
+        let tail = buf.len();
+        buf.extend_from_slice(&[1, 2, 3]);
+        let got = take_frame(&mut buf).unwrap().unwrap();
+        assert_eq!(
+            buf,
+            [1, 2, 3],
+            "only the first frame was taken ({tail} bytes)"
+        );
+        assert_eq!(got.op(), "result");
+        assert!(got.header["tensors"][1]["data"].get("$shm").is_some());
+        let back = got.tensors(&shm).unwrap();
+        assert_eq!(back[0].data, small.data);
+        assert_eq!(back[1].data, big.data);
+        let mut partial = vec![9, 0, 0, 0, 5];
+        assert!(take_frame(&mut partial).unwrap().is_none());
+        let mut bad = vec![9, 0, 0, 0, 200, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert!(take_frame(&mut bad).is_err());
+    }
+
+    fn tempfile_shm() -> File {
+        let fd = nix::sys::memfd::memfd_create(c"test", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .expect("memfd");
+        File::from(fd)
+    }
+}
