@@ -186,11 +186,11 @@ pub static TABLE: &[CommandSpec] = &[
     cmd!("ai.modelrun", -6, RW | BLOCKING, ["write", "ai"], (3, 3, 1), "ai", "1.0.0", "Runs a model (deprecated syntax).", ai::modelrun),
     cmd!("ai._modelscan", 1, READONLY, ["read", "ai"], (0, 0, 0), "ai", "1.2.0", "Lists models and their tags (experimental).", ai::modelscan),
     cmd!("ai.info", -2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "1.0.0", "Returns or resets a model's or script's run statistics.", ai::info),
-    cmd!("ai.config", -2, WRITE, ["write", "ai"], (0, 0, 0), "ai", "1.0.0", "Reads or changes RedisAI settings (BACKENDSPATH, LOADBACKEND, MODEL_CHUNK_SIZE, GET).", ai::config),
+    cmd!("ai.config", -2, WRITE, ["write", "ai"], (0, 0, 0), "ai", "1.0.0", "Reads or changes RedisAI settings (BACKENDSPATH, LOADBACKEND, MODEL_CHUNK_SIZE, GET) and a script's runner count (SCRIPT_RUNNERS).", ai::config),
     // AI scripts (Python; compiled and run on the worker pool)
     cmd!("ai._scriptstate", -2, WRITE | ADMIN, ["write", "ai"], (1, 1, 1), "ai", "1.2.0", "Sets the cells and pools a script's snapshots cover (the effect that carries a script's state list).", ai::scriptstate),
     cmd!("ai.snapshot", -2, WRITE | BLOCKING, ["write", "ai"], (2, 2, 1), "ai", "1.2.0", "Saves, lists, restores or deletes snapshots of a script's state (its cells and pools).", ai::snapshot, subs [("save", -3), ("list", -3), ("restore", -3), ("del", 4), ("help", 2)]),
-    cmd!("ai.scriptstore", -8, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.2.0", "Stores a Python script with its entry points.", ai::scriptstore),
+    cmd!("ai.scriptstore", -8, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.2.0", "Stores a script (Python or R) with its entry points and runner count.", ai::scriptstore),
     cmd!("ai.scriptset", -5, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Stores a script (deprecated syntax).", ai::scriptset),
     cmd!("ai.scriptget", -2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "1.0.0", "Returns a script's metadata and source.", ai::scriptget),
     cmd!("ai.scriptdel", 2, WRITE, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Deletes a script.", ai::scriptdel),

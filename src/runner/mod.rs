@@ -174,7 +174,7 @@ impl Runners {
     /// A pool of `target` runners; none starts before the first task. `begin` says whether the first runner
     /// runs `begin()` live (a store) or not (a load: start-up runs it through [`Runner::begin`]).
     pub fn new(spec: Spec, target: usize, begin: bool) -> Runners {
-        Runners {
+        let runners = Runners {
             inner: Arc::new(Inner {
                 spec,
                 queue: Mutex::new(Queue {
@@ -188,7 +188,16 @@ impl Runners {
                 begin_pending: AtomicBool::new(begin),
                 healthy: AtomicBool::new(false),
             }),
-        }
+        };
+        let mut all = POOLS.lock();
+        all.retain(|w| w.strong_count() > 0);
+        all.push(Arc::downgrade(&runners.inner));
+        runners
+    }
+
+    /// The counters as AI.INFO and INFO show them.
+    pub fn summary(&self) -> Summary {
+        summary(&self.inner)
     }
 
     pub fn spec(&self) -> &Spec {
@@ -242,6 +251,54 @@ impl Drop for Runners {
         self.inner.queue.lock().stopping = true;
         self.inner.ready.notify_all();
     }
+}
+
+/// Every pool that still exists (INFO lists them without walking the keyspace).
+static POOLS: Mutex<Vec<std::sync::Weak<Inner>>> = Mutex::new(Vec::new());
+
+/// A pool's counters at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub name: String,
+    pub language: Language,
+    /// RUNNERS n.
+    pub runners: u64,
+    pub alive: u64,
+    pub busy: u64,
+    pub restarts: u64,
+    pub calls: u64,
+    pub errors: u64,
+    pub timeouts: u64,
+    pub kills: u64,
+}
+
+fn summary(inner: &Inner) -> Summary {
+    let s = &inner.stats;
+    Summary {
+        name: inner.spec.name.clone(),
+        language: inner.spec.language,
+        runners: inner.queue.lock().target as u64,
+        alive: s.alive.load(Relaxed),
+        busy: s.busy.load(Relaxed),
+        restarts: s.restarts.load(Relaxed),
+        calls: s.calls.load(Relaxed),
+        errors: s.errors.load(Relaxed),
+        timeouts: s.timeouts.load(Relaxed),
+        kills: s.kills.load(Relaxed),
+    }
+}
+
+/// Every live script's runner counters, by name.
+pub fn all() -> Vec<Summary> {
+    let mut v: Vec<Summary> = POOLS
+        .lock()
+        .iter()
+        .filter_map(|w| w.upgrade())
+        .filter(|i| !i.queue.lock().stopping)
+        .map(|i| summary(&i))
+        .collect();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
 }
 
 /// Starts the drivers the target asks for that are not running.

@@ -12,6 +12,7 @@ mod persistence;
 mod protocol;
 mod pubsub;
 mod replication;
+mod runners;
 mod score;
 mod scripts;
 mod server_admin;

@@ -1,8 +1,13 @@
-//! AI.CONFIG: RedisAI's run-time settings (BACKENDSPATH, LOADBACKEND, MODEL_CHUNK_SIZE, GET).
+//! AI.CONFIG: RedisAI's run-time settings (BACKENDSPATH, LOADBACKEND, MODEL_CHUNK_SIZE, GET), and a stored
+//! script's runner count (SCRIPT_RUNNERS, FastScore's `job scale`).
+
+use bytes::Bytes;
 
 use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
+use crate::config::notify;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace::{own, Value};
 use crate::model::Backend;
 use crate::reply::Reply;
 use crate::util::eq_ic;
@@ -39,6 +44,8 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             .map_err(|_| CmdError::err("MODEL_CHUNK_SIZE: invalid chunk size"))?;
         ctx.shared.set_config(next);
         Reply::OK
+    } else if eq_ic(&sub, "SCRIPT_RUNNERS") {
+        return script_runners(ctx, args);
     } else if eq_ic(&sub, "GET") {
         let name = args.next().ok_or_else(|| CmdError::Arity(args.name()))?;
         if eq_ic(&name, "MODEL_CHUNK_SIZE") {
@@ -52,4 +59,32 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         return Err(CmdError::err("unsupported subcommand"));
     };
     Ok(reply.into())
+}
+
+/// `AI.CONFIG SCRIPT_RUNNERS key n`: the script gets `n` runners, started (or stopped after their current
+/// call) at once; propagated as itself, so replicas and the AOF keep the count with the script.
+fn script_runners(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
+    let (Some(key), Some(n)) = (args.next(), args.next()) else {
+        return Err(CmdError::Arity(args.name()));
+    };
+    if args.remaining() > 0 {
+        return Err(CmdError::Arity(args.name()));
+    }
+    let key = own(key);
+    let n = super::scriptstore::parse_runners(Some(n))?;
+    let now = ctx.now;
+    let script = match ctx.db().get(&key, now).map(|e| &e.value) {
+        Some(Value::Script(s)) => s.clone(),
+        Some(_) => return Err(CmdError::WrongType),
+        None => return Err(CmdError::err("script key is empty")),
+    };
+    script.runners.scale(n);
+    Ok(Outcome::new(Reply::OK)
+        .effect(vec![
+            Bytes::from_static(b"AI.CONFIG"),
+            Bytes::from_static(b"SCRIPT_RUNNERS"),
+            key.clone(),
+            Bytes::from(n.to_string()),
+        ])
+        .event(notify::MODULE, "ai.scriptrunners", key))
 }

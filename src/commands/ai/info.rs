@@ -30,7 +30,7 @@ pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             ),
             Some(Value::Script(sc)) => (
                 "SCRIPT",
-                "PYTHON",
+                sc.language().name(),
                 sc.device.clone(),
                 sc.tag.clone(),
                 Holder::Script(sc.clone()),
@@ -49,7 +49,7 @@ pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         Holder::Model(_) => n(&s.samples),
         Holder::Script(_) => Reply::Int(-1),
     };
-    Ok(Reply::Array(vec![
+    let mut fields = vec![
         Reply::lit("key"),
         Reply::Bulk(key),
         Reply::lit("type"),
@@ -68,8 +68,27 @@ pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         n(&s.calls),
         Reply::lit("errors"),
         n(&s.errors),
-    ])
-    .into())
+    ];
+    if let Holder::Script(sc) = &holder {
+        // Beyond RedisAI's reply: the script's runners (docs/runners.md).
+        let r = sc.runners.summary();
+        let int = |v: u64| Reply::Int(v as i64);
+        fields.extend([
+            Reply::lit("runners"),
+            int(r.runners),
+            Reply::lit("runners_alive"),
+            int(r.alive),
+            Reply::lit("runners_busy"),
+            int(r.busy),
+            Reply::lit("restarts"),
+            int(r.restarts),
+            Reply::lit("timeouts"),
+            int(r.timeouts),
+            Reply::lit("kills"),
+            int(r.kills),
+        ]);
+    }
+    Ok(Reply::Array(fields).into())
 }
 
 /// What AI.INFO reports on: a model or a script (both keep their statistics with them).

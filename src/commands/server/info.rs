@@ -195,6 +195,32 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
                 settings.model_execution_timeout,
             );
             line(out, "ai_onnx_backend", "tract 0.23.9");
+            let pools = crate::runner::all();
+            line(out, "ai_scripts", ctx.db().count_kind(ValueKind::Script));
+            line(
+                out,
+                "ai_script_runners_alive",
+                pools.iter().map(|p| p.alive).sum::<u64>(),
+            );
+            for p in &pools {
+                // One line per script, as Redis's keyspace lines: `ai_script_<key>:runners=2,alive=2,...`.
+                line(
+                    out,
+                    &format!("ai_script_{}", p.name),
+                    format!(
+                        "language={},runners={},alive={},busy={},restarts={},calls={},errors={},timeouts={},kills={}",
+                        p.language.name(),
+                        p.runners,
+                        p.alive,
+                        p.busy,
+                        p.restarts,
+                        p.calls,
+                        p.errors,
+                        p.timeouts,
+                        p.kills
+                    ),
+                );
+            }
             for q in ctx.shared.pool.queues() {
                 let name = &q.name;
                 line(out, &format!("ai_queue_{name}_workers"), q.workers);

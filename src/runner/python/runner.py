@@ -45,6 +45,15 @@ def _on_sigint(signum, frame):
 
 signal.signal(signal.SIGINT, _on_sigint)
 
+# Die with the server: a runner busy in a long call must not outlive it (PR_SET_PDEATHSIG, Linux).
+try:
+    import ctypes
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+except (OSError, AttributeError):
+    pass
+if os.getppid() == 1:
+    sys.exit(0)
+
 
 # ---- frames --------------------------------------------------------------------------------------------------
 
@@ -492,4 +501,7 @@ def main():
         _send(header, oblobs)
 
 
-main()
+try:
+    main()
+except (BrokenPipeError, ConnectionResetError):
+    pass  # the server dropped this runner (the script was deleted, or the server stopped)

@@ -1,0 +1,449 @@
+//! Script runner processes: calls spread over RUNNERS, AI.CONFIG SCRIPT_RUNNERS, begin() once per store,
+//! crashes, runaway scripts and memory limits failing only their own call, exact shared state with runners
+//! killed mid-run, big tensors through shared memory, script-user.
+
+use std::time::Duration;
+
+use redis::Value;
+
+use crate::common::{err_text, q, qerr, Server};
+
+fn store(c: &mut redis::Connection, key: &str, opts: &[&str], eps: &[&str], src: &str) -> String {
+    let mut cmd = redis::cmd("AI.SCRIPTSTORE");
+    cmd.arg(key)
+        .arg("CPU")
+        .arg(opts)
+        .arg("ENTRY_POINTS")
+        .arg(eps.len())
+        .arg(eps);
+    cmd.arg("SOURCE").arg(src);
+    match cmd.query::<String>(c) {
+        Ok(s) => s,
+        Err(e) => err_text(e),
+    }
+}
+
+/// The pids of the server's runner processes (its children).
+fn runner_pids(server: &Server) -> Vec<u32> {
+    let children = std::fs::read_to_string(format!(
+        "/proc/{pid}/task/{pid}/children",
+        pid = server.pid()
+    ))
+    .unwrap_or_default();
+    let mut all: Vec<u32> = children
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    // Children of other threads (each driver thread starts its own runner).
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", server.pid())) {
+        for t in tasks.flatten() {
+            let text = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            all.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+fn kill9(pid: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+}
+
+/// A field of AI.INFO's flat reply.
+fn info_field(c: &mut redis::Connection, key: &str, field: &str) -> i64 {
+    let v: Vec<Value> = q(c, &format!("AI.INFO {key}")).unwrap();
+    let i = v
+        .iter()
+        .position(|x| {
+            matches!(x, Value::BulkString(b) if b == field.as_bytes())
+                || matches!(x, Value::SimpleString(s) if s == field)
+        })
+        .unwrap_or_else(|| panic!("AI.INFO has no {field}: {v:?}"));
+    redis::from_redis_value(v[i + 1].clone()).unwrap()
+}
+
+const PIDS: &str = r#"
+import os, time
+import numpy as np
+
+def pid(tensors, keys, args):
+    time.sleep(float(args[0]) if args else 0)
+    return np.array([os.getpid()], dtype=np.int64)
+
+def echo(tensors, keys, args):
+    return list(tensors)
+"#;
+
+fn pid_of(c: &mut redis::Connection, key: &str, out: &str, sleep: &str) -> i64 {
+    assert_eq!(
+        q::<String>(
+            c,
+            &format!("AI.SCRIPTEXECUTE {key} pid KEYS 1 k ARGS 1 {sleep} OUTPUTS 1 {out}")
+        )
+        .unwrap(),
+        "OK"
+    );
+    let v: Vec<i64> = q(c, &format!("AI.TENSORGET {out} VALUES")).unwrap();
+    v[0]
+}
+
+#[test]
+fn concurrent_calls_spread_over_runners_and_scale_live() {
+    let s = Server::start();
+    let mut c = s.con();
+    assert_eq!(
+        store(&mut c, "p", &["RUNNERS", "2"], &["pid", "echo"], PIDS),
+        "OK"
+    );
+    // Two slow calls at once run in two different processes.
+    let port = s.port;
+    let other = std::thread::spawn(move || {
+        let mut c2 = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        pid_of(&mut c2, "p", "o2", "0.6")
+    });
+    let mine = pid_of(&mut c, "p", "o1", "0.6");
+    let theirs = other.join().unwrap();
+    assert_ne!(mine, theirs, "two concurrent calls shared one runner");
+    assert!(runner_pids(&s).contains(&(mine as u32)));
+    assert_eq!(info_field(&mut c, "p", "runners"), 2);
+    assert_eq!(info_field(&mut c, "p", "runners_alive"), 2);
+
+    // Scale up, then down; the effect carries the count.
+    let _: Value = q(&mut c, "DEBUG EFFECTS 0").unwrap();
+    assert_eq!(
+        q::<String>(&mut c, "AI.CONFIG SCRIPT_RUNNERS p 3").unwrap(),
+        "OK"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while info_field(&mut c, "p", "runners_alive") < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(info_field(&mut c, "p", "runners_alive"), 3);
+    assert_eq!(
+        q::<String>(&mut c, "AI.CONFIG SCRIPT_RUNNERS p 1").unwrap(),
+        "OK"
+    );
+    while info_field(&mut c, "p", "runners_alive") > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(info_field(&mut c, "p", "runners_alive"), 1);
+    let effects: Vec<Value> = q(&mut c, "DEBUG EFFECTS 1").unwrap();
+    assert!(
+        format!("{effects:?}").contains("SCRIPT_RUNNERS"),
+        "{effects:?}"
+    );
+    let info: String = q(&mut c, "INFO ai").unwrap();
+    assert!(
+        info.contains("ai_script_p:language=PYTHON,runners=1,alive=1"),
+        "{info}"
+    );
+
+    // Errors of the command itself.
+    assert_eq!(
+        qerr(&mut c, "AI.CONFIG SCRIPT_RUNNERS p 0"),
+        "ERR RUNNERS must be an integer between 1 and 64"
+    );
+    assert_eq!(
+        qerr(&mut c, "AI.CONFIG SCRIPT_RUNNERS nosuch 2"),
+        "ERR script key is empty"
+    );
+    assert_eq!(
+        store(&mut c, "bad", &["RUNNERS", "x"], &["pid"], PIDS),
+        "ERR RUNNERS must be an integer between 1 and 64"
+    );
+    assert_eq!(
+        store(&mut c, "bad", &["LANGUAGE", "COBOL"], &["pid"], PIDS),
+        "ERR unknown script language 'COBOL' (PYTHON or R)"
+    );
+
+    // Deleting the script stops its runners.
+    let before = runner_pids(&s);
+    assert!(!before.is_empty());
+    assert_eq!(q::<i64>(&mut c, "DEL p").unwrap(), 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !runner_pids(&s).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(runner_pids(&s), Vec::<u32>::new());
+}
+
+#[test]
+fn big_tensors_cross_through_shared_memory() {
+    let s = Server::start();
+    let mut c = s.con();
+    assert_eq!(store(&mut c, "p", &[], &["echo"], PIDS), "OK");
+    let blob: Vec<u8> = (0..4 * 300_000u32).map(|i| (i % 251) as u8).collect();
+    let _: String = redis::cmd("AI.TENSORSET")
+        .arg("big")
+        .arg("FLOAT")
+        .arg(300_000)
+        .arg("BLOB")
+        .arg(&blob)
+        .query(&mut c)
+        .unwrap();
+    let _: String = redis::cmd("AI.TENSORSET")
+        .arg("small")
+        .arg("INT8")
+        .arg(3)
+        .arg("VALUES")
+        .arg(&[1, -2, 3])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        q::<String>(
+            &mut c,
+            "AI.SCRIPTEXECUTE p echo INPUTS 2 big small OUTPUTS 2 big2 small2"
+        )
+        .unwrap(),
+        "OK"
+    );
+    let back: Vec<u8> = q(&mut c, "AI.TENSORGET big2 BLOB").unwrap();
+    assert!(back == blob, "the 1.2 MB tensor came back changed");
+    assert_eq!(
+        q::<Vec<i64>>(&mut c, "AI.TENSORGET small2 VALUES").unwrap(),
+        [1, -2, 3]
+    );
+}
+
+const CRASHES: &str = r#"
+import ctypes, os, time
+import tensorcell
+
+def segv(tensors, keys, args):
+    ctypes.string_at(0)
+
+def exit3(tensors, keys, args):
+    os._exit(3)
+
+def sleep(tensors, keys, args):
+    time.sleep(3600)
+
+def stubborn(tensors, keys, args):
+    while True:
+        try:
+            time.sleep(3600)
+        except BaseException:
+            pass
+
+def hog(tensors, keys, args):
+    return bytearray(10 * 1024 ** 3)
+
+def bump(tensors, keys, args):
+    tensorcell.cells("bumps").update(lambda v: (v or 0) + 1)
+"#;
+
+#[test]
+fn crashes_and_runaways_fail_only_their_call() {
+    let s = Server::with_args(&["--script-memory-limit", "256mb"]);
+    let mut c = s.con();
+    let eps = ["segv", "exit3", "sleep", "stubborn", "hog", "bump"];
+    assert_eq!(store(&mut c, "x", &["RUNNERS", "2"], &eps, CRASHES), "OK");
+    let mut watcher = s.con();
+    watcher
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let cases = [
+        (
+            "segv",
+            "",
+            "ERR script runner died: killed by signal 11 (SIGSEGV)",
+        ),
+        ("exit3", "", "ERR script runner died: exited with code 3"),
+        ("sleep", " TIMEOUT 500", "ERR script timed out"),
+        ("stubborn", " TIMEOUT 300", "ERR script timed out"),
+        ("hog", "", "ERR script memory limit reached"),
+    ];
+    for (i, (f, extra, want)) in cases.into_iter().enumerate() {
+        let port = s.port;
+        let call = std::thread::spawn(move || {
+            let mut c2 = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            qerr(&mut c2, &format!("AI.SCRIPTEXECUTE x {f} KEYS 1 k{extra}"))
+        });
+        // The server answers while the call is failing (a 1 s read timeout on this connection).
+        assert_eq!(q::<String>(&mut watcher, "PING").unwrap(), "PONG", "{f}");
+        assert_eq!(call.join().unwrap(), want, "{f}");
+        assert_eq!(q::<String>(&mut watcher, "PING").unwrap(), "PONG", "{f}");
+        // The next call on the same script works.
+        assert_eq!(
+            q::<String>(&mut c, "AI.SCRIPTEXECUTE x bump KEYS 1 k").unwrap(),
+            "OK",
+            "after {f}"
+        );
+        assert_eq!(
+            q::<i64>(&mut c, "AI.CELLGET bumps").unwrap(),
+            i as i64 + 1,
+            "after {f}"
+        );
+    }
+    // Two crashes and one kill (the stubborn sleeper) were replaced; two interrupts, one kill.
+    assert_eq!(info_field(&mut c, "x", "restarts"), 3);
+    assert_eq!(info_field(&mut c, "x", "timeouts"), 2);
+    assert_eq!(info_field(&mut c, "x", "kills"), 1);
+    assert_eq!(info_field(&mut c, "x", "errors"), 5);
+}
+
+/// begin() sets the counter to 0 and keeps a handle in a global: every runner needs the global, none but
+/// the first may reset the counter.
+const COUNTER: &str = r#"# fastscore.input: json
+# fastscore.output: int
+import time
+import fastscore
+
+def begin():
+    global total, ids
+    total = fastscore.cells("total")
+    ids = fastscore.cells("ids")
+    total.set(0)
+    ids.set([])
+
+def action(rec):
+    time.sleep(0.01)
+    ids.update(lambda v: v if rec["id"] in v else v + [rec["id"]])
+    yield total.update(lambda v: v + 1)
+"#;
+
+#[test]
+fn shared_state_stays_exact_with_runners_killed_mid_run() {
+    let s = Server::start();
+    let mut c = s.con();
+    assert_eq!(
+        store(&mut c, "cnt", &["RUNNERS", "3"], &["action"], COUNTER),
+        "OK"
+    );
+    let (clients, per_client) = (4, 60);
+    let port = s.port;
+    let workers: Vec<_> = (0..clients)
+        .map(|w| {
+            std::thread::spawn(move || {
+                let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let mut died = 0;
+                for i in 0..per_client {
+                    let rec = format!("{{\"id\": {}}}", w * 1000 + i);
+                    // A call that died is retried: its update either committed or not, never half.
+                    loop {
+                        match redis::cmd("AI.SCORE")
+                            .arg("cnt")
+                            .arg("RECORDS")
+                            .arg(1)
+                            .arg(&rec)
+                            .query::<Vec<i64>>(&mut c)
+                        {
+                            Ok(_) => break,
+                            Err(e) => {
+                                let t = err_text(e);
+                                assert!(t.starts_with("ERR script runner died"), "{t}");
+                                died += 1;
+                            }
+                        }
+                    }
+                }
+                died
+            })
+        })
+        .collect();
+    // Kill runners while the clients run.
+    let mut killed = 0;
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(150));
+        if let Some(pid) = runner_pids(&s).first() {
+            kill9(*pid);
+            killed += 1;
+        }
+    }
+    let died: i64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert!(killed > 0);
+    let ids: Vec<i64> = serde_ids(&q::<String>(&mut c, "AI.CELLGET ids").unwrap());
+    assert_eq!(
+        ids.len(),
+        clients * per_client,
+        "every record applied exactly once"
+    );
+    let total: i64 = q(&mut c, "AI.CELLGET total").unwrap();
+    // A call killed after its update committed was retried: at most one extra update per death.
+    assert!(
+        total >= (clients * per_client) as i64 && total <= (clients * per_client) as i64 + died,
+        "total {total}, {died} calls died"
+    );
+    // begin() ran once: replacements and the other runners did not reset the counter.
+    assert!(total > 0);
+    assert!(info_field(&mut c, "cnt", "restarts") > 0);
+}
+
+fn serde_ids(json: &str) -> Vec<i64> {
+    let mut v: Vec<i64> = json
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .filter(|x| !x.trim().is_empty())
+        .map(|x| x.trim().parse().unwrap())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+#[test]
+fn a_script_user_cannot_read_the_servers_files() {
+    if !nix_is_root() {
+        eprintln!("SKIP a_script_user_cannot_read_the_servers_files: needs root to switch users");
+        return;
+    }
+    let dir = crate::common::TempDir::new();
+    let secret = dir.join("secret");
+    std::fs::write(&secret, "root only").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    // The runner must reach the file's directory to be refused by the file itself.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let src = format!(
+        "import os\nimport numpy as np\ndef peek(t, k, a):\n    open({:?}).read()\n\ndef who(t, k, a):\n    return np.array([os.getuid()], dtype=np.int64)\n",
+        secret.display().to_string()
+    );
+    let s = Server::with_args(&["--script-user", "nobody"]);
+    let mut c = s.con();
+    assert_eq!(store(&mut c, "peek", &[], &["peek", "who"], &src), "OK");
+    let e = qerr(&mut c, "AI.SCRIPTEXECUTE peek peek KEYS 1 k");
+    assert!(e.starts_with("ERR PermissionError"), "{e}");
+    assert_eq!(
+        q::<String>(&mut c, "AI.SCRIPTEXECUTE peek who KEYS 1 k OUTPUTS 1 uid").unwrap(),
+        "OK"
+    );
+    assert_eq!(
+        q::<Vec<i64>>(&mut c, "AI.TENSORGET uid VALUES").unwrap(),
+        [65534]
+    );
+    // Without script-user, the same script reads it (the server's own user).
+    let s2 = Server::start();
+    let mut c2 = s2.con();
+    assert_eq!(store(&mut c2, "peek", &[], &["peek", "who"], &src), "OK");
+    assert_eq!(
+        q::<String>(&mut c2, "AI.SCRIPTEXECUTE peek peek KEYS 1 k").unwrap(),
+        "OK"
+    );
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        .unwrap_or(false)
+}
