@@ -9,12 +9,13 @@
 //! while the shared state it would reset is kept (docs/runners.md).
 //!
 //! Layout: [`wire`] frames, [`process`] one OS process, [`call`] one request and its callbacks, [`host`] the
-//! callbacks' engine side, [`python`] how a language's runner starts.
+//! callbacks' engine side, [`python`] and [`r`] how each language's runner starts.
 
 pub mod call;
 pub mod host;
 pub mod process;
 pub mod python;
+pub mod r;
 pub mod wire;
 
 use std::collections::VecDeque;
@@ -35,17 +36,24 @@ use wire::{bstr, Out};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
     Python,
+    R,
 }
 
 impl Language {
     pub fn parse(name: &[u8]) -> Option<Language> {
-        name.eq_ignore_ascii_case(b"PYTHON")
-            .then_some(Language::Python)
+        if name.eq_ignore_ascii_case(b"PYTHON") {
+            Some(Language::Python)
+        } else if name.eq_ignore_ascii_case(b"R") {
+            Some(Language::R)
+        } else {
+            None
+        }
     }
 
     pub fn name(self) -> &'static str {
         match self {
             Language::Python => "PYTHON",
+            Language::R => "R",
         }
     }
 }
@@ -104,6 +112,7 @@ fn launch(language: Language, s: &Settings) -> Result<Launch, String> {
     };
     let mut l = match language {
         Language::Python => python::launch(s),
+        Language::R => r::launch(s),
     };
     l.user = user;
     Ok(l)

@@ -1,27 +1,42 @@
-//! One runner process: started with its socket as fd 3 and its shared-memory file as fd 4, read with a
-//! deadline, interrupted (SIGINT), killed (SIGKILL) and reaped, with a readable reason when it died.
+//! One runner process: started with its protocol channel on fd 3 and its shared-memory file as fd 4, read
+//! with a deadline, interrupted (SIGINT), killed (SIGKILL) and reaped, with a readable reason when it died.
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use command_fds::{CommandFdExt, FdMapping};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::wire::{take_frame, In};
 
-/// How to start a runner: the program, its arguments, extra environment, the source it reads on standard
-/// input, and the user it runs as.
+/// How the server and a runner exchange frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// One socketpair end as the runner's fd 3, both ways; the runner's code arrives on standard input,
+    /// which is then closed.
+    Socket,
+    /// For languages that cannot use a socket by descriptor (R opens `/dev/fd/N`, which Linux refuses for
+    /// sockets): requests on the runner's standard input, replies on fd 3, both pipes. The runner's code
+    /// comes first on standard input, as a `u32` length and the text.
+    Pipes,
+}
+
+/// How to start a runner: the program, its arguments, extra environment, its code, and the user it runs as.
 #[derive(Debug, Clone)]
 pub struct Launch {
     pub program: std::path::PathBuf,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
-    pub stdin: &'static str,
+    /// The runner's code, sent on standard input.
+    pub code: String,
+    pub transport: Transport,
     /// (uid, gid) to drop to (`script-user`).
     pub user: Option<(u32, u32)>,
 }
@@ -37,7 +52,9 @@ pub enum RecvError {
 
 pub struct Process {
     child: Child,
-    sock: UnixStream,
+    /// Where frames come from and go to (the same socket, or two pipes).
+    rx: File,
+    tx: File,
     pub shm: File,
     /// Bytes read that do not make a whole frame yet.
     pending: Vec<u8>,
@@ -46,9 +63,8 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts a runner. The socket and shared-memory file are the runner's only way back to the server.
+    /// Starts a runner. Its channel and shared-memory file are its only way back to the server.
     pub fn spawn(launch: &Launch, name: &str) -> Result<Process, String> {
-        let (ours, theirs) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
         let shm = nix::sys::memfd::memfd_create(
             c"tensorcell-runner",
             nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
@@ -56,11 +72,30 @@ impl Process {
         .map_err(|e| format!("memfd_create: {e}"))?;
         let shm = File::from(shm);
         let child_shm = shm.try_clone().map_err(|e| format!("dup: {e}"))?;
+        let io = |e: std::io::Error| format!("runner channel: {e}");
+        // (ours to read, ours to write, the child's fd 3, the child's stdin)
+        let (rx, tx, theirs, stdin): (OwnedFd, OwnedFd, OwnedFd, Stdio) = match launch.transport {
+            Transport::Socket => {
+                let (ours, theirs) = UnixStream::pair().map_err(io)?;
+                let rx = ours.try_clone().map_err(io)?;
+                (rx.into(), ours.into(), theirs.into(), Stdio::piped())
+            }
+            Transport::Pipes => {
+                let (req_r, req_w) = std::io::pipe().map_err(io)?;
+                let (rep_r, rep_w) = std::io::pipe().map_err(io)?;
+                (
+                    rep_r.into(),
+                    req_w.into(),
+                    rep_w.into(),
+                    Stdio::from(OwnedFd::from(req_r)),
+                )
+            }
+        };
         let mut cmd = Command::new(&launch.program);
         cmd.args(&launch.args)
             .arg(name)
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
+            .stdin(stdin)
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());
         if let Some((uid, gid)) = launch.user {
@@ -69,7 +104,7 @@ impl Process {
         }
         cmd.fd_mappings(vec![
             FdMapping {
-                parent_fd: theirs.into(),
+                parent_fd: theirs,
                 child_fd: 3,
             },
             FdMapping {
@@ -78,27 +113,38 @@ impl Process {
             },
         ])
         .map_err(|e| format!("runner descriptors: {e}"))?;
-        let mut child = cmd
+        let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", launch.program.display()))?;
-        // The runner's code arrives on standard input; closing it marks its end.
-        if let Some(mut stdin) = child.stdin.take() {
-            if let Err(e) = stdin.write_all(launch.stdin.as_bytes()) {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "{} did not take the runner code: {e}",
-                    launch.program.display()
-                ));
-            }
-        }
-        Ok(Process {
+        // The parent's copies of the child's ends went with `cmd`; drop it so EOF works both ways.
+        drop(cmd);
+        let mut p = Process {
             child,
-            sock: ours,
+            rx: File::from(rx),
+            tx: File::from(tx),
             shm,
             pending: Vec::new(),
             status: None,
-        })
+        };
+        let sent = match launch.transport {
+            Transport::Socket => {
+                let mut stdin = p.child.stdin.take().expect("piped");
+                stdin.write_all(launch.code.as_bytes())
+            }
+            Transport::Pipes => {
+                let mut pre = (launch.code.len() as u32).to_le_bytes().to_vec();
+                pre.extend_from_slice(launch.code.as_bytes());
+                p.tx.write_all(&pre)
+            }
+        };
+        if let Err(e) = sent {
+            p.kill();
+            return Err(format!(
+                "{} did not take the runner code: {e}",
+                launch.program.display()
+            ));
+        }
+        Ok(p)
     }
 
     pub fn pid(&self) -> u32 {
@@ -106,7 +152,7 @@ impl Process {
     }
 
     pub fn send(&mut self, frame: &[u8]) -> Result<(), String> {
-        self.sock.write_all(frame).map_err(|_| self.death_reason())
+        self.tx.write_all(frame).map_err(|_| self.death_reason())
     }
 
     /// The next message, waiting until `deadline` at most.
@@ -120,20 +166,20 @@ impl Process {
             if left.is_zero() {
                 return Err(RecvError::Timeout);
             }
-            let _ = self
-                .sock
-                .set_read_timeout(Some(left.max(Duration::from_micros(100))));
-            match self.sock.read(&mut chunk) {
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            let mut fds = [PollFd::new(self.rx.as_fd(), PollFlags::POLLIN)];
+            match poll(
+                &mut fds,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+            ) {
+                Ok(0) => continue,
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return Err(RecvError::Gone(self.death_reason())),
+            }
+            match self.rx.read(&mut chunk) {
                 Ok(0) => return Err(RecvError::Gone(self.death_reason())),
                 Ok(n) => self.pending.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    continue
-                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => return Err(RecvError::Gone(self.death_reason())),
             }

@@ -2,7 +2,7 @@
 //! which the server compiles in and hands over on standard input, so no file needs installing and the
 //! runner always matches the server.
 
-use super::process::Launch;
+use super::process::{Launch, Transport};
 use super::Settings;
 
 /// The Python runner's code.
@@ -37,7 +37,8 @@ pub fn launch(s: &Settings) -> Launch {
         program: interpreter(s),
         args: vec!["-c".into(), BOOT.into(), "tensorcell-runner".into()],
         env,
-        stdin: RUNNER,
+        code: RUNNER.to_string(),
+        transport: Transport::Socket,
         user: None,
     }
 }

@@ -26,7 +26,8 @@ pub const FASTSCORE_TYPES: [&str; 7] = [
     "int", "long", "float", "double", "string", "boolean", "json",
 ];
 
-/// Reads the smart comments; a script is a FastScore model when it has any, or defines `action` at top level.
+/// Reads the smart comments; a script is a FastScore model when it has any, or defines `action` at top level
+/// (in Python or R).
 pub fn fastscore_of(source: &[u8]) -> Result<Option<FastScore>, String> {
     let text = String::from_utf8_lossy(source);
     let mut fs = FastScore {
@@ -37,7 +38,11 @@ pub fn fastscore_of(source: &[u8]) -> Result<Option<FastScore>, String> {
     let mut any = false;
     for line in text.lines() {
         let Some(comment) = line.trim_start().strip_prefix('#') else {
-            any |= line.starts_with("def action(");
+            // Python's `def action(`, R's `action <- function(` (or `=`).
+            let compact: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+            any |= line.starts_with("def action(")
+                || compact.starts_with("action<-function(")
+                || compact.starts_with("action=function(");
             continue;
         };
         let Some((key, value)) = comment

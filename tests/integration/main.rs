@@ -11,6 +11,7 @@ mod models;
 mod persistence;
 mod protocol;
 mod pubsub;
+mod r_runners;
 mod replication;
 mod runners;
 mod score;

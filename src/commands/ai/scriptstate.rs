@@ -12,7 +12,7 @@ use crate::reply::Reply;
 pub fn scriptstate(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let key = args.bytes()?;
     let rest = args.rest();
-    if rest.len() % 2 != 0 {
+    if !rest.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     let mut list = Vec::new();

@@ -10,7 +10,7 @@ use crate::util::{eq_ic, lossy};
 
 pub fn replconf(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let pairs = args.rest();
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     for kv in pairs.chunks(2) {

@@ -53,7 +53,7 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         if pairs.len() < 2 {
             return Err(CmdError::Arity("config|set".into()));
         }
-        if pairs.len() % 2 != 0 {
+        if !pairs.len().is_multiple_of(2) {
             return Err(CmdError::Syntax);
         }
         // All or nothing: apply to a copy, swap it in only if every pair is valid.

@@ -15,7 +15,7 @@ use crate::state::{text, Pool};
 pub fn poolset(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let key = args.bytes()?;
     let pairs = args.rest();
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(CmdError::Arity(args.name()));
     }
     let mut values = Vec::with_capacity(pairs.len() / 2);

@@ -9,7 +9,7 @@ use crate::reply::Reply;
 
 pub fn mset(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let pairs = args.rest();
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(CmdError::Arity("mset".into()));
     }
     let mut effect = vec![word("MSET")];
