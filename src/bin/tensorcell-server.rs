@@ -40,6 +40,8 @@ fn main() {
     }
     let shared = Shared::new(config);
     tensorcell::runner::check_at_start();
+    // Scripts loaded from disk or received from a primary call back into this server.
+    tensorcell::commands::install_script_host(shared.clone());
     // A configured replica loads as one (no begin(), expired keys kept for its primary's DEL).
     if let Err(e) = tensorcell::repl::configure(&shared) {
         eprintln!("\n*** FATAL CONFIG FILE ERROR ***\n{e}");

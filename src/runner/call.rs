@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::host::{host, Host, HostValue};
+use super::host::{host, Host, HostValue, Swapped};
 use super::process::{Process, RecvError};
 use super::wire::{bstr, sbytes, In, Out};
 
@@ -58,8 +58,15 @@ pub fn exchange(
     limit: Duration,
     grace: Duration,
 ) -> Result<In, Failure> {
-    p.send(&frame).map_err(Failure::Died)?;
     let mut deadline = Instant::now() + limit;
+    match p.send(&frame, deadline) {
+        Ok(()) => {}
+        Err(RecvError::Gone(why)) => return Err(Failure::Died(why)),
+        Err(RecvError::Timeout) => {
+            p.kill();
+            return Err(Failure::TimedOut { killed: true });
+        }
+    }
     let mut interrupted = false;
     loop {
         let msg = match p.recv(deadline) {
@@ -102,7 +109,14 @@ pub fn exchange(
                 } else {
                     serve(&msg, p, mode)
                 };
-                p.send(&reply).map_err(Failure::Died)?;
+                match p.send(&reply, deadline + grace) {
+                    Ok(()) => {}
+                    Err(RecvError::Gone(why)) => return Err(Failure::Died(why)),
+                    Err(RecvError::Timeout) => {
+                        p.kill();
+                        return Err(Failure::TimedOut { killed: true });
+                    }
+                }
             }
         }
     }
@@ -168,13 +182,21 @@ fn callback(h: &dyn Host, msg: &In, p: &Process, mode: Mode) -> Result<Vec<u8>, 
         "cell_get" => opt_bytes(h.cell_get(&msg.bytes("name")?)?),
         "cell_swap" => {
             let (name, old, new) = (msg.bytes("name")?, msg.opt_bytes("old")?, msg.bytes("new")?);
-            Value::Bool(!live || h.cell_swap(&name, old.as_deref(), &new)?)
+            swapped(if live {
+                h.cell_swap(&name, old.as_deref(), &new)?
+            } else {
+                replayed(new)
+            })
         }
         "pool_get" => opt_bytes(h.pool_get(&msg.bytes("name")?, &msg.bytes("field")?)?),
         "pool_swap" => {
             let (name, field) = (msg.bytes("name")?, msg.bytes("field")?);
             let (old, new) = (msg.opt_bytes("old")?, msg.bytes("new")?);
-            Value::Bool(!live || h.pool_swap(&name, &field, old.as_deref(), &new)?)
+            swapped(if live {
+                h.pool_swap(&name, &field, old.as_deref(), &new)?
+            } else {
+                replayed(new)
+            })
         }
         "pool_keys" => Value::Array(
             h.pool_keys(&msg.bytes("name")?)?
@@ -189,6 +211,19 @@ fn callback(h: &dyn Host, msg: &In, p: &Process, mode: Mode) -> Result<Vec<u8>, 
         other => return Err(format!("unknown runner callback '{other}'")),
     };
     Ok(value_reply(p, v))
+}
+
+/// A swap's answer: `[done, text]` (text: what is stored now, null when unset).
+fn swapped(s: Swapped) -> Value {
+    json!([s.done, opt_bytes(s.text)])
+}
+
+/// A swap during a replayed `begin()`: reported done, nothing written.
+fn replayed(new: Vec<u8>) -> Swapped {
+    Swapped {
+        done: true,
+        text: Some(Bytes::from(new)),
+    }
 }
 
 /// A command's reply as the protocol carries it: text as JSON strings, binary as `{"$b": ...}`.

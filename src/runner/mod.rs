@@ -16,6 +16,7 @@ pub mod host;
 pub mod process;
 pub mod python;
 pub mod r;
+pub mod score;
 pub mod wire;
 
 use std::collections::VecDeque;
@@ -128,6 +129,8 @@ pub struct Spec {
     pub entry_points: Vec<String>,
     /// A FastScore model (its entry points take one datum; it may have begin/action/end).
     pub fastscore: bool,
+    /// Where the runners' callbacks record the cells and pools the script touches.
+    pub state: host::State,
 }
 
 /// Per-script runner counters (AI.INFO, INFO).
@@ -144,8 +147,12 @@ pub struct Stats {
     pub kills: AtomicU64,
 }
 
-/// A unit of work for one runner, run on its driver thread.
-pub type Task = Box<dyn FnOnce(&mut Runner) + Send>;
+/// A unit of work for one runner, run on its driver thread: any closure, or an AI.SCORE call (which the
+/// driver may batch with others, [`score`]).
+pub enum Task {
+    Run(Box<dyn FnOnce(&mut Runner) + Send>),
+    Score(score::ScoreJob),
+}
 
 struct Queue {
     tasks: VecDeque<Task>,
@@ -233,21 +240,26 @@ impl Runners {
         self.inner.ready.notify_one();
     }
 
-    /// Runs `f` on a runner and waits for it (a worker thread storing a script, start-up's `begin()`).
-    pub fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Runner) -> T + Send + 'static) -> T {
+    /// Runs `f` on a runner and waits for it (start-up's `begin()`); an error if the task panicked.
+    pub fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Runner) -> T + Send + 'static,
+    ) -> Result<T, String> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.submit(Box::new(move |r| {
+        self.submit(Task::Run(Box::new(move |r| {
             let _ = tx.send(f(r));
-        }));
-        rx.recv().expect("a runner task always answers")
+        })));
+        rx.recv()
+            .map_err(|_| "the script's runner task failed".to_string())
     }
 
-    /// Changes the runner count (AI.CONFIG SCRIPT_RUNNERS): new runners start at once when the script has
-    /// loaded; extra ones stop after their current call.
-    pub fn scale(&self, n: usize) {
+    /// Changes the runner count (AI.CONFIG SCRIPT_RUNNERS): new runners start at once when `start` and the
+    /// script has loaded (a replica applying the count only records it); extra ones stop after their
+    /// current call.
+    pub fn scale(&self, n: usize, start: bool) {
         let mut q = self.inner.queue.lock();
         q.target = n.max(1);
-        if self.inner.healthy.load(Relaxed) {
+        if start && self.inner.healthy.load(Relaxed) {
             grow(&self.inner, &mut q);
         }
         drop(q);
@@ -336,6 +348,7 @@ fn start_driver(inner: &Arc<Inner>, q: &mut Queue, index: usize) {
 
 /// A driver: owns one runner process, takes the script's tasks one at a time, keeps a runner ready.
 fn driver(inner: Arc<Inner>, index: usize) {
+    host::record_into(inner.spec.state.clone());
     let mut runner = Runner {
         inner: inner.clone(),
         proc: None,
@@ -363,18 +376,57 @@ fn driver(inner: Arc<Inner>, index: usize) {
         };
         let Some(task) = task else {
             // Start a runner before it is needed: after a scale-up, and after one died.
-            if runner.ensure().is_err() {
+            let started =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runner.ensure().is_ok()));
+            if !matches!(started, Ok(true)) {
                 runner.warm = false;
             }
             continue;
         };
+        let task = match task {
+            Task::Score(job) => Work::Score(batch(&inner, job)),
+            Task::Run(f) => Work::Run(f),
+        };
         inner.stats.busy.fetch_add(1, Relaxed);
-        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(&mut runner)));
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match task {
+            Work::Run(f) => f(&mut runner),
+            Work::Score(jobs) => score::run(&mut runner, jobs),
+        }));
         inner.stats.busy.fetch_sub(1, Relaxed);
         if ran.is_err() {
+            // The runner may be half-way through an exchange: never reuse it.
+            runner.lose();
             crate::warning!("a script task panicked on runner {index}; its client got an error");
         }
     }
+}
+
+enum Work {
+    Run(Box<dyn FnOnce(&mut Runner) + Send>),
+    Score(Vec<score::ScoreJob>),
+}
+
+/// `first` and the queued AI.SCORE calls that can share its request, in queue order.
+fn batch(inner: &Inner, first: score::ScoreJob) -> Vec<score::ScoreJob> {
+    let mut jobs = vec![first];
+    let mut q = inner.queue.lock();
+    let mut records = jobs[0].records.len();
+    let mut i = 0;
+    while i < q.tasks.len() {
+        let fits = match &q.tasks[i] {
+            Task::Score(j) => jobs[0].takes(j, jobs.len(), records),
+            Task::Run(_) => false,
+        };
+        if fits {
+            if let Some(Task::Score(j)) = q.tasks.remove(i) {
+                records += j.records.len();
+                jobs.push(j);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    jobs
 }
 
 /// What AI.SCORE replies per produced value.
@@ -398,6 +450,11 @@ pub struct Runner {
 impl Runner {
     /// The running process, started and loaded with the script if there is none.
     fn ensure(&mut self) -> Result<&mut Process, Failure> {
+        // A runner that died while idle (the OOM killer, a kill) is replaced before this call, which it
+        // must not fail.
+        if self.proc.as_mut().is_some_and(|p| p.exited()) {
+            self.lose();
+        }
         if self.proc.is_none() {
             self.proc = Some(self.start()?);
         }
@@ -458,11 +515,12 @@ impl Runner {
     }
 
     /// Sends one request (its header filled by `fill`) and waits for its answer, serving callbacks.
-    fn request(
+    pub(crate) fn request(
         &mut self,
         op: &str,
         fill: impl FnOnce(&mut Out) -> std::io::Result<()>,
         limit: Duration,
+        calls: usize,
     ) -> Result<wire::In, Failure> {
         let inner = self.inner.clone();
         let p = self.ensure()?;
@@ -472,17 +530,19 @@ impl Runner {
             out.frame()
         };
         let stats = &inner.stats;
-        stats.calls.fetch_add(1, Relaxed);
+        stats.calls.fetch_add(calls as u64, Relaxed);
         let result = call::exchange(p, frame, Mode::Live, limit, GRACE);
         if let Err(e) = &result {
-            stats.errors.fetch_add(1, Relaxed);
+            stats.errors.fetch_add(calls as u64, Relaxed);
             if matches!(e, Failure::TimedOut { .. }) {
                 stats.timeouts.fetch_add(1, Relaxed);
             }
             if matches!(e, Failure::TimedOut { killed: true }) {
                 stats.kills.fetch_add(1, Relaxed);
             }
-            if e.lost_runner() {
+            // R cannot drop an interrupt that arrived after it stopped: recycle an interrupted R runner.
+            let stale = matches!(e, Failure::TimedOut { .. }) && inner.spec.language == Language::R;
+            if e.lost_runner() || stale {
                 self.lose();
             }
         }
@@ -524,56 +584,15 @@ impl Runner {
                 Ok(())
             },
             limit,
+            1,
         )?;
         let shm = &self.proc.as_ref().ok_or(Failure::Died("gone".into()))?.shm;
         reply.tensors(shm).map_err(Failure::Script)
     }
 
-    /// AI.SCORE: the action over `records` (typed `input`), its outputs typed `output`, then `end()` at `eof`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn score(
-        &mut self,
-        action: &str,
-        records: &[Bytes],
-        input: &str,
-        output: &str,
-        eof: bool,
-        limit: Duration,
-    ) -> Result<Vec<Scored>, Failure> {
-        let reply = self.request(
-            "score",
-            |out| {
-                out.set("action", Value::String(action.into()))
-                    .set(
-                        "records",
-                        Value::Array(records.iter().map(|r| bstr(r)).collect()),
-                    )
-                    .set("input", Value::String(input.into()))
-                    .set("output", Value::String(output.into()))
-                    .set("eof", Value::Bool(eof));
-                Ok(())
-            },
-            limit,
-        )?;
-        let bad = || Failure::Script("runner message: bad score values".into());
-        reply.header["values"]
-            .as_array()
-            .ok_or_else(bad)?
-            .iter()
-            .map(|v| {
-                let kind = v[0].as_str().ok_or_else(bad)?;
-                Ok(match kind {
-                    "int" => Scored::Int(v[1].as_i64().ok_or_else(bad)?),
-                    "double" => Scored::Double(v[1].as_f64().ok_or_else(bad)?),
-                    _ => Scored::Text(v[1].as_str().ok_or_else(bad)?.to_string()),
-                })
-            })
-            .collect()
-    }
-
     /// Runs `begin()` live (start-up, for a script loaded from disk), whatever the runner's own load did.
     pub fn begin(&mut self, limit: Duration) -> Result<(), Failure> {
-        self.request("begin", |_| Ok(()), limit).map(|_| ())
+        self.request("begin", |_| Ok(()), limit, 1).map(|_| ())
     }
 }
 

@@ -91,10 +91,30 @@ impl Process {
                 )
             }
         };
+        if let (Transport::Pipes, Some((uid, gid))) = (launch.transport, launch.user) {
+            // The runner opens its reply pipe by path (`/dev/fd/3`), which checks the pipe's owner.
+            nix::unistd::fchown(
+                &theirs,
+                Some(nix::unistd::Uid::from_raw(uid)),
+                Some(nix::unistd::Gid::from_raw(gid)),
+            )
+            .map_err(|e| format!("runner channel: {e}"))?;
+        }
+        // Frames are written with a deadline: a runner that stops reading cannot hold its driver.
+        nix::fcntl::fcntl(
+            &tx,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .map_err(|e| format!("runner channel: {e}"))?;
         let mut cmd = Command::new(&launch.program);
         cmd.args(&launch.args)
-            .arg(name)
+            // A key is client input: no NUL may reach an argument.
+            .arg(name.replace('\0', "?"))
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
+            // How a runner knows its parent (it exits when that is gone).
+            .env("TENSORCELL_PID", std::process::id().to_string())
+            // Its own process group: a terminal's Ctrl-C does not reach it, and a kill takes what it started.
+            .process_group(0)
             .stdin(stdin)
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());
@@ -151,8 +171,30 @@ impl Process {
         self.child.id()
     }
 
-    pub fn send(&mut self, frame: &[u8]) -> Result<(), String> {
-        self.tx.write_all(frame).map_err(|_| self.death_reason())
+    /// Writes a frame, waiting until `deadline` at most for the runner to read.
+    pub fn send(&mut self, frame: &[u8], deadline: Instant) -> Result<(), RecvError> {
+        let mut at = 0;
+        while at < frame.len() {
+            match self.tx.write(&frame[at..]) {
+                Ok(0) => return Err(RecvError::Gone(self.death_reason())),
+                Ok(n) => at += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(RecvError::Timeout);
+                    }
+                    let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+                    let mut fds = [PollFd::new(self.tx.as_fd(), PollFlags::POLLOUT)];
+                    let _ = poll(
+                        &mut fds,
+                        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+                    );
+                }
+                Err(_) => return Err(RecvError::Gone(self.death_reason())),
+            }
+        }
+        Ok(())
     }
 
     /// The next message, waiting until `deadline` at most.
@@ -180,7 +222,15 @@ impl Process {
             match self.rx.read(&mut chunk) {
                 Ok(0) => return Err(RecvError::Gone(self.death_reason())),
                 Ok(n) => self.pending.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                // The socket's descriptors share O_NONBLOCK with the writing side.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+                    ) =>
+                {
+                    continue
+                }
                 Err(_) => return Err(RecvError::Gone(self.death_reason())),
             }
         }
@@ -191,9 +241,10 @@ impl Process {
         let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGINT);
     }
 
-    /// Kills the runner and reaps it.
+    /// Kills the runner (and whatever it started: its process group) and reaps it.
     pub fn kill(&mut self) {
         if self.status.is_none() {
+            let _ = kill(Pid::from_raw(-(self.child.id() as i32)), Signal::SIGKILL);
             let _ = self.child.kill();
             self.status = self.child.wait().ok();
         }

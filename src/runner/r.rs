@@ -53,7 +53,11 @@ pub fn launch(s: &Settings) -> Launch {
     Launch {
         program,
         args,
-        env: vec![("R_LIBS_USER".into(), String::new())],
+        // UTF-8 whatever the server's locale: headers are UTF-8 JSON.
+        env: vec![
+            ("R_LIBS_USER".into(), String::new()),
+            ("LC_ALL".into(), "C.UTF-8".into()),
+        ],
         code,
         transport: Transport::Pipes,
         user: None,

@@ -124,6 +124,11 @@ impl In {
             Some((a.first()?.as_u64()?, a.get(1)?.as_u64()? as usize))
         };
         if let Some((at, n)) = r.get("$shm").and_then(pair) {
+            // The runner says where and how much: never more than the file holds.
+            let size = shm.metadata().map(|m| m.len()).unwrap_or(0);
+            if n > MAX_FRAME || at.saturating_add(n as u64) > size {
+                return Err("runner message: shared-memory reference past the file's end".into());
+            }
             let mut data = vec![0; n];
             shm.read_exact_at(&mut data, at)
                 .map_err(|e| format!("runner shared memory: {e}"))?;

@@ -9,7 +9,7 @@ use crate::model::RunStats;
 use crate::runner::{Language, Runner, Runners, Spec};
 use crate::tensor::Tensor;
 
-pub use crate::runner::host::{host, set_host, Host, HostValue};
+pub use crate::runner::host::{host, set_host, touched, Host, HostValue, State, Swapped};
 pub use crate::runner::Scored;
 
 /// FastScore model settings read from the script's smart comments (`# fastscore.input: int`, ...).
@@ -86,33 +86,6 @@ pub fn state_kind(name: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// The cells and pools a script has touched (its *state*, what a snapshot of it captures): (kind, name)
-/// with kind `cell` or `pool`.
-pub type State =
-    std::sync::Arc<parking_lot::Mutex<std::collections::BTreeSet<(&'static str, Bytes)>>>;
-
-thread_local! {
-    /// The state of the script running on this thread, if any.
-    static RECORDING: std::cell::RefCell<Option<State>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Runs `f` with `state` recording what the script touches on this thread.
-fn recording<T>(state: &State, f: impl FnOnce() -> T) -> T {
-    RECORDING.with(|r| *r.borrow_mut() = Some(state.clone()));
-    let out = f();
-    RECORDING.with(|r| *r.borrow_mut() = None);
-    out
-}
-
-/// Notes that the running script (if any) used a cell or pool (the host calls this).
-pub fn touched(kind: &'static str, name: &[u8]) {
-    RECORDING.with(|r| {
-        if let Some(state) = r.borrow().as_ref() {
-            state.lock().insert((kind, Bytes::copy_from_slice(name)));
-        }
-    });
-}
-
 /// A stored script.
 #[derive(Debug)]
 pub struct Script {
@@ -158,7 +131,8 @@ impl Script {
         f: impl FnOnce(&std::sync::Arc<Script>, &mut Runner) + Send + 'static,
     ) {
         let me = self.clone();
-        self.runners.submit(Box::new(move |r| f(&me, r)));
+        self.runners
+            .submit(crate::runner::Task::Run(Box::new(move |r| f(&me, r))));
     }
 
     /// Runs `func(tensors, keys, args)` on `runner`; a call still running after `limit` is interrupted
@@ -172,37 +146,43 @@ impl Script {
         args: &[Bytes],
         limit: std::time::Duration,
     ) -> Result<Vec<Tensor>, String> {
-        recording(&self.state, || {
-            runner
-                .call(func, tensors, keys, args, limit)
-                .map_err(|f| f.message())
-        })
+        runner
+            .call(func, tensors, keys, args, limit)
+            .map_err(|f| f.message())
     }
 
-    /// AI.SCORE: runs the FastScore action over `records`, then `end()` when `eof`.
+    /// AI.SCORE: queues the FastScore action over `records` (then `end()` when `eof`); `done` gets the
+    /// values on the runner's driver thread. Calls waiting together may share one request to a runner.
     pub fn score(
-        &self,
-        runner: &mut Runner,
-        action: &str,
-        records: &[Bytes],
+        self: &std::sync::Arc<Self>,
+        action: String,
+        records: Vec<Bytes>,
         eof: bool,
         limit: std::time::Duration,
-    ) -> Result<Vec<Scored>, String> {
+        done: impl FnOnce(&std::sync::Arc<Script>, Result<Vec<Scored>, String>) + Send + 'static,
+    ) -> Result<(), String> {
         let Some(fs) = &self.fastscore else {
             return Err(
                 "ERR the script is not a FastScore model (no action, no fastscore comments)".into(),
             );
         };
-        recording(&self.state, || {
-            runner
-                .score(action, records, &fs.input, &fs.output, eof, limit)
-                .map_err(|f| f.message())
-        })
+        let me = self.clone();
+        self.runners
+            .submit(crate::runner::Task::Score(crate::runner::score::ScoreJob {
+                action,
+                records,
+                input: fs.input.clone(),
+                output: fs.output.clone(),
+                eof,
+                limit,
+                done: Box::new(move |_runner, result| done(&me, result.map_err(|f| f.message()))),
+            }));
+        Ok(())
     }
 
     /// Loads the script in `runner` (started now if it has none): its errors are the store's.
     pub fn load(&self, runner: &mut Runner) -> Result<(), String> {
-        recording(&self.state, || runner.load().map_err(|f| f.message()))
+        runner.load().map_err(|f| f.message())
     }
 
     /// Runs a FastScore model's `begin()` for effect (once at start-up on a primary that loaded it from
@@ -211,9 +191,8 @@ impl Script {
         if self.fastscore.is_none() {
             return Ok(());
         }
-        let me = self.clone();
         self.runners
-            .run(move |r| recording(&me.state, || r.begin(limit).map_err(|f| f.message())))
+            .run(move |r| r.begin(limit).map_err(|f| f.message()))?
     }
 }
 
@@ -232,7 +211,9 @@ fn build(p: Parts, begin: bool) -> Result<Script, String> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let id = NEXT_ID.fetch_add(1, Relaxed);
     let fastscore = fastscore_of(&p.source)?;
+    let state = State::default();
     let spec = Spec {
+        state: state.clone(),
         name: String::from_utf8_lossy(&p.key).into_owned(),
         language: p.language,
         source: p.source.clone(),
@@ -246,7 +227,7 @@ fn build(p: Parts, begin: bool) -> Result<Script, String> {
         entry_points: p.entry_points,
         source: p.source,
         fastscore,
-        state: State::default(),
+        state,
         stats: RunStats::default(),
         runners: Runners::new(spec, p.runners, begin),
     })

@@ -325,3 +325,31 @@ fn r_scripts_persist_with_their_language_and_respect_the_memory_limit() {
         [8]
     );
 }
+
+#[test]
+fn r_runners_run_as_script_user() {
+    if !have_r() {
+        return;
+    }
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    if !root {
+        eprintln!("SKIP r_runners_run_as_script_user: needs root to switch users");
+        return;
+    }
+    let s = Server::with_args(&["--script-user", "nobody"]);
+    let mut c = s.con();
+    let src =
+        "who <- function(t, k, a) array(as.integer(system('id -u', intern = TRUE)), dim = 1)\n";
+    assert_eq!(store(&mut c, "who", "R", &["who"], src), "OK");
+    assert_eq!(
+        q::<String>(&mut c, "AI.SCRIPTEXECUTE who who KEYS 1 k OUTPUTS 1 uid").unwrap(),
+        "OK"
+    );
+    assert_eq!(
+        q::<Vec<i64>>(&mut c, "AI.TENSORGET uid VALUES").unwrap(),
+        [65534]
+    );
+}

@@ -447,3 +447,49 @@ fn nix_is_root() -> bool {
         .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
         .unwrap_or(false)
 }
+
+/// Calls that wait together for one runner share a request (one record set each): every call still gets
+/// its own outputs, and a bad record fails its call only.
+#[test]
+fn waiting_score_calls_share_a_runner_request_but_not_their_errors() {
+    let s = Server::start();
+    let mut c = s.con();
+    let src = "# fastscore.input: int\n# fastscore.output: int\nimport time\n\
+               def action(x):\n    time.sleep(0.02)\n    yield x * 10\n";
+    assert_eq!(store(&mut c, "slow", &[], &["action"], src), "OK");
+    let port = s.port;
+    let calls: Vec<_> = (0..12)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let rec = if i == 5 {
+                    "x".to_string()
+                } else {
+                    i.to_string()
+                };
+                let r: redis::RedisResult<Vec<i64>> = redis::cmd("AI.SCORE")
+                    .arg("slow")
+                    .arg("RECORDS")
+                    .arg(2)
+                    .arg(&rec)
+                    .arg(i + 100)
+                    .query(&mut c);
+                (i, r.map_err(err_text))
+            })
+        })
+        .collect();
+    for t in calls {
+        let (i, r) = t.join().unwrap();
+        if i == 5 {
+            assert_eq!(r.unwrap_err(), "ERR record 1: expected int");
+        } else {
+            assert_eq!(r.unwrap(), [i * 10, (i + 100) * 10], "call {i}");
+        }
+    }
+    // Every call is counted, batched or not.
+    assert_eq!(info_field(&mut c, "slow", "calls"), 12);
+    assert_eq!(info_field(&mut c, "slow", "errors"), 1);
+}

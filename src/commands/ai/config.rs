@@ -78,7 +78,8 @@ fn script_runners(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         Some(_) => return Err(CmdError::WrongType),
         None => return Err(CmdError::err("script key is empty")),
     };
-    script.runners.scale(n);
+    // A replica (or the AOF at start-up) records the count; runners start where scripts run.
+    script.runners.scale(n, !ctx.session.replaying);
     Ok(Outcome::new(Reply::OK)
         .effect(vec![
             Bytes::from_static(b"AI.CONFIG"),

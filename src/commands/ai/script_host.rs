@@ -15,7 +15,7 @@ use crate::commands::{lookup, word, Effects, Event, Events};
 use crate::config::notify;
 use crate::keyspace::Value;
 use crate::reply::Reply;
-use crate::script::{Host, HostValue};
+use crate::script::{Host, HostValue, Swapped};
 use crate::session::Session;
 use crate::shared::Shared;
 use crate::state::{self, Cell, Pool};
@@ -145,7 +145,7 @@ impl Host for EngineHost {
         })
     }
 
-    fn cell_swap(&self, name: &[u8], old: Option<&[u8]>, new: &[u8]) -> Result<bool, String> {
+    fn cell_swap(&self, name: &[u8], old: Option<&[u8]>, new: &[u8]) -> Result<Swapped, String> {
         crate::script::touched("cell", name);
         let value = state::parse(new).ok_or("ERR invalid JSON value")?;
         let key = Bytes::copy_from_slice(name);
@@ -162,10 +162,15 @@ impl Host for EngineHost {
                     _ => None,
                 };
                 if text.as_deref() != old {
-                    return (Ok(false), Effects::new(), Events::new());
+                    let miss = Swapped { done: false, text };
+                    return (Ok(miss), Effects::new(), Events::new());
                 }
                 let canonical = state::text(&value);
                 db.set(key.clone(), Value::Cell(Arc::new(Cell { value })), None);
+                let done = Swapped {
+                    done: true,
+                    text: Some(canonical.clone()),
+                };
                 let effect = vec![word("AI.CELLSET"), key.clone(), canonical];
                 let event = Event {
                     class: notify::MODULE,
@@ -173,7 +178,7 @@ impl Host for EngineHost {
                     key,
                 };
                 (
-                    Ok(true),
+                    Ok(done),
                     Effects::from_elem(effect, 1),
                     Events::from_elem(event, 1),
                 )
@@ -199,7 +204,7 @@ impl Host for EngineHost {
         field: &[u8],
         old: Option<&[u8]>,
         new: &[u8],
-    ) -> Result<bool, String> {
+    ) -> Result<Swapped, String> {
         crate::script::touched("pool", name);
         let value = state::parse(new).ok_or("ERR invalid JSON value")?;
         let (key, field) = (Bytes::copy_from_slice(name), Bytes::copy_from_slice(field));
@@ -217,10 +222,16 @@ impl Host for EngineHost {
                     Some(Value::Pool(p)) => p.clone(),
                     _ => Arc::new(Pool::default()),
                 };
-                if pool.fields.get(&field).map(state::text).as_deref() != old {
-                    return (Ok(false), Effects::new(), Events::new());
+                let text = pool.fields.get(&field).map(state::text);
+                if text.as_deref() != old {
+                    let miss = Swapped { done: false, text };
+                    return (Ok(miss), Effects::new(), Events::new());
                 }
                 let canonical = state::text(&value);
+                let done = Swapped {
+                    done: true,
+                    text: Some(canonical.clone()),
+                };
                 db.remove(&key);
                 Arc::make_mut(&mut pool).set(field.clone(), value);
                 db.set(key.clone(), Value::Pool(pool), expire_at);
@@ -231,7 +242,7 @@ impl Host for EngineHost {
                     key,
                 };
                 (
-                    Ok(true),
+                    Ok(done),
                     Effects::from_elem(effect, 1),
                     Events::from_elem(event, 1),
                 )

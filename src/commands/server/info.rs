@@ -204,9 +204,15 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             );
             for p in &pools {
                 // One line per script, as Redis's keyspace lines: `ai_script_<key>:runners=2,alive=2,...`.
+                // A key is client input: no line breaks or separators in INFO's field names.
+                let name: String = p
+                    .name
+                    .chars()
+                    .map(|c| if c.is_control() || c == ':' { '_' } else { c })
+                    .collect();
                 line(
                     out,
-                    &format!("ai_script_{}", p.name),
+                    &format!("ai_script_{name}"),
                     format!(
                         "language={},runners={},alive={},busy={},restarts={},calls={},errors={},timeouts={},kills={}",
                         p.language.name(),

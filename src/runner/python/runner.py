@@ -16,6 +16,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import types
 
 SHM_MIN = 4096  # tensors of at least this many bytes cross through the shared-memory file
@@ -51,8 +52,8 @@ try:
     ctypes.CDLL(None).prctl(1, signal.SIGKILL)
 except (OSError, AttributeError):
     pass
-if os.getppid() == 1:
-    sys.exit(0)
+if str(os.getppid()) != os.environ.get("TENSORCELL_PID", str(os.getppid())):
+    sys.exit(0)  # the server ended before this runner set the signal up
 
 
 # ---- frames --------------------------------------------------------------------------------------------------
@@ -90,8 +91,9 @@ def _shm_view(off, n):
     global _shm
     if _shm is None or off + n > len(_shm):
         size = os.fstat(_shm_fd).st_size
-        if _shm is not None:
-            _shm.close()
+        old, _shm = _shm, None  # never left pointing at a closed map
+        if old is not None:
+            old.close()
         _shm = mmap.mmap(_shm_fd, size)
     return memoryview(_shm)[off:off + n]
 
@@ -105,8 +107,9 @@ def _shm_write(off, data):
         if end > size:
             size = max(end, 2 * size, 1 << 20)
             os.ftruncate(_shm_fd, size)
-        if _shm is not None:
-            _shm.close()
+        old, _shm = _shm, None
+        if old is not None:
+            old.close()
         _shm = mmap.mmap(_shm_fd, size)
     _shm[off:end] = data
 
@@ -119,15 +122,19 @@ def _blob(ref, blobs):
     return blobs[off:off + n]
 
 
+_lock = threading.RLock()  # a script's own threads may call back too: one exchange at a time
+
+
 def _exchange(header, blobs=()):
     """A call back into the server from the script's code; the server's answer is returned."""
-    was_user = _Flags.user
-    _Flags.user = False  # a SIGINT now must not cut a frame in half
-    try:
-        _send(header, blobs)
-        reply, rblobs = _recv()
-    finally:
-        _Flags.user = was_user
+    with _lock:
+        was_user = _Flags.user
+        _Flags.user = False  # a SIGINT now must not cut a frame in half
+        try:
+            _send(header, blobs)
+            reply, rblobs = _recv()
+        finally:
+            _Flags.user = was_user
     if _Flags.interrupted and was_user:
         _Flags.interrupted = False
         raise ScriptTimedOut()
@@ -147,7 +154,9 @@ class _HostError(RuntimeError):
 _np = None
 _DT = {"FLOAT": "float32", "DOUBLE": "float64", "INT8": "int8", "INT16": "int16", "INT32": "int32",
        "INT64": "int64", "UINT8": "uint8", "UINT16": "uint16", "BOOL": "bool"}
-_BACK = {v: k for k, v in _DT.items()}
+_NP_DT = {}  # tensor type -> little-endian numpy dtype
+_NP_BACK = {}  # numpy dtype (either byte order) -> tensor type
+_BY_NAME = {v: k for k, v in _DT.items()}  # numpy dtype name -> tensor type (other spellings of a dtype)
 
 
 def _numpy():
@@ -158,6 +167,11 @@ def _numpy():
         except ImportError as e:
             raise RuntimeError(f"scripts with tensors need numpy, which this runner's Python ({sys.executable}) "
                                f"cannot import ({e}): install it, or set script-venv to a virtualenv that has it")
+        for name, np_name in _DT.items():
+            little = numpy.dtype(np_name).newbyteorder("<")
+            _NP_DT[name] = little
+            _NP_BACK[little] = name
+            _NP_BACK[numpy.dtype(np_name).newbyteorder(">")] = name
         _np = numpy
     return _np
 
@@ -169,7 +183,7 @@ def _to_array(t, blobs):
     if t["dtype"] == "STRING":
         items = bytes(data).split(b"\0")[:-1] if len(data) else []
         return np.array([s.decode("utf-8", "replace") for s in items], dtype=object).reshape(shape)
-    return np.frombuffer(data, dtype=np.dtype(_DT[t["dtype"]]).newbyteorder("<")).reshape(shape).copy()
+    return np.frombuffer(data, dtype=_NP_DT[t["dtype"]]).reshape(shape).copy()
 
 
 class _Out:
@@ -185,10 +199,10 @@ class _Out:
             flat = [v.decode() if isinstance(v, bytes) else str(v) for v in a.reshape(-1)]
             dtype, data = "STRING", b"".join(s.encode() + b"\0" for s in flat)
         else:
-            dtype = _BACK.get(a.dtype.name)
+            dtype = _NP_BACK.get(a.dtype) or _BY_NAME.get(a.dtype.name)
             if dtype is None:
                 raise TypeError(f"output {i} has numpy dtype {a.dtype.name}, which no tensor type holds")
-            data = memoryview(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))).cast("B")
+            data = memoryview(np.ascontiguousarray(a, dtype=_NP_DT[dtype])).cast("B")
         n = len(data)
         if n >= SHM_MIN:
             _shm_write(self.shm, data)
@@ -263,7 +277,50 @@ def _load(text):
 
 
 def _dump(v):
-    return _s(json.dumps(v, separators=(",", ":")).encode())
+    return _s(json.dumps(v, separators=(",", ":"), allow_nan=False).encode())
+
+
+# The JSON text each cell (and pool field) held when this runner last saw it. An update swaps against it
+# directly, one round trip instead of a read and a swap; when another runner wrote meanwhile the swap fails,
+# answers with the current text, and the update retries from that.
+_seen = {}
+_SEEN_MAX = 100_000  # past this many cells and fields, start over (it is only a hint)
+
+
+def _remember(key, text):
+    if len(_seen) >= _SEEN_MAX:
+        _seen.clear()
+    _seen[key] = text
+
+
+def _update(key, read, swap, fn):
+    known = key in _seen
+    old = _seen[key] if known else read()
+    while True:
+        try:
+            new = fn(_load(old))
+        except Exception:
+            if not known:
+                raise
+            # `fn` may fail on a value that is no longer current: read and try again before failing.
+            known, old = False, read()
+            continue
+        done, text = swap(old, _dump(new))
+        _remember(key, text)
+        if done:
+            return new
+        known, old = False, text
+
+
+def _set(key, read, swap, v):
+    new = _dump(v)
+    old = _seen[key] if key in _seen else read()
+    while True:
+        done, text = swap(old, new)
+        _remember(key, text)
+        if done:
+            return
+        old = text
 
 
 class Cell:
@@ -271,22 +328,25 @@ class Cell:
 
     def __init__(self, name):
         self.name = _s(_arg(name))
+        self._key = ("c", self.name)
+
+    def _read(self):
+        text = _get("cell_get", name=self.name)
+        _remember(self._key, text)
+        return text
+
+    def _swap(self, old, new):
+        return _get("cell_swap", name=self.name, old=old, new=new)
 
     @property
     def value(self):
-        return _load(_get("cell_get", name=self.name))
+        return _load(self._read())
 
     def set(self, v):
-        new = _dump(v)
-        while not _get("cell_swap", name=self.name, old=_get("cell_get", name=self.name), new=new):
-            pass
+        _set(self._key, self._read, self._swap, v)
 
     def update(self, fn):
-        while True:
-            old = _get("cell_get", name=self.name)
-            new = fn(_load(old))
-            if _get("cell_swap", name=self.name, old=old, new=_dump(new)):
-                return new
+        return _update(self._key, self._read, self._swap, fn)
 
 
 class Pool:
@@ -295,28 +355,37 @@ class Pool:
     def __init__(self, name):
         self.name = _s(_arg(name))
 
+    def _ops(self, k):
+        k = _s(_arg(k))
+        key = ("p", self.name, k)
+
+        def read():
+            text = _get("pool_get", name=self.name, field=k)
+            _remember(key, text)
+            return text
+
+        def swap(old, new):
+            return _get("pool_swap", name=self.name, field=k, old=old, new=new)
+
+        return key, read, swap
+
     def get(self, k, default=None):
-        v = _get("pool_get", name=self.name, field=_s(_arg(k)))
+        _, read, _ = self._ops(k)
+        v = read()
         return default if v is None else _load(v)
 
     def set(self, k, v):
-        k, new = _s(_arg(k)), _dump(v)
-        while not _get("pool_swap", name=self.name, field=k, old=_get("pool_get", name=self.name, field=k),
-                       new=new):
-            pass
+        _set(*self._ops(k), v)
 
     def update(self, k, fn):
-        k = _s(_arg(k))
-        while True:
-            old = _get("pool_get", name=self.name, field=k)
-            new = fn(_load(old))
-            if _get("pool_swap", name=self.name, field=k, old=old, new=_dump(new)):
-                return new
+        return _update(*self._ops(k), fn)
 
     def keys(self):
         return [_b(k).decode("utf-8", "replace") for k in _get("pool_keys", name=self.name)]
 
     def delete(self, k):
+        key, _, _ = self._ops(k)
+        _seen.pop(key, None)
         return _get("pool_delete", name=self.name, field=_s(_arg(k)))
 
 
@@ -343,6 +412,9 @@ class ReplyError(Exception):
     """An error whose message is the reply (no exception type in front)."""
 
 
+_INF = float("inf")
+
+
 def _record(i, raw, t):
     try:
         s = raw.decode("utf-8")
@@ -365,14 +437,19 @@ def _record(i, raw, t):
 
 
 def _encode(v, t):
+    if hasattr(v, "item") and type(v).__module__ == "numpy":
+        v = v.item()  # a numpy scalar (a model's prediction) as the Python value it holds
     if t in ("int", "long"):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v:
+        if (isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (_INF, -_INF)
+                or int(v) != v or not -2 ** 63 <= int(v) < 2 ** 63):
             raise ReplyError(f"the action produced {v!r}, which is not {t}")
         return ["int", int(v)]
     if t in ("float", "double"):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ReplyError(f"the action produced {v!r}, which is not {t}")
-        return ["double", float(v)]
+        v = float(v)
+        # JSON has no NaN or infinity: those travel as their text (RESP3 doubles have them).
+        return ["double", v if v == v and v not in (_INF, -_INF) else repr(v)]
     if t == "string":
         if not isinstance(v, str):
             raise ReplyError(f"the action produced {v!r}, which is not string")
@@ -382,7 +459,7 @@ def _encode(v, t):
             raise ReplyError(f"the action produced {v!r}, which is not boolean")
         return ["int", int(v)]
     try:
-        return ["json", json.dumps(v, separators=(",", ":"))]
+        return ["json", json.dumps(v, separators=(",", ":"), allow_nan=False)]
     except (TypeError, ValueError):
         raise ReplyError(f"the action produced {v!r}, which is not json") from None
 
@@ -449,20 +526,32 @@ def _call(req, blobs):
 
 
 def _score(req, blobs):
+    """The action over each record set (one per AI.SCORE call in the batch); a set that fails answers its
+    error and the next set runs."""
     fn = getattr(_module, req["action"], None)
     if not callable(fn):
         raise ReplyError(f"the script has no function {req['action']}")
     tin, tout = req["input"], req["output"]
-    out = []
-    for i, raw in enumerate(req["records"], 1):
-        r = fn(_record(i, _b(raw), tin))
-        if inspect.isgenerator(r):
-            out.extend(_encode(v, tout) for v in r)
-        elif r is not None:
-            out.append(_encode(r, tout))
+    records = req["records"]
+    results, at = [], 0
+    for n in req.get("sets") or [len(records)]:
+        out = []
+        try:
+            for i, raw in enumerate(records[at:at + n], 1):
+                r = fn(_record(i, _b(raw), tin))
+                if inspect.isgenerator(r):
+                    out.extend(_encode(v, tout) for v in r)
+                elif r is not None:
+                    out.append(_encode(r, tout))
+            results.append({"values": out})
+        except (ScriptTimedOut, MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            results.append({"error": _err_text(e)})
+        at += n
     if req["eof"] and callable(getattr(_module, "end", None)):
         _module.end()
-    return {"op": "result", "values": out}, ()
+    return {"op": "result", "results": results}, ()
 
 
 def _begin_req(req, blobs):

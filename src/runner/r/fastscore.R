@@ -19,53 +19,71 @@ Pool <- function(name) structure(list(name = .tc_bstr(name)), class = "fastscore
 .fs_field <- function(key) .tc_bstr(as.character(key))
 
 Get <- function(x, key = NULL) {
+  ops <- if (inherits(x, "fastscore_pool")) .fs_ops(x, key) else .fs_ops(x)
+  .tc_load(ops$read())
+}
+
+# The JSON text each cell (and pool field) held when this runner last saw it: an update swaps against it
+# directly, one round trip; a swap that finds another value answers with it, and the update retries.
+.fs_seen <- new.env()
+
+.fs_ops <- function(x, key) {
   if (inherits(x, "fastscore_pool")) {
-    .tc_load(.tc_call(list(op = "pool_get", name = x$name, field = .fs_field(key))))
+    field <- .fs_field(key)
+    id <- paste0("p\u0001", x$name, "\u0001", field)
+    read <- function() .tc_call(list(op = "pool_get", name = x$name, field = field))
+    swap <- function(old, new) .tc_call(list(op = "pool_swap", name = x$name, field = field, old = old, new = new))
   } else {
-    .tc_load(.tc_call(list(op = "cell_get", name = x$name)))
+    id <- paste0("c\u0001", x$name)
+    read <- function() .tc_call(list(op = "cell_get", name = x$name))
+    swap <- function(old, new) .tc_call(list(op = "cell_swap", name = x$name, old = old, new = new))
+  }
+  list(id = id, read = function() { t <- read(); .fs_remember(id, t); t }, swap = swap)
+}
+
+.fs_remember <- function(id, text) assign(id, list(text), envir = .fs_seen)
+
+.fs_update <- function(ops, fn) {
+  known <- exists(ops$id, envir = .fs_seen, inherits = FALSE)
+  old <- if (known) get(ops$id, envir = .fs_seen)[[1]] else ops$read()
+  repeat {
+    value <- tryCatch(fn(.tc_load(old)), error = function(e) {
+      if (!known) stop(e)
+      structure(list(), class = "fs_stale")
+    })
+    if (inherits(value, "fs_stale")) {
+      # `fn` failed on a value that may no longer be current: read and try again before failing.
+      known <- FALSE
+      old <- ops$read()
+      next
+    }
+    r <- ops$swap(old, .tc_dump(value))
+    .fs_remember(ops$id, r[[2]])
+    if (isTRUE(r[[1]])) return(value)
+    known <- FALSE
+    old <- r[[2]]
+  }
+}
+
+.fs_set <- function(ops, value) {
+  new <- .tc_dump(value)
+  old <- if (exists(ops$id, envir = .fs_seen, inherits = FALSE)) get(ops$id, envir = .fs_seen)[[1]] else ops$read()
+  repeat {
+    r <- ops$swap(old, new)
+    .fs_remember(ops$id, r[[2]])
+    if (isTRUE(r[[1]])) return(invisible(NULL))
+    old <- r[[2]]
   }
 }
 
 Set <- function(x, ...) {
   a <- list(...)
-  if (inherits(x, "fastscore_pool")) {
-    field <- .fs_field(a[[1]])
-    new <- .tc_dump(a[[2]])
-    repeat {
-      old <- .tc_call(list(op = "pool_get", name = x$name, field = field))
-      if (isTRUE(.tc_call(list(op = "pool_swap", name = x$name, field = field, old = old, new = new)))) break
-    }
-  } else {
-    new <- .tc_dump(a[[1]])
-    repeat {
-      old <- .tc_call(list(op = "cell_get", name = x$name))
-      if (isTRUE(.tc_call(list(op = "cell_swap", name = x$name, old = old, new = new)))) break
-    }
-  }
-  invisible(NULL)
+  if (inherits(x, "fastscore_pool")) .fs_set(.fs_ops(x, a[[1]]), a[[2]]) else .fs_set(.fs_ops(x), a[[1]])
 }
 
 Update <- function(x, ...) {
   a <- list(...)
-  if (inherits(x, "fastscore_pool")) {
-    field <- .fs_field(a[[1]])
-    fn <- a[[2]]
-    repeat {
-      old <- .tc_call(list(op = "pool_get", name = x$name, field = field))
-      value <- fn(.tc_load(old))
-      if (isTRUE(.tc_call(list(op = "pool_swap", name = x$name, field = field, old = old,
-                               new = .tc_dump(value))))) return(value)
-    }
-  } else {
-    fn <- a[[1]]
-    repeat {
-      old <- .tc_call(list(op = "cell_get", name = x$name))
-      value <- fn(.tc_load(old))
-      if (isTRUE(.tc_call(list(op = "cell_swap", name = x$name, old = old, new = .tc_dump(value))))) {
-        return(value)
-      }
-    }
-  }
+  if (inherits(x, "fastscore_pool")) .fs_update(.fs_ops(x, a[[1]]), a[[2]]) else .fs_update(.fs_ops(x), a[[1]])
 }
 
 Keys <- function(pool) {
@@ -73,6 +91,8 @@ Keys <- function(pool) {
 }
 
 Delete <- function(pool, key) {
+  id <- .fs_ops(pool, key)$id
+  if (exists(id, envir = .fs_seen, inherits = FALSE)) rm(list = id, envir = .fs_seen)
   isTRUE(.tc_call(list(op = "pool_delete", name = pool$name, field = .fs_field(key))))
 }
 

@@ -29,7 +29,9 @@ SHM_MIN <- 4096L
   h <- readBin(.tc_read_exact(8), "integer", 2, size = 4, endian = "little")
   body <- .tc_read_exact(h[1] - 4)
   hlen <- h[2]
-  header <- jsonlite::fromJSON(rawToChar(body[seq_len(hlen)]), simplifyVector = FALSE)
+  text <- rawToChar(body[seq_len(hlen)])
+  Encoding(text) <- "UTF-8"
+  header <- jsonlite::fromJSON(text, simplifyVector = FALSE)
   blobs <- if (length(body) > hlen) body[(hlen + 1):length(body)] else raw(0)
   list(header = header, blobs = blobs)
 }
@@ -86,8 +88,11 @@ SHM_MIN <- 4096L
 
 # A call back into the server; its value (or an R error with the server's message).
 .tc_call <- function(msg) {
-  .tc_send(msg)
-  reply <- .tc_recv()
+  # An interrupt must not land between a frame's parts: held until the answer is in.
+  reply <- suspendInterrupts({
+    .tc_send(msg)
+    .tc_recv()
+  })
   h <- reply$header
   if (identical(h$op, "error")) {
     if (isTRUE(h$timeout)) stop(structure(class = c("tc_timeout", "error", "condition"),
@@ -116,9 +121,15 @@ SHM_MIN <- 4096L
     DOUBLE = readBin(data, "double", n, size = 8, endian = "little"),
     INT8 = readBin(data, "integer", n, size = 1, signed = TRUE),
     INT16 = readBin(data, "integer", n, size = 2, endian = "little"),
-    INT32 = readBin(data, "integer", n, size = 4, endian = "little"),
+    INT32 = {
+      # R reads the word 0x80000000 (-2^31) as NA.
+      x <- readBin(data, "integer", n, size = 4, endian = "little")
+      if (anyNA(x)) { x <- as.double(x); x[is.na(x)] <- -2^31 }
+      x
+    },
     INT64 = {
-      w <- readBin(data, "integer", 2 * n, size = 4, endian = "little")
+      w <- as.double(readBin(data, "integer", 2 * n, size = 4, endian = "little"))
+      w[is.na(w)] <- -2^31
       lo <- w[c(TRUE, FALSE)]
       lo <- ifelse(lo < 0, lo + 2^32, lo)
       w[c(FALSE, TRUE)] * 2^32 + lo
@@ -279,22 +290,35 @@ local({
   list(header = list(op = "result", tensors = heads), blobs = out$blobs())
 }
 
+# The action over each record set (one per AI.SCORE call in the batch); a set that fails answers its error
+# and the next set runs.
 .tc_score <- function(req, blobs) {
   f <- .tc_fn(req$action)
   if (is.null(f)) .tc_reply_error(sprintf("the script has no function %s", req$action))
   .tc$current <- req$action
-  values <- list()
-  i <- 0
-  for (raw in req$records) {
-    i <- i + 1
-    rec <- .tc_record(i, raw, req$input)
-    .tc$emitted <- list()
-    f(rec)
-    for (v in .tc$emitted) values[[length(values) + 1]] <- .tc_encode(v, req$output)
+  sets <- if (is.null(req$sets)) length(req$records) else unlist(req$sets)
+  results <- list()
+  at <- 0
+  for (n in sets) {
+    res <- tryCatch({
+      values <- list()
+      for (i in seq_len(n)) {
+        rec <- .tc_record(i, req$records[[at + i]], req$input)
+        .tc$emitted <- list()
+        f(rec)
+        for (v in .tc$emitted) values[[length(values) + 1]] <- .tc_encode(v, req$output)
+      }
+      list(values = values)
+    }, tc_timeout = function(e) stop(e), error = function(e) {
+      if (.tc$limit > 0 && grepl("cannot allocate", conditionMessage(e), fixed = TRUE)) stop(e)
+      list(error = .tc_error_text(e))
+    })
+    results[[length(results) + 1]] <- res
+    at <- at + n
   }
   .tc$emitted <- list()
   if (isTRUE(req$eof) && !is.null(.tc_fn("end"))) .tc_fn("end")()
-  list(header = list(op = "result", values = values))
+  list(header = list(op = "result", results = results))
 }
 
 .tc_begin <- function(req, blobs) {
@@ -316,10 +340,12 @@ local({
 .tc_handlers <- list(init = .tc_init, call = .tc_call_fn, score = .tc_score, begin = .tc_begin)
 
 repeat {
-  msg <- .tc_recv()
+  # Interrupts (the server's SIGINT past a time limit) reach the model's code only, never the frames.
+  msg <- suspendInterrupts(.tc_recv())
   h <- .tc_handlers[[msg$header$op]]
   out <- tryCatch(
-    if (is.null(h)) .tc_reply_error(sprintf("unknown request '%s'", msg$header$op)) else h(msg$header, msg$blobs),
+    if (is.null(h)) .tc_reply_error(sprintf("unknown request '%s'", msg$header$op))
+    else suspendInterrupts(allowInterrupts(h(msg$header, msg$blobs))),
     tc_timeout = function(e) list(header = list(op = "error", kind = "timeout", message = "script timed out")),
     interrupt = function(e) list(header = list(op = "error", kind = "timeout", message = "script timed out")),
     error = function(e) {
@@ -330,5 +356,5 @@ repeat {
       }
     }
   )
-  .tc_send(out$header, if (is.null(out$blobs)) raw(0) else out$blobs)
+  suspendInterrupts(.tc_send(out$header, if (is.null(out$blobs)) raw(0) else out$blobs))
 }
