@@ -94,6 +94,9 @@ pub fn settings() -> Settings {
     SETTINGS.read().clone()
 }
 
+/// Most runners one script may have (AI.SCRIPTSTORE ... RUNNERS, AI.CONFIG SCRIPT_RUNNERS).
+pub const MAX_RUNNERS: usize = 64;
+
 /// After SIGINT, how long a runner has to stop before it is killed.
 pub const GRACE: Duration = Duration::from_millis(500);
 
@@ -160,13 +163,17 @@ struct Queue {
     target: usize,
     /// Which driver slots have a thread.
     slots: Vec<bool>,
+    /// Drivers waiting for work, the most recently idle last: a task goes to the hottest runner (its
+    /// process and caches warm), so a second runner only works when the first is busy.
+    idle: Vec<usize>,
     stopping: bool,
 }
 
 struct Inner {
     spec: Spec,
     queue: Mutex<Queue>,
-    ready: Condvar,
+    /// One per driver slot: a task wakes exactly the driver chosen for it.
+    wakers: Vec<Condvar>,
     stats: Stats,
     /// `begin()` has yet to run live (true from a store until its first runner loaded the script).
     begin_pending: AtomicBool,
@@ -197,9 +204,10 @@ impl Runners {
                     tasks: VecDeque::new(),
                     target: target.max(1),
                     slots: Vec::new(),
+                    idle: Vec::new(),
                     stopping: false,
                 }),
-                ready: Condvar::new(),
+                wakers: (0..MAX_RUNNERS).map(|_| Condvar::new()).collect(),
                 stats: Stats::default(),
                 begin_pending: AtomicBool::new(begin),
                 healthy: AtomicBool::new(false),
@@ -236,8 +244,10 @@ impl Runners {
         if !q.slots.iter().any(|s| *s) {
             start_driver(&self.inner, &mut q, 0);
         }
-        drop(q);
-        self.inner.ready.notify_one();
+        // None idle: the first driver to finish its task takes this one.
+        if let Some(i) = q.idle.pop() {
+            self.inner.wakers[i].notify_one();
+        }
     }
 
     /// Runs `f` on a runner and waits for it (start-up's `begin()`); an error if the task panicked.
@@ -262,15 +272,22 @@ impl Runners {
         if start && self.inner.healthy.load(Relaxed) {
             grow(&self.inner, &mut q);
         }
-        drop(q);
-        self.inner.ready.notify_all();
+        wake_all(&self.inner, &mut q);
     }
 }
 
 impl Drop for Runners {
     fn drop(&mut self) {
-        self.inner.queue.lock().stopping = true;
-        self.inner.ready.notify_all();
+        let mut q = self.inner.queue.lock();
+        q.stopping = true;
+        wake_all(&self.inner, &mut q);
+    }
+}
+
+/// Wakes every idle driver (to stop, or to look at a changed target).
+fn wake_all(inner: &Inner, q: &mut Queue) {
+    for i in q.idle.drain(..) {
+        inner.wakers[i].notify_one();
     }
 }
 
@@ -371,7 +388,9 @@ fn driver(inner: Arc<Inner>, index: usize) {
                 if runner.proc.is_none() && runner.warm {
                     break None;
                 }
-                inner.ready.wait(&mut q);
+                q.idle.push(index);
+                inner.wakers[index].wait(&mut q);
+                q.idle.retain(|&i| i != index);
             }
         };
         let Some(task) = task else {
@@ -467,13 +486,7 @@ impl Runner {
         let settings = settings();
         let launch = launch(inner.spec.language, &settings).map_err(Failure::Script)?;
         let mut p = Process::spawn(&launch, &inner.spec.name).map_err(Failure::Script)?;
-        inner.stats.alive.fetch_add(1, Relaxed);
-        if self.started_before {
-            inner.stats.restarts.fetch_add(1, Relaxed);
-        }
-        self.started_before = true;
-        let live = inner.begin_pending.swap(false, Relaxed);
-        let mode = if live { Mode::Live } else { Mode::Replay };
+        // Built before anything is counted or `begin()` is claimed: a failure here leaves both as they were.
         let frame = {
             let mut out = Out::new("init", &p.shm);
             let source = out
@@ -487,6 +500,13 @@ impl Runner {
                 .set("memory_limit", json!(settings.memory_limit));
             out.frame()
         };
+        inner.stats.alive.fetch_add(1, Relaxed);
+        if self.started_before {
+            inner.stats.restarts.fetch_add(1, Relaxed);
+        }
+        self.started_before = true;
+        let live = inner.begin_pending.swap(false, Relaxed);
+        let mode = if live { Mode::Live } else { Mode::Replay };
         let limit = INIT_LIMIT.max(Duration::from_millis(settings.time_limit_ms));
         match call::exchange(&mut p, frame, mode, limit, GRACE) {
             Ok(_) => {

@@ -7,7 +7,7 @@ use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::own;
-use crate::runner::Language;
+use crate::runner::{Language, MAX_RUNNERS};
 use crate::script::Parts;
 
 /// `AI.SCRIPTSTORE key device [TAG t] [LANGUAGE PYTHON|R] [RUNNERS n] ENTRY_POINTS n fn... SOURCE source`,
@@ -83,9 +83,6 @@ pub fn scriptstore(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         },
     )
 }
-
-/// Most runners one script may have.
-pub const MAX_RUNNERS: usize = 64;
 
 /// A RUNNERS count: 1 to [`MAX_RUNNERS`].
 pub fn parse_runners(arg: Option<Bytes>) -> CmdResult<usize> {
