@@ -171,12 +171,8 @@ fn callback(h: &dyn Host, msg: &In, p: &Process, mode: Mode) -> Result<Vec<u8>, 
             let inputs = msg.tensors(&p.shm)?;
             let outputs = h.model_execute(&key, inputs)?;
             let mut out = Out::new("value", &p.shm);
-            let ts = outputs
-                .iter()
-                .map(|t| out.tensor(t))
-                .collect::<std::io::Result<Vec<_>>>()
+            out.set_tensors("tensors", outputs.iter())
                 .map_err(|e| format!("runner shared memory: {e}"))?;
-            out.set("tensors", Value::Array(ts));
             return Ok(out.frame());
         }
         "cell_get" => opt_bytes(h.cell_get(&msg.bytes("name")?)?),

@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 use crate::tensor::Tensor;
 pub use call::{Failure, Mode};
 use process::{Launch, Process};
-use wire::{bstr, Out};
+use wire::Out;
 
 /// The languages runners speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -593,14 +593,10 @@ impl Runner {
         let reply = self.request(
             "call",
             |out| {
-                let ts = tensors
-                    .iter()
-                    .map(|t| out.tensor(t))
-                    .collect::<std::io::Result<Vec<_>>>()?;
                 out.set("fn", Value::String(func.into()))
-                    .set("tensors", Value::Array(ts))
-                    .set("keys", Value::Array(keys.iter().map(|k| bstr(k)).collect()))
-                    .set("args", Value::Array(args.iter().map(|a| bstr(a)).collect()));
+                    .set_tensors("tensors", tensors.iter().copied())?
+                    .set_bytes("keys", keys.iter().map(|k| &k[..]))
+                    .set_bytes("args", args.iter().map(|a| &a[..]));
                 Ok(())
             },
             limit,

@@ -58,6 +58,8 @@ pub struct Process {
     pub shm: File,
     /// Bytes read that do not make a whole frame yet.
     pending: Vec<u8>,
+    /// Where reads land (allocated once: zeroing 64 KiB per read cost more than the read).
+    scratch: Vec<u8>,
     /// Set once the process has been reaped.
     status: Option<ExitStatus>,
 }
@@ -144,6 +146,7 @@ impl Process {
             tx: File::from(tx),
             shm,
             pending: Vec::new(),
+            scratch: vec![0; 64 * 1024],
             status: None,
         };
         let sent = match launch.transport {
@@ -199,7 +202,6 @@ impl Process {
 
     /// The next message, waiting until `deadline` at most.
     pub fn recv(&mut self, deadline: Instant) -> Result<In, RecvError> {
-        let mut chunk = [0u8; 64 * 1024];
         loop {
             if let Some(frame) = take_frame(&mut self.pending).map_err(RecvError::Gone)? {
                 return Ok(frame);
@@ -219,9 +221,9 @@ impl Process {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(_) => return Err(RecvError::Gone(self.death_reason())),
             }
-            match self.rx.read(&mut chunk) {
+            match self.rx.read(&mut self.scratch) {
                 Ok(0) => return Err(RecvError::Gone(self.death_reason())),
-                Ok(n) => self.pending.extend_from_slice(&chunk[..n]),
+                Ok(n) => self.pending.extend_from_slice(&self.scratch[..n]),
                 // The socket's descriptors share O_NONBLOCK with the writing side.
                 Err(e)
                     if matches!(

@@ -8,7 +8,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::wire::bstr;
 use super::{Failure, Runner, Scored};
 
 /// Most calls, and most records, one batched request carries.
@@ -72,13 +71,12 @@ fn request(
     let reply = runner.request(
         "score",
         |out| {
-            let records: Vec<Value> = jobs
-                .iter()
-                .flat_map(|j| j.records.iter().map(|r| bstr(r)))
-                .collect();
             let sets: Vec<usize> = jobs.iter().map(|j| j.records.len()).collect();
             out.set("action", Value::String(first.action.clone()))
-                .set("records", Value::Array(records))
+                .set_bytes(
+                    "records",
+                    jobs.iter().flat_map(|j| j.records.iter().map(|r| &r[..])),
+                )
                 .set("sets", json!(sets))
                 .set("input", Value::String(first.input.clone()))
                 .set("output", Value::String(first.output.clone()))

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 use bytes::Bytes;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::tensor::{DType, Tensor};
 
@@ -32,9 +32,10 @@ pub fn sbytes(v: &Value) -> Option<Vec<u8>> {
     s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
 }
 
-/// A message being built: its header and its blob area.
+/// A message being built: its header (JSON written as fields are added, no map in between) and its blob
+/// area.
 pub struct Out<'a> {
-    pub header: Map<String, Value>,
+    header: Vec<u8>,
     inline: Vec<u8>,
     shm: &'a File,
     shm_at: u64,
@@ -42,8 +43,9 @@ pub struct Out<'a> {
 
 impl<'a> Out<'a> {
     pub fn new(op: &str, shm: &'a File) -> Out<'a> {
-        let mut header = Map::new();
-        header.insert("op".into(), Value::String(op.into()));
+        let mut header = Vec::with_capacity(256);
+        header.extend_from_slice(b"{\"op\":");
+        serde_json::to_writer(&mut header, op).expect("JSON of a string");
         Out {
             header,
             inline: Vec::new(),
@@ -52,38 +54,100 @@ impl<'a> Out<'a> {
         }
     }
 
+    fn key(&mut self, field: &str) {
+        self.header.push(b',');
+        serde_json::to_writer(&mut self.header, field).expect("JSON of a string");
+        self.header.push(b':');
+    }
+
     pub fn set(&mut self, field: &str, v: Value) -> &mut Self {
-        self.header.insert(field.into(), v);
+        self.key(field);
+        serde_json::to_writer(&mut self.header, &v).expect("JSON of a value");
+        self
+    }
+
+    /// A list of byte strings (keys, arguments, records) as protocol strings.
+    pub fn set_bytes<'b>(
+        &mut self,
+        field: &str,
+        items: impl Iterator<Item = &'b [u8]>,
+    ) -> &mut Self {
+        self.key(field);
+        self.header.push(b'[');
+        let mut text = String::new();
+        for (i, b) in items.enumerate() {
+            if i > 0 {
+                self.header.push(b',');
+            }
+            text.clear();
+            text.extend(b.iter().map(|&c| c as char));
+            serde_json::to_writer(&mut self.header, &text).expect("JSON of a string");
+        }
+        self.header.push(b']');
         self
     }
 
     /// A blob reference for `data`, in the shared-memory file when it is big.
     pub fn blob(&mut self, data: &[u8]) -> std::io::Result<Value> {
+        let (kind, at) = self.place(data)?;
+        Ok(json!({kind: [at, data.len()]}))
+    }
+
+    fn place(&mut self, data: &[u8]) -> std::io::Result<(&'static str, u64)> {
         if data.len() >= SHM_MIN {
             let at = self.shm_at;
             self.shm.write_all_at(data, at)?;
             self.shm_at += data.len() as u64;
-            return Ok(json!({"$shm": [at, data.len()]}));
+            return Ok(("$shm", at));
         }
-        let at = self.inline.len();
+        let at = self.inline.len() as u64;
         self.inline.extend_from_slice(data);
-        Ok(json!({"$blob": [at, data.len()]}))
+        Ok(("$blob", at))
     }
 
-    /// A tensor's header entry (its data placed by [`Out::blob`]).
-    pub fn tensor(&mut self, t: &Tensor) -> std::io::Result<Value> {
-        let data = self.blob(&t.data)?;
-        Ok(json!({"dtype": t.dtype.name(), "shape": t.shape, "data": data}))
+    /// A list of tensors, their data placed as [`Out::blob`] places it.
+    pub fn set_tensors<'t>(
+        &mut self,
+        field: &str,
+        tensors: impl Iterator<Item = &'t Tensor>,
+    ) -> std::io::Result<&mut Self> {
+        use std::io::Write;
+        self.key(field);
+        self.header.push(b'[');
+        for (i, t) in tensors.enumerate() {
+            let (kind, at) = self.place(&t.data)?;
+            if i > 0 {
+                self.header.push(b',');
+            }
+            write!(
+                self.header,
+                "{{\"dtype\":\"{}\",\"shape\":[",
+                t.dtype.name()
+            )?;
+            for (j, d) in t.shape.iter().enumerate() {
+                if j > 0 {
+                    self.header.push(b',');
+                }
+                write!(self.header, "{d}")?;
+            }
+            write!(
+                self.header,
+                "],\"data\":{{\"{kind}\":[{at},{}]}}}}",
+                t.data.len()
+            )?;
+        }
+        self.header.push(b']');
+        Ok(self)
     }
 
     /// The frame's bytes.
-    pub fn frame(self) -> Vec<u8> {
-        let header = serde_json::to_vec(&Value::Object(self.header)).expect("JSON of a map");
-        let mut f = Vec::with_capacity(8 + header.len() + self.inline.len());
-        let body = 4 + header.len() + self.inline.len();
+    pub fn frame(mut self) -> Vec<u8> {
+        self.header.push(b'}');
+        let mut f = Vec::with_capacity(8 + self.header.len() + self.inline.len());
+        let body = 4 + self.header.len() + self.inline.len();
         f.extend_from_slice(&(body as u32).to_le_bytes());
-        f.extend_from_slice(&(header.len() as u32).to_le_bytes());
-        f.extend_from_slice(&header);
+        f.extend_from_slice(&(self.header.len() as u32).to_le_bytes());
+        f.extend_from_slice(&self.header);
         f.extend_from_slice(&self.inline);
         f
     }
@@ -221,8 +285,9 @@ mod tests {
             data: Bytes::from(vec![7u8; SHM_MIN]),
         };
         let mut out = Out::new("result", &shm);
-        let ts = vec![out.tensor(&small).unwrap(), out.tensor(&big).unwrap()];
-        out.set("tensors", Value::Array(ts));
+        out.set_tensors("tensors", [&small, &big].into_iter())
+            .unwrap()
+            .set_bytes("keys", [&b"k\xff"[..]].into_iter());
         let mut buf = out.frame();
         let tail = buf.len();
         buf.extend_from_slice(&[1, 2, 3]);
@@ -234,6 +299,7 @@ mod tests {
         );
         assert_eq!(got.op(), "result");
         assert!(got.header["tensors"][1]["data"].get("$shm").is_some());
+        assert_eq!(sbytes(&got.header["keys"][0]).unwrap(), b"k\xff");
         let back = got.tensors(&shm).unwrap();
         assert_eq!(back[0].data, small.data);
         assert_eq!(back[1].data, big.data);
