@@ -219,7 +219,7 @@ pub fn entry_of(rec: Record<'_>, frame: &Bytes, threads: usize) -> Result<(Bytes
                 device: bytes(device),
                 tag: bytes(tag),
                 language,
-                runners: runners.max(1) as usize,
+                runners: runners.clamp(1, crate::runner::MAX_RUNNERS as u64) as usize,
                 entry_points,
                 source: bytes(source),
             })

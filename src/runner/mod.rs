@@ -202,7 +202,7 @@ impl Runners {
                 spec,
                 queue: Mutex::new(Queue {
                     tasks: VecDeque::new(),
-                    target: target.max(1),
+                    target: target.clamp(1, MAX_RUNNERS),
                     slots: Vec::new(),
                     idle: Vec::new(),
                     stopping: false,
@@ -268,7 +268,7 @@ impl Runners {
     /// current call.
     pub fn scale(&self, n: usize, start: bool) {
         let mut q = self.inner.queue.lock();
-        q.target = n.max(1);
+        q.target = n.clamp(1, MAX_RUNNERS);
         if start && self.inner.healthy.load(Relaxed) {
             grow(&self.inner, &mut q);
         }
@@ -430,15 +430,17 @@ fn batch(inner: &Inner, first: score::ScoreJob) -> Vec<score::ScoreJob> {
     let mut jobs = vec![first];
     let mut q = inner.queue.lock();
     let mut records = jobs[0].records.len();
+    let mut bytes = jobs[0].bytes();
     let mut i = 0;
     while i < q.tasks.len() {
         let fits = match &q.tasks[i] {
-            Task::Score(j) => jobs[0].takes(j, jobs.len(), records),
+            Task::Score(j) => jobs[0].takes(j, jobs.len(), records, bytes),
             Task::Run(_) => false,
         };
         if fits {
             if let Some(Task::Score(j)) = q.tasks.remove(i) {
                 records += j.records.len();
+                bytes += j.bytes();
                 jobs.push(j);
             }
         } else {
@@ -547,11 +549,22 @@ impl Runner {
         let frame = {
             let mut out = Out::new(op, &p.shm);
             fill(&mut out).map_err(|e| Failure::Died(format!("shared memory: {e}")))?;
+            if out.len() > wire::MAX_FRAME {
+                return Err(Failure::Script(
+                    "the request is too large for a runner (its records, keys and arguments pass 2 GiB)"
+                        .into(),
+                ));
+            }
             out.frame()
         };
         let stats = &inner.stats;
         stats.calls.fetch_add(calls as u64, Relaxed);
         let result = call::exchange(p, frame, Mode::Live, limit, GRACE);
+        if result.is_ok() && p.has_pending() {
+            // The runner sent more than one answer: it is out of step; never trust it again.
+            self.lose();
+            return result;
+        }
         if let Err(e) = &result {
             stats.errors.fetch_add(calls as u64, Relaxed);
             if matches!(e, Failure::TimedOut { .. }) {

@@ -167,7 +167,19 @@ impl Process {
                 launch.program.display()
             ));
         }
+        // From now on frames are written with a deadline: a runner that stops reading cannot hold its driver.
+        // (The code above went out blocking: a small pipe must not refuse it.)
+        nix::fcntl::fcntl(
+            &p.tx,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .map_err(|e| format!("runner channel: {e}"))?;
         Ok(p)
+    }
+
+    /// Whether bytes of a message not yet asked for have arrived (a runner out of step).
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
     }
 
     pub fn pid(&self) -> u32 {

@@ -10,9 +10,10 @@ use serde_json::{json, Value};
 
 use super::{Failure, Runner, Scored};
 
-/// Most calls, and most records, one batched request carries.
+/// Most calls, records and record bytes one batched request carries.
 const MAX_JOBS: usize = 64;
 const MAX_RECORDS: usize = 4096;
+const MAX_BYTES: usize = 16 << 20;
 
 /// What a job's completion gets: its values, or why it failed.
 pub type ScoreResult = Result<Vec<Scored>, Failure>;
@@ -34,21 +35,27 @@ pub struct ScoreJob {
 }
 
 impl ScoreJob {
+    pub fn bytes(&self) -> usize {
+        self.records.iter().map(|r| r.len()).sum()
+    }
+
     /// Whether `other` can ride in the same request as `self` (which leads the batch).
-    pub fn takes(&self, other: &ScoreJob, jobs: usize, records: usize) -> bool {
+    pub fn takes(&self, other: &ScoreJob, jobs: usize, records: usize, bytes: usize) -> bool {
         !self.eof
             && !other.eof
             && jobs < MAX_JOBS
             && records + other.records.len() <= MAX_RECORDS
+            && bytes + other.bytes() <= MAX_BYTES
             && self.action == other.action
             && self.input == other.input
             && self.output == other.output
     }
 }
 
-/// Runs `jobs` (a batch the driver gathered) as one request and completes each.
+/// Runs `jobs` (a batch the driver gathered) as one request and completes each. The batch's time limit is
+/// the sum of its calls' (each call keeps its own allowance, one after the other).
 pub fn run(runner: &mut Runner, jobs: Vec<ScoreJob>) {
-    let limit = jobs.iter().map(|j| j.limit).max().unwrap_or_default();
+    let limit = jobs.iter().map(|j| j.limit).sum();
     let outcome = request(runner, &jobs, limit);
     for (i, job) in jobs.into_iter().enumerate() {
         let result = match &outcome {
@@ -58,7 +65,12 @@ pub fn run(runner: &mut Runner, jobs: Vec<ScoreJob>) {
                 .unwrap_or_else(|| Err(Failure::Script("runner message: missing result".into()))),
             Err(f) => Err(f.clone()),
         };
-        (job.done)(runner, result);
+        // One call's completion failing (its commit) must not cost the others their answers.
+        let done = job.done;
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| done(runner, result)));
+        if ran.is_err() {
+            crate::warning!("an AI.SCORE completion panicked; its client got an error");
+        }
     }
 }
 

@@ -18,8 +18,11 @@ use crate::tensor::{DType, Tensor};
 /// Tensors of at least this many bytes go through shared memory.
 pub const SHM_MIN: usize = 4096;
 
-/// Frames larger than this are refused (a runner that sends one is broken).
+/// Frames larger than this are refused (a runner that sends one is broken) and never sent.
 pub const MAX_FRAME: usize = 1 << 31;
+
+/// Most shared-memory bytes one message may reference in all (what the server copies out of it).
+pub const MAX_SHM_PER_MESSAGE: u64 = 1 << 32;
 
 /// A byte string as the protocol's JSON string (latin-1 code points).
 pub fn bstr(b: &[u8]) -> Value {
@@ -140,8 +143,25 @@ impl<'a> Out<'a> {
         Ok(self)
     }
 
-    /// The frame's bytes.
+    /// The frame's size so far.
+    pub fn len(&self) -> usize {
+        9 + self.header.len() + self.inline.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The frame's bytes. One past [`MAX_FRAME`] (a callback's answer holding a huge reply) becomes an error
+    /// answer instead: its length must fit the frame's `u32`.
     pub fn frame(mut self) -> Vec<u8> {
+        if self.len() > MAX_FRAME {
+            self.header.clear();
+            self.header.extend_from_slice(
+                br#"{"op":"error","message":"the answer is too large for the runner protocol (2 GiB)""#,
+            );
+            self.inline.clear();
+        }
         self.header.push(b'}');
         let mut f = Vec::with_capacity(8 + self.header.len() + self.inline.len());
         let body = 4 + self.header.len() + self.inline.len();
@@ -211,6 +231,16 @@ impl In {
         let Some(items) = self.header["tensors"].as_array() else {
             return Ok(Vec::new());
         };
+        // Each reference is checked against the file, and all of them together too: a runner must not make
+        // the server copy the same region a thousand times.
+        let size = shm.metadata().map(|m| m.len()).unwrap_or(0);
+        let total: u64 = items
+            .iter()
+            .filter_map(|t| t["data"].get("$shm")?.get(1)?.as_u64())
+            .sum();
+        if total > size.min(MAX_SHM_PER_MESSAGE) {
+            return Err("runner message: shared-memory references exceed the file".into());
+        }
         items
             .iter()
             .map(|t| {

@@ -493,3 +493,48 @@ fn waiting_score_calls_share_a_runner_request_but_not_their_errors() {
     assert_eq!(info_field(&mut c, "slow", "calls"), 12);
     assert_eq!(info_field(&mut c, "slow", "errors"), 1);
 }
+
+/// A script's background thread cannot talk to the server between calls (its answers would reach the next
+/// request): it gets an error, and the runner stays in step.
+#[test]
+fn background_threads_cannot_call_the_server_between_calls() {
+    let s = Server::start();
+    let mut c = s.con();
+    let src = r#"
+import threading, time
+import numpy as np
+import tensorcell
+
+errors = []
+
+def later():
+    time.sleep(0.3)
+    try:
+        tensorcell.cells("bgcell").set(1)
+    except RuntimeError as e:
+        errors.append(str(e))
+
+def start(t, k, a):
+    threading.Thread(target=later).start()
+
+def check(t, k, a):
+    return np.array(errors or ["none"], dtype=object)
+"#;
+    assert_eq!(store(&mut c, "bg", &[], &["start", "check"], src), "OK");
+    assert_eq!(
+        q::<String>(&mut c, "AI.SCRIPTEXECUTE bg start KEYS 1 k").unwrap(),
+        "OK"
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        q::<String>(&mut c, "AI.SCRIPTEXECUTE bg check KEYS 1 k OUTPUTS 1 e").unwrap(),
+        "OK"
+    );
+    let e: Vec<String> = q(&mut c, "AI.TENSORGET e VALUES").unwrap();
+    assert!(e[0].starts_with("no call is running"), "{e:?}");
+    assert_eq!(
+        q::<Option<String>>(&mut c, "AI.CELLGET bgcell").unwrap(),
+        None
+    );
+    assert_eq!(info_field(&mut c, "bg", "restarts"), 0);
+}

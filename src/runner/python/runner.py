@@ -125,9 +125,22 @@ def _blob(ref, blobs):
 _lock = threading.RLock()  # a script's own threads may call back too: one exchange at a time
 
 
+class _Active:
+    request = False  # a request is being served: callbacks belong to it
+    child = False  # a process forked by the script: the channel is its parent's
+
+
+os.register_at_fork(after_in_child=lambda: setattr(_Active, "child", True))
+
+
 def _exchange(header, blobs=()):
     """A call back into the server from the script's code; the server's answer is returned."""
+    if _Active.child:
+        raise RuntimeError("a process forked by a script cannot call the server")
     with _lock:
+        if not _Active.request:
+            raise RuntimeError("no call is running: a script's background thread cannot call the server "
+                               "between calls")
         was_user = _Flags.user
         _Flags.user = False  # a SIGINT now must not cut a frame in half
         try:
@@ -285,6 +298,7 @@ def _dump(v):
 # answers with the current text, and the update retries from that.
 _seen = {}
 _SEEN_MAX = 100_000  # past this many cells and fields, start over (it is only a hint)
+_UNSEEN = object()
 
 
 def _remember(key, text):
@@ -294,8 +308,10 @@ def _remember(key, text):
 
 
 def _update(key, read, swap, fn):
-    known = key in _seen
-    old = _seen[key] if known else read()
+    old = _seen.get(key, _UNSEEN)
+    known = old is not _UNSEEN
+    if not known:
+        old = read()
     while True:
         try:
             new = fn(_load(old))
@@ -314,7 +330,9 @@ def _update(key, read, swap, fn):
 
 def _set(key, read, swap, v):
     new = _dump(v)
-    old = _seen[key] if key in _seen else read()
+    old = _seen.get(key, _UNSEEN)
+    if old is _UNSEEN:
+        old = read()
     while True:
         done, text = swap(old, new)
         _remember(key, text)
@@ -513,6 +531,7 @@ def _init(req, blobs):
             raise ReplyError(f"Wrong number of inputs in function {ep}. Expected 3 but was {n}")
     if req["fastscore"] and req.get("begin"):
         _begin()
+    _seen.clear()  # a replayed begin() saw swaps that wrote nothing
     return {"op": "ok"}, ()
 
 
@@ -546,7 +565,7 @@ def _score(req, blobs):
             results.append({"values": out})
         except (ScriptTimedOut, MemoryError, KeyboardInterrupt):
             raise
-        except Exception as e:
+        except BaseException as e:  # SystemExit too: it fails its own set only
             results.append({"error": _err_text(e)})
         at += n
     if req["eof"] and callable(getattr(_module, "end", None)):
@@ -556,6 +575,7 @@ def _score(req, blobs):
 
 def _begin_req(req, blobs):
     _begin()
+    _seen.clear()
     return {"op": "ok"}, ()
 
 
@@ -564,7 +584,10 @@ _HANDLERS = {"init": _init, "call": _call, "score": _score, "begin": _begin_req}
 
 def main():
     while True:
+        # Read without the lock: only this thread reads while no request runs (a background thread that
+        # tries is refused in _exchange).
         req, blobs = _recv()
+        _Active.request = True
         handler = _HANDLERS.get(req.get("op"))
         _Flags.interrupted = False
         try:
@@ -587,7 +610,9 @@ def main():
             oblobs = ()
         except BaseException as e:  # SystemExit too: a script cannot end its runner by raising it
             header, oblobs = {"op": "error", "kind": "error", "message": _err_text(e)}, ()
-        _send(header, oblobs)
+        with _lock:  # waits for a background thread's callback in flight
+            _Active.request = False
+            _send(header, oblobs)
 
 
 try:

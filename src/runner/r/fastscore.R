@@ -41,7 +41,13 @@ Get <- function(x, key = NULL) {
   list(id = id, read = function() { t <- read(); .fs_remember(id, t); t }, swap = swap)
 }
 
-.fs_remember <- function(id, text) assign(id, list(text), envir = .fs_seen)
+.fs_remember <- function(id, text) {
+  # Only a hint: past this many cells and fields, start over.
+  if (length(.fs_seen) >= 100000) .fs_forget()
+  assign(id, list(text), envir = .fs_seen)
+}
+
+.fs_forget <- function() rm(list = ls(.fs_seen, all.names = TRUE), envir = .fs_seen)
 
 .fs_update <- function(ops, fn) {
   known <- exists(ops$id, envir = .fs_seen, inherits = FALSE)

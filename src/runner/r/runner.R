@@ -95,7 +95,8 @@ SHM_MIN <- 4096L
   })
   h <- reply$header
   if (identical(h$op, "error")) {
-    if (isTRUE(h$timeout)) stop(structure(class = c("tc_timeout", "error", "condition"),
+    # Not an error: a model's try() or tryCatch(error =) must not swallow the server's "stop now".
+    if (isTRUE(h$timeout)) stop(structure(class = c("tc_timeout", "interrupt", "condition"),
                                           list(message = "script timed out", call = NULL)))
     stop(h$message, call. = FALSE)
   }
@@ -233,7 +234,10 @@ local({
   }
   if (t %in% c("float", "double")) {
     if (!is.numeric(v) || length(v) != 1) .tc_bad_output(v, t)
-    return(list("double", as.double(v)))
+    v <- as.double(v)
+    # JSON has no NaN or infinity: those travel as their text.
+    if (!is.finite(v)) return(list("double", if (is.nan(v)) "nan" else if (v > 0) "inf" else "-inf"))
+    return(list("double", v))
   }
   if (t == "string") {
     if (!is.character(v) || length(v) != 1) .tc_bad_output(v, t)
@@ -269,6 +273,7 @@ local({
     }
   }
   if (isTRUE(req$fastscore) && isTRUE(req$begin) && !is.null(.tc_fn("begin"))) .tc_fn("begin")()
+  .fs_forget()  # a replayed begin() saw swaps that wrote nothing
   list(header = list(op = "ok"))
 }
 
@@ -309,7 +314,7 @@ local({
         for (v in .tc$emitted) values[[length(values) + 1]] <- .tc_encode(v, req$output)
       }
       list(values = values)
-    }, tc_timeout = function(e) stop(e), error = function(e) {
+    }, error = function(e) {
       if (.tc$limit > 0 && grepl("cannot allocate", conditionMessage(e), fixed = TRUE)) stop(e)
       list(error = .tc_error_text(e))
     })
@@ -323,6 +328,7 @@ local({
 
 .tc_begin <- function(req, blobs) {
   if (!is.null(.tc_fn("begin"))) .tc_fn("begin")()
+  .fs_forget()
   list(header = list(op = "ok"))
 }
 
