@@ -382,11 +382,13 @@ fn driver(inner: Arc<Inner>, index: usize) {
                     runner.stop();
                     return;
                 }
-                if let Some(t) = q.tasks.pop_front() {
-                    break Some(t);
-                }
+                // A runner to (re)start first: a queued task is better served by a hot runner freeing up
+                // than by waiting for this one's start.
                 if runner.proc.is_none() && runner.warm {
                     break None;
+                }
+                if let Some(t) = q.tasks.pop_front() {
+                    break Some(t);
                 }
                 q.idle.push(index);
                 inner.wakers[index].wait(&mut q);

@@ -268,6 +268,10 @@ impl Process {
     pub fn exited(&mut self) -> bool {
         if self.status.is_none() {
             self.status = self.child.try_wait().ok().flatten();
+            if self.status.is_some() {
+                // What the runner started dies with it (its group outlives a reaped leader only briefly).
+                let _ = kill(Pid::from_raw(-(self.child.id() as i32)), Signal::SIGKILL);
+            }
         }
         self.status.is_some()
     }
