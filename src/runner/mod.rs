@@ -22,7 +22,7 @@ pub mod wire;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -166,6 +166,9 @@ struct Queue {
     /// Drivers waiting for work, the most recently idle last: a task goes to the hottest runner (its
     /// process and caches warm), so a second runner only works when the first is busy.
     idle: Vec<usize>,
+    /// A driver woken to take joined calls if the busy runner does not come back for them soon (so an
+    /// outlier request never holds them long); at most one at a time.
+    backup: Option<usize>,
     stopping: bool,
 }
 
@@ -179,6 +182,53 @@ struct Inner {
     begin_pending: AtomicBool,
     /// Some runner has loaded the script: the others may start (and restart) on their own.
     healthy: AtomicBool,
+    /// How long a request takes, in microseconds (a moving average: each new one counts 1/8).
+    average_us: AtomicU64,
+    /// When each driver's current request started (microseconds since `epoch`; 0 when idle).
+    started_us: Vec<AtomicU64>,
+    epoch: Instant,
+}
+
+/// Requests shorter than this on average are worth batching rather than spreading over runners.
+const SHORT_US: u64 = 1000;
+
+impl Inner {
+    fn now_us(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64 + 1
+    }
+
+    /// Whether a new call should wait for a busy runner rather than wake an idle one: requests are short
+    /// on average, and some runner is in one that started recently (so it will be free soon).
+    fn worth_joining(&self) -> bool {
+        let average = self.average_us.load(Relaxed);
+        if average == 0 || average >= SHORT_US {
+            return false;
+        }
+        let now = self.now_us();
+        self.started_us.iter().any(|s| {
+            let t = s.load(Relaxed);
+            t != 0 && now.saturating_sub(t) < 2 * average + SHORT_US
+        })
+    }
+
+    fn request_began(&self, index: usize) {
+        self.started_us[index].store(self.now_us(), Relaxed);
+    }
+
+    fn request_ended(&self, index: usize) {
+        let start = self.started_us[index].swap(0, Relaxed);
+        if start == 0 {
+            return;
+        }
+        let took = self.now_us().saturating_sub(start);
+        let old = self.average_us.load(Relaxed);
+        let new = if old == 0 {
+            took
+        } else {
+            old - old / 8 + took / 8
+        };
+        self.average_us.store(new, Relaxed);
+    }
 }
 
 /// A script's runner pool. Dropping it (the script deleted or replaced) stops its runners once their
@@ -205,12 +255,16 @@ impl Runners {
                     target: target.clamp(1, MAX_RUNNERS),
                     slots: Vec::new(),
                     idle: Vec::new(),
+                    backup: None,
                     stopping: false,
                 }),
                 wakers: (0..MAX_RUNNERS).map(|_| Condvar::new()).collect(),
                 stats: Stats::default(),
                 begin_pending: AtomicBool::new(begin),
                 healthy: AtomicBool::new(false),
+                average_us: AtomicU64::new(0),
+                started_us: (0..MAX_RUNNERS).map(|_| AtomicU64::new(0)).collect(),
+                epoch: Instant::now(),
             }),
         };
         let mut all = POOLS.lock();
@@ -239,12 +293,28 @@ impl Runners {
     /// Queues a task for the next free runner. The first task starts the first runner; the others start
     /// once it has loaded the script.
     pub fn submit(&self, task: Task) {
+        let score = matches!(task, Task::Score(_));
         let mut q = self.inner.queue.lock();
         q.tasks.push_back(task);
+        // Read under the lock, after the push: a driver marks its request ended before it takes the lock
+        // to look at the queue, so either it finds this task or this sees it idle.
+        let join = score && self.inner.worth_joining();
         if !q.slots.iter().any(|s| *s) {
             start_driver(&self.inner, &mut q, 0);
         }
-        // None idle: the first driver to finish its task takes this one.
+        // A short AI.SCORE call while a runner is busy with a short request waits for it and joins its next
+        // batch: a hot runner taking the waiting calls together outruns two runners contending (one cell,
+        // two cold processes). Anything else goes to the most recently idle runner, if any; with none idle,
+        // the first driver to finish its task takes it.
+        if join && q.tasks.len() < score::MAX_JOBS {
+            if q.backup.is_none() {
+                if let Some(i) = q.idle.pop() {
+                    q.backup = Some(i);
+                    self.inner.wakers[i].notify_one();
+                }
+            }
+            return;
+        }
         if let Some(i) = q.idle.pop() {
             self.inner.wakers[i].notify_one();
         }
@@ -378,9 +448,27 @@ fn driver(inner: Arc<Inner>, index: usize) {
             loop {
                 if q.stopping || index >= q.target {
                     q.slots[index] = false;
+                    if q.backup == Some(index) {
+                        q.backup = None;
+                    }
+                    // Calls left waiting for this driver's next batch go to another.
+                    if !q.tasks.is_empty() {
+                        if let Some(i) = q.idle.pop() {
+                            inner.wakers[i].notify_one();
+                        }
+                    }
                     drop(q);
                     runner.stop();
                     return;
+                }
+                if q.backup == Some(index) {
+                    // Give the busy runner the time its requests usually take to come back for the joined
+                    // calls; whatever is still waiting after that is this driver's.
+                    let grace =
+                        Duration::from_micros(2 * inner.average_us.load(Relaxed) + SHORT_US);
+                    inner.wakers[index].wait_for(&mut q, grace);
+                    q.backup = None;
+                    continue;
                 }
                 // A runner to (re)start first: a queued task is better served by a hot runner freeing up
                 // than by waiting for this one's start.
@@ -409,10 +497,12 @@ fn driver(inner: Arc<Inner>, index: usize) {
             Task::Run(f) => Work::Run(f),
         };
         inner.stats.busy.fetch_add(1, Relaxed);
+        inner.request_began(index);
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match task {
             Work::Run(f) => f(&mut runner),
             Work::Score(jobs) => score::run(&mut runner, jobs),
         }));
+        inner.request_ended(index);
         inner.stats.busy.fetch_sub(1, Relaxed);
         if ran.is_err() {
             // The runner may be half-way through an exchange: never reuse it.

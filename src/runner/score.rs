@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{Failure, Runner, Scored};
 
 /// Most calls, records and record bytes one batched request carries.
-const MAX_JOBS: usize = 64;
+pub const MAX_JOBS: usize = 64;
 const MAX_RECORDS: usize = 4096;
 const MAX_BYTES: usize = 16 << 20;
 
