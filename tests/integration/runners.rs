@@ -538,3 +538,49 @@ def check(t, k, a):
     );
     assert_eq!(info_field(&mut c, "bg", "restarts"), 0);
 }
+
+/// A short call never waits behind another call's long request when the script has a free runner, even
+/// when short calls usually join a busy runner's next batch.
+#[test]
+fn a_short_call_is_not_held_behind_a_long_one() {
+    let s = Server::start();
+    let mut c = s.con();
+    let src = "# fastscore.input: int\n# fastscore.output: int\nimport time\n\
+               def action(x):\n    if x < 0:\n        time.sleep(3)\n    yield x\n";
+    assert_eq!(
+        store(&mut c, "mix", &["RUNNERS", "2"], &["action"], src),
+        "OK"
+    );
+    // Short calls first: the script's requests are short on average.
+    for i in 0..50 {
+        assert_eq!(
+            q::<Vec<i64>>(&mut c, &format!("AI.SCORE mix RECORDS 1 {i}")).unwrap(),
+            [i]
+        );
+    }
+    let port = s.port;
+    let long = std::thread::spawn(move || {
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        q::<Vec<i64>>(&mut c, "AI.SCORE mix RECORDS 1 -1").unwrap()
+    });
+    // The long call is running on one runner.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while info_field(&mut c, "mix", "runners_busy") < 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(info_field(&mut c, "mix", "runners_busy"), 1);
+    for i in 0..5 {
+        assert_eq!(
+            q::<Vec<i64>>(&mut c, &format!("AI.SCORE mix RECORDS 1 {i}")).unwrap(),
+            [i]
+        );
+    }
+    assert!(
+        !long.is_finished(),
+        "the short calls were answered while the long one still ran"
+    );
+    assert_eq!(long.join().unwrap(), [-1]);
+}
