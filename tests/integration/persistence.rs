@@ -578,7 +578,16 @@ def bump(tensors, keys, args):
 #[test]
 fn state_touched_by_scriptexecute_survives_an_aof_restart() {
     let dir = TempDir::new();
-    let flags = ["--appendonly", "yes", "--save", ""];
+    // `always`: the test kills the server right after a reply, and only `always` makes a reply wait for the
+    // AOF write (under everysec the writer may still hold the last millisecond of effects).
+    let flags = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--save",
+        "",
+    ];
     let s = start(&dir, &flags);
     let mut c = s.con();
     let _: String = redis::cmd("AI.SCRIPTSTORE")
