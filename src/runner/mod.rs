@@ -458,7 +458,7 @@ fn driver(inner: Arc<Inner>, index: usize) {
                         }
                     }
                     drop(q);
-                    runner.stop();
+                    runner.lose();
                     return;
                 }
                 if q.backup == Some(index) {
@@ -641,7 +641,7 @@ impl Runner {
         let frame = {
             let mut out = Out::new(op, &p.shm);
             fill(&mut out).map_err(|e| Failure::Died(format!("shared memory: {e}")))?;
-            if out.len() > wire::MAX_FRAME {
+            if out.size() > wire::MAX_FRAME {
                 return Err(Failure::Script(
                     "the request is too large for a runner (its records, keys and arguments pass 2 GiB)"
                         .into(),
@@ -680,10 +680,6 @@ impl Runner {
             p.kill();
             self.inner.stats.alive.fetch_sub(1, Relaxed);
         }
-    }
-
-    fn stop(&mut self) {
-        self.lose();
     }
 
     /// Calls `func(tensors, keys, args)`; returns its output tensors.

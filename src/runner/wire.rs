@@ -144,18 +144,14 @@ impl<'a> Out<'a> {
     }
 
     /// The frame's size so far.
-    pub fn len(&self) -> usize {
+    pub fn size(&self) -> usize {
         9 + self.header.len() + self.inline.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
     }
 
     /// The frame's bytes. One past [`MAX_FRAME`] (a callback's answer holding a huge reply) becomes an error
     /// answer instead: its length must fit the frame's `u32`.
     pub fn frame(mut self) -> Vec<u8> {
-        if self.len() > MAX_FRAME {
+        if self.size() > MAX_FRAME {
             self.header.clear();
             self.header.extend_from_slice(
                 br#"{"op":"error","message":"the answer is too large for the runner protocol (2 GiB)""#,

@@ -268,3 +268,13 @@ pub fn start_fails(extra: &[&str]) -> (Option<i32>, String) {
     log.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.code(), log)
 }
+
+/// Whether the tests run as root (tests that switch users need it).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        .unwrap_or(false)
+}

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::common::{err_text, q, qerr, Server};
+use crate::common::{q, qerr, Server};
 use crate::score::SUM_MODEL;
 
 fn have_r() -> bool {
@@ -26,17 +26,7 @@ fn have_r() -> bool {
 }
 
 fn store(c: &mut redis::Connection, key: &str, lang: &str, eps: &[&str], src: &str) -> String {
-    let mut cmd = redis::cmd("AI.SCRIPTSTORE");
-    cmd.arg(key).arg("CPU").arg("LANGUAGE").arg(lang);
-    cmd.arg("ENTRY_POINTS")
-        .arg(eps.len())
-        .arg(eps)
-        .arg("SOURCE")
-        .arg(src);
-    match cmd.query::<String>(c) {
-        Ok(s) => s,
-        Err(e) => err_text(e),
-    }
+    crate::runners::store(c, key, &["LANGUAGE", lang], eps, src)
 }
 
 /// FastScore's R cell model: a running total in a cell.
@@ -331,11 +321,7 @@ fn r_runners_run_as_script_user() {
     if !have_r() {
         return;
     }
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
-    if !root {
+    if !crate::common::is_root() {
         eprintln!("SKIP r_runners_run_as_script_user: needs root to switch users");
         return;
     }

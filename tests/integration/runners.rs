@@ -8,7 +8,14 @@ use redis::Value;
 
 use crate::common::{err_text, q, qerr, Server};
 
-fn store(c: &mut redis::Connection, key: &str, opts: &[&str], eps: &[&str], src: &str) -> String {
+/// Stores a script with `opts` before ENTRY_POINTS (RUNNERS, LANGUAGE); the reply, or the error's text.
+pub(crate) fn store(
+    c: &mut redis::Connection,
+    key: &str,
+    opts: &[&str],
+    eps: &[&str],
+    src: &str,
+) -> String {
     let mut cmd = redis::cmd("AI.SCRIPTSTORE");
     cmd.arg(key)
         .arg("CPU")
@@ -23,18 +30,10 @@ fn store(c: &mut redis::Connection, key: &str, opts: &[&str], eps: &[&str], src:
     }
 }
 
-/// The pids of the server's runner processes (its children).
+/// The pids of the server's runner processes: the children of each of its threads (each driver thread
+/// starts its own runner).
 fn runner_pids(server: &Server) -> Vec<u32> {
-    let children = std::fs::read_to_string(format!(
-        "/proc/{pid}/task/{pid}/children",
-        pid = server.pid()
-    ))
-    .unwrap_or_default();
-    let mut all: Vec<u32> = children
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect();
-    // Children of other threads (each driver thread starts its own runner).
+    let mut all: Vec<u32> = Vec::new();
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", server.pid())) {
         for t in tasks.flatten() {
             let text = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
@@ -49,6 +48,7 @@ fn runner_pids(server: &Server) -> Vec<u32> {
     all
 }
 
+/// SIGKILL to a runner that may already be gone (unlike `persistence::kill9`, which insists).
 fn kill9(pid: u32) {
     let _ = std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])
@@ -398,7 +398,7 @@ fn serde_ids(json: &str) -> Vec<i64> {
 
 #[test]
 fn a_script_user_cannot_read_the_servers_files() {
-    if !nix_is_root() {
+    if !crate::common::is_root() {
         eprintln!("SKIP a_script_user_cannot_read_the_servers_files: needs root to switch users");
         return;
     }
@@ -437,15 +437,6 @@ fn a_script_user_cannot_read_the_servers_files() {
         q::<String>(&mut c2, "AI.SCRIPTEXECUTE peek peek KEYS 1 k").unwrap(),
         "OK"
     );
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        .unwrap_or(false)
 }
 
 /// Calls that wait together for one runner share a request (one record set each): every call still gets

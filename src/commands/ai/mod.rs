@@ -413,20 +413,13 @@ fn store_script(ctx: &mut Ctx, parts: crate::script::Parts) -> CmdResult<Outcome
         // Applied under the lock the replay holds; the next effect sees the script.
         let script = Arc::new(crate::script::new(parts).map_err(error_of)?);
         let now = ctx.now;
-        if ctx
-            .db()
-            .get(&key, now)
-            .is_some_and(|e| !matches!(e.value, Value::Script(_)))
-        {
-            return Err(CmdError::WrongType);
-        }
-        let effect = scriptstore_effect(key.clone(), &script);
-        ctx.db().set(key.clone(), Value::Script(script), None);
-        return Ok(Outcome::new(Reply::OK).effect(effect).event(
-            notify::MODULE,
-            "ai.scriptstore",
-            key,
-        ));
+        let (reply, effects, events) = put_script(ctx.db(), now, key, script);
+        return Ok(Outcome {
+            reply: Some(reply),
+            effects,
+            events,
+            deferred: None,
+        });
     }
     let script = Arc::new(crate::script::for_store(parts).map_err(error_of)?);
     Ok(Outcome::later(move |done| {
@@ -452,31 +445,40 @@ fn commit_script(
     key: Bytes,
     script: Arc<Script>,
 ) -> Reply {
-    crate::commands::dispatch::commit(shared, refused, |db, now| {
-        if db
-            .get(&key, now)
-            .is_some_and(|e| !matches!(e.value, Value::Script(_)))
-        {
-            return (
-                Reply::Error(CmdError::WrongType),
-                Effects::new(),
-                Events::new(),
-            );
-        }
-        let mut effects = Effects::from_elem(scriptstore_effect(key.clone(), &script), 1);
-        if !script.state.lock().is_empty() {
-            // What begin() touched.
-            effects.push(state_effect(key.clone(), &script));
-        }
-        db.set(key.clone(), Value::Script(script), None);
-        let mut events = Events::new();
-        events.push(Event {
-            class: notify::MODULE,
-            name: "ai.scriptstore",
-            key,
-        });
-        (Reply::OK, effects, events)
-    })
+    crate::commands::dispatch::commit(shared, refused, |db, now| put_script(db, now, key, script))
+}
+
+/// Puts a script at `key` (WRONGTYPE over another kind of value), with its effects and event: the store's
+/// commit and a replayed store share it.
+fn put_script(
+    db: &mut crate::keyspace::Db,
+    now: u64,
+    key: Bytes,
+    script: Arc<Script>,
+) -> (Reply, Effects, Events) {
+    if db
+        .get(&key, now)
+        .is_some_and(|e| !matches!(e.value, Value::Script(_)))
+    {
+        return (
+            Reply::Error(CmdError::WrongType),
+            Effects::new(),
+            Events::new(),
+        );
+    }
+    let mut effects = Effects::from_elem(scriptstore_effect(key.clone(), &script), 1);
+    if !script.state.lock().is_empty() {
+        // What begin() touched.
+        effects.push(state_effect(key.clone(), &script));
+    }
+    db.set(key.clone(), Value::Script(script), None);
+    let mut events = Events::new();
+    events.push(Event {
+        class: notify::MODULE,
+        name: "ai.scriptstore",
+        key,
+    });
+    (Reply::OK, effects, events)
 }
 
 /// One SCRIPTEXECUTE/SCRIPTRUN call, parsed.
