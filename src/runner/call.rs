@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::host::{host, Host, HostValue, Swapped};
+use super::pacing::Contention;
 use super::process::{Process, RecvError};
 use super::wire::{bstr, sbytes, In, Out};
 
@@ -57,6 +58,8 @@ pub fn exchange(
     mode: Mode,
     limit: Duration,
     grace: Duration,
+    spin: Duration,
+    contention: &Contention,
 ) -> Result<In, Failure> {
     let mut deadline = Instant::now() + limit;
     match p.send(&frame, deadline) {
@@ -69,7 +72,7 @@ pub fn exchange(
     }
     let mut interrupted = false;
     loop {
-        let msg = match p.recv(deadline) {
+        let msg = match p.recv(deadline, spin) {
             Ok(m) => m,
             Err(RecvError::Gone(why)) => {
                 return Err(if interrupted {
@@ -107,7 +110,7 @@ pub fn exchange(
                         .set("message", json!("script timed out"));
                     out.frame()
                 } else {
-                    serve(&msg, p, mode)
+                    serve(&msg, p, mode, contention)
                 };
                 match p.send(&reply, deadline + grace) {
                     Ok(()) => {}
@@ -123,10 +126,10 @@ pub fn exchange(
 }
 
 /// Answers one callback.
-fn serve(msg: &In, p: &Process, mode: Mode) -> Vec<u8> {
+fn serve(msg: &In, p: &Process, mode: Mode, contention: &Contention) -> Vec<u8> {
     let result = match host() {
         None => Err("no server to call into".to_string()),
-        Some(h) => callback(h, msg, p, mode),
+        Some(h) => callback(h, msg, p, mode, contention),
     };
     match result {
         Ok(out) => out,
@@ -148,8 +151,18 @@ fn opt_bytes(v: Option<Bytes>) -> Value {
     v.map(|b| bstr(&b)).unwrap_or(Value::Null)
 }
 
-fn callback(h: &dyn Host, msg: &In, p: &Process, mode: Mode) -> Result<Vec<u8>, String> {
+fn callback(
+    h: &dyn Host,
+    msg: &In,
+    p: &Process,
+    mode: Mode,
+    contention: &Contention,
+) -> Result<Vec<u8>, String> {
     let live = mode == Mode::Live;
+    let swapped = |s: Swapped| {
+        contention.swapped(s.done);
+        swapped(s)
+    };
     let v = match msg.op() {
         "execute" => {
             let argv: Vec<Bytes> = msg.header["argv"]

@@ -13,6 +13,7 @@
 
 pub mod call;
 pub mod host;
+mod pacing;
 pub mod process;
 pub mod python;
 pub mod r;
@@ -169,6 +170,8 @@ struct Queue {
     /// A driver woken to take joined calls if the busy runner does not come back for them soon (so an
     /// outlier request never holds them long); at most one at a time.
     backup: Option<usize>,
+    /// Drivers running a task.
+    running: usize,
     stopping: bool,
 }
 
@@ -187,6 +190,7 @@ struct Inner {
     /// When each driver's current request started (microseconds since `epoch`; 0 when idle).
     started_us: Vec<AtomicU64>,
     epoch: Instant,
+    contention: pacing::Contention,
 }
 
 /// Requests shorter than this on average are worth batching rather than spreading over runners.
@@ -256,6 +260,7 @@ impl Runners {
                     slots: Vec::new(),
                     idle: Vec::new(),
                     backup: None,
+                    running: 0,
                     stopping: false,
                 }),
                 wakers: (0..MAX_RUNNERS).map(|_| Condvar::new()).collect(),
@@ -265,6 +270,7 @@ impl Runners {
                 average_us: AtomicU64::new(0),
                 started_us: (0..MAX_RUNNERS).map(|_| AtomicU64::new(0)).collect(),
                 epoch: Instant::now(),
+                contention: pacing::Contention::default(),
             }),
         };
         let mut all = POOLS.lock();
@@ -442,9 +448,13 @@ fn driver(inner: Arc<Inner>, index: usize) {
         warm: inner.healthy.load(Relaxed),
         started_before: false,
     };
+    let mut had_task = false;
     loop {
         let task = {
             let mut q = inner.queue.lock();
+            if std::mem::take(&mut had_task) {
+                q.running -= 1;
+            }
             loop {
                 if q.stopping || index >= q.target {
                     q.slots[index] = false;
@@ -475,7 +485,17 @@ fn driver(inner: Arc<Inner>, index: usize) {
                 if runner.proc.is_none() && runner.warm {
                     break None;
                 }
+                if !q.tasks.is_empty() && q.running > 0 {
+                    if let Some(left) = inner.contention.capped(inner.now_us()) {
+                        // The runners collide on shared state: the busy one takes this task next.
+                        q.idle.push(index);
+                        inner.wakers[index].wait_for(&mut q, Duration::from_micros(left));
+                        q.idle.retain(|&i| i != index);
+                        continue;
+                    }
+                }
                 if let Some(t) = q.tasks.pop_front() {
+                    q.running += 1;
                     break Some(t);
                 }
                 q.idle.push(index);
@@ -497,13 +517,17 @@ fn driver(inner: Arc<Inner>, index: usize) {
             Task::Run(f) => Work::Run(f),
         };
         inner.stats.busy.fetch_add(1, Relaxed);
+        pacing::BUSY.fetch_add(1, Relaxed);
         inner.request_began(index);
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match task {
             Work::Run(f) => f(&mut runner),
             Work::Score(jobs) => score::run(&mut runner, jobs),
         }));
         inner.request_ended(index);
+        inner.contention.judge(inner.now_us());
+        had_task = true;
         inner.stats.busy.fetch_sub(1, Relaxed);
+        pacing::BUSY.fetch_sub(1, Relaxed);
         if ran.is_err() {
             // The runner may be half-way through an exchange: never reuse it.
             runner.lose();
@@ -602,7 +626,15 @@ impl Runner {
         let live = inner.begin_pending.swap(false, Relaxed);
         let mode = if live { Mode::Live } else { Mode::Replay };
         let limit = INIT_LIMIT.max(Duration::from_millis(settings.time_limit_ms));
-        match call::exchange(&mut p, frame, mode, limit, GRACE) {
+        match call::exchange(
+            &mut p,
+            frame,
+            mode,
+            limit,
+            GRACE,
+            Duration::ZERO,
+            &inner.contention,
+        ) {
             Ok(_) => {
                 self.warm = true;
                 if !inner.healthy.swap(true, Relaxed) {
@@ -638,9 +670,11 @@ impl Runner {
     ) -> Result<wire::In, Failure> {
         let inner = self.inner.clone();
         let p = self.ensure()?;
+        let spin = pacing::spin();
         let frame = {
             let mut out = Out::new(op, &p.shm);
             fill(&mut out).map_err(|e| Failure::Died(format!("shared memory: {e}")))?;
+            out.set("spin_us", json!(spin.as_micros() as u64));
             if out.size() > wire::MAX_FRAME {
                 return Err(Failure::Script(
                     "the request is too large for a runner (its records, keys and arguments pass 2 GiB)"
@@ -651,7 +685,7 @@ impl Runner {
         };
         let stats = &inner.stats;
         stats.calls.fetch_add(calls as u64, Relaxed);
-        let result = call::exchange(p, frame, Mode::Live, limit, GRACE);
+        let result = call::exchange(p, frame, Mode::Live, limit, GRACE, spin, &inner.contention);
         if result.is_ok() && p.has_pending() {
             // The runner sent more than one answer: it is out of step; never trust it again.
             self.lose();

@@ -169,11 +169,15 @@ impl Process {
         }
         // From now on frames are written with a deadline: a runner that stops reading cannot hold its driver.
         // (The code above went out blocking: a small pipe must not refuse it.)
-        nix::fcntl::fcntl(
-            &p.tx,
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-        )
-        .map_err(|e| format!("runner channel: {e}"))?;
+        // Reads too never block (`recv` polls first, then sleeps in poll(2) with the deadline); with a
+        // socketpair this is the same descriptor, with pipes the reply pipe.
+        for fd in [p.tx.as_fd(), p.rx.as_fd()] {
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+            )
+            .map_err(|e| format!("runner channel: {e}"))?;
+        }
         Ok(p)
     }
 
@@ -212,13 +216,30 @@ impl Process {
         Ok(())
     }
 
-    /// The next message, waiting until `deadline` at most.
-    pub fn recv(&mut self, deadline: Instant) -> Result<In, RecvError> {
+    /// The next message, waiting until `deadline` at most. The channel is polled for `spin` before the
+    /// driver sleeps (see [`super::spin`]).
+    pub fn recv(&mut self, deadline: Instant, spin: Duration) -> Result<In, RecvError> {
+        let spin_until = Instant::now() + spin;
         loop {
             if let Some(frame) = take_frame(&mut self.pending).map_err(RecvError::Gone)? {
                 return Ok(frame);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.read(&mut self.scratch) {
+                Ok(0) => return Err(RecvError::Gone(self.death_reason())),
+                Ok(n) => {
+                    self.pending.extend_from_slice(&self.scratch[..n]);
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return Err(RecvError::Gone(self.death_reason())),
+            }
+            let now = Instant::now();
+            if now < spin_until && now < deadline {
+                std::thread::yield_now();
+                continue;
+            }
+            let left = deadline.saturating_duration_since(now);
             if left.is_zero() {
                 return Err(RecvError::Timeout);
             }
@@ -228,23 +249,7 @@ impl Process {
                 &mut fds,
                 PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
             ) {
-                Ok(0) => continue,
-                Ok(_) => {}
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(_) => return Err(RecvError::Gone(self.death_reason())),
-            }
-            match self.rx.read(&mut self.scratch) {
-                Ok(0) => return Err(RecvError::Gone(self.death_reason())),
-                Ok(n) => self.pending.extend_from_slice(&self.scratch[..n]),
-                // The socket's descriptors share O_NONBLOCK with the writing side.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
-                    ) =>
-                {
-                    continue
-                }
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                 Err(_) => return Err(RecvError::Gone(self.death_reason())),
             }
         }

@@ -23,7 +23,11 @@ SHM_MIN = 4096  # tensors of at least this many bytes cross through the shared-m
 _HDR = struct.Struct("<II")
 
 _sock = socket.socket(fileno=3)
-_rfile = _sock.makefile("rb", buffering=65536)
+_inbuf = bytearray()  # bytes received and not yet taken as a frame
+# How long a wait for the server polls the socket before it sleeps: each request says (`spin_us`), for the
+# callbacks it makes and for the wait for the next request (see `spin()` in src/runner/mod.rs for why).
+_spin = [0.0]
+_perf = __import__("time").perf_counter
 _shm_fd = 4
 _shm = None  # an mmap of fd 4, remapped when the file has grown past it
 
@@ -59,17 +63,44 @@ if str(os.getppid()) != os.environ.get("TENSORCELL_PID", str(os.getppid())):
 # ---- frames --------------------------------------------------------------------------------------------------
 
 
-def _read_exact(n):
-    data = _rfile.read(n)
-    if data is None or len(data) != n:
+def _more():
+    """Appends what the server has sent to `_inbuf`: polls for up to `spin_us`, then waits."""
+    end = _perf() + _spin[0]
+    while True:
+        try:
+            data = _sock.recv(1 << 16, socket.MSG_DONTWAIT)
+            break
+        except BlockingIOError:
+            if _perf() > end:
+                data = _sock.recv(1 << 16)
+                break
+            os.sched_yield()
+    if not data:
         sys.exit(0)  # the server closed the socket: it has no more work for this runner
-    return data
+    _inbuf.extend(data)
 
 
 def _recv():
-    total, hlen = _HDR.unpack(_read_exact(8))
-    body = _read_exact(total - 4)
-    return json.loads(body[:hlen]), memoryview(body)[hlen:]
+    while len(_inbuf) < 8:
+        _more()
+    total, hlen = _HDR.unpack_from(_inbuf)
+    end = 4 + total
+    if len(_inbuf) < end:
+        # A big frame: read the rest straight into place.
+        frame = bytearray(end)
+        have = len(_inbuf)
+        frame[:have] = _inbuf
+        _inbuf.clear()
+        view = memoryview(frame)
+        while have < end:
+            n = _sock.recv_into(view[have:])
+            if not n:
+                sys.exit(0)
+            have += n
+    else:
+        frame = bytes(_inbuf[:end])
+        del _inbuf[:end]
+    return json.loads(frame[8:8 + hlen]), memoryview(frame)[8 + hlen:]
 
 
 def _send(header, blobs=()):
@@ -587,6 +618,7 @@ def main():
         # Read without the lock: only this thread reads while no request runs (a background thread that
         # tries is refused in _exchange).
         req, blobs = _recv()
+        _spin[0] = req.get("spin_us", 0) * 1e-6
         _Active.request = True
         handler = _HANDLERS.get(req.get("op"))
         _Flags.interrupted = False
