@@ -5,22 +5,27 @@
 //! ```text
 //!   server/  (feature "server": tokio)  -- sockets, connections, signals
 //!      |
+//!   persist/  repl/  -- the standalone server's AOF, snapshot file and replication (consume the effect stream)
+//!      |
 //!   commands/ -> dispatch (policy, execute, propagate) -> Outcome { reply, effects }
 //!      |
-//!   keyspace/  tensor/  model/  exec/  state/  config  pubsub  effects  resp/  args  reply  error  (the engine core)
+//!   keyspace/ tensor/ model/ exec/ script/ runner/ state/ codec/ config effects resp/ args reply error
 //! ```
 //!
-//! `script/` holds stored Python scripts (`script/python.rs` is all the pyo3 code). `model/` holds stored models (`model/onnx.rs` is the tract backend); `exec/` is the worker pool that runs
-//! them off the I/O threads, with RedisAI's per-device queues and auto-batching.
+//! `model/` holds stored models (`model/onnx.rs` is the tract backend); `exec/` is the worker pool that runs
+//! them off the I/O threads, with RedisAI's per-device queues and auto-batching. `script/` holds stored
+//! scripts, which run in runner processes (`runner/`, docs/runners.md). `codec/` is how values are written
+//! down (compression, container, records), shared by every front end. docs/architecture.md has the map.
 //!
 //! - The engine core (everything outside `server/`) depends on neither tokio nor redis-module. CI checks it
 //!   with `cargo tree --no-default-features -e normal`, which must not mention tokio.
-//! - tract lives only in `src/model/onnx.rs`, pyo3 only in `src/script/python.rs` (scripts/test checks both).
+//! - tract lives only in `src/model/onnx.rs`; processes start only in `src/runner/` (scripts/test checks both).
 //! - `unsafe` is forbidden in this crate; the Redis module's type glue is the one place that may use it.
 #![forbid(unsafe_code)]
 
 pub mod args;
 pub mod clients;
+pub mod codec;
 pub mod commands;
 pub mod config;
 pub mod effects;

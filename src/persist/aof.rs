@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::codec::Codec;
+use crate::codec::Codec;
 use crate::effects::{Effect, EffectSink};
 use crate::shared::{Engine, Shared};
 use crate::warning;
@@ -228,7 +228,7 @@ impl Aof {
     }
 
     fn write_manifest(&self, m: &Manifest) -> std::io::Result<()> {
-        super::write_atomically(&Self::manifest_path(&self.dir, &self.name), |f| {
+        crate::codec::file::write_atomically(&Self::manifest_path(&self.dir, &self.name), |f| {
             f.write_all(m.render().as_bytes())
         })
     }

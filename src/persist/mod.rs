@@ -10,12 +10,8 @@
 pub mod aof;
 mod aof_load;
 pub mod apply;
-pub mod codec;
-pub mod container;
 mod cron;
 mod dbfile;
-pub mod records;
-pub mod snapshots;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::SeqCst};
@@ -25,15 +21,15 @@ use std::time::Instant;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use crate::codec::file::{install, write_temp};
 pub use cron::start_cron;
 pub use dbfile::{
-    capture, load_snapshot, read_snapshot, read_snapshot_from, snapshot_body, write_atomically,
-    write_snapshot, Capture, DB_MAGIC,
+    capture, load_snapshot, read_snapshot, read_snapshot_from, snapshot_body, write_snapshot,
+    Capture, DB_MAGIC,
 };
-use dbfile::{install, write_temp};
 
 use self::aof::Aof;
-use self::codec::Codec;
+use crate::codec::Codec;
 use crate::keyspace::{Db, Value};
 use crate::shared::{Engine, Shared, ShutdownMode};
 use crate::stats::Stats;

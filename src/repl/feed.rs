@@ -15,8 +15,8 @@ use bytes::BytesMut;
 use parking_lot::{Condvar, Mutex};
 
 use super::{remove_peer, Handoff, Peer, ONLINE, SEND_BULK};
+use crate::codec::Codec;
 use crate::effects::{Effect, EffectSink};
-use crate::persist::codec::Codec;
 use crate::resp::request::RequestParser;
 use crate::shared::Shared;
 use crate::util::eq_ic;

@@ -6,6 +6,8 @@
 //! Values are kept parsed (`serde_json::Value`, object keys in insertion order) so script runners can read and
 //! update them without re-parsing; the canonical text is what replies and effects carry.
 
+pub mod snapshots;
+
 use bytes::Bytes;
 use indexmap::IndexMap;
 use serde_json::Value as Json;

@@ -6,13 +6,13 @@ use bytes::Bytes;
 
 use super::{error_of, script_at};
 use crate::args::Args;
+use crate::codec::Codec;
 use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::own;
-use crate::persist::codec::Codec;
-use crate::persist::snapshots;
 use crate::reply::Reply;
 use crate::script::Scored;
+use crate::state::snapshots;
 
 /// `AI.SCORE key [ACTION fn] RECORDS n record... [EOF]`: runs the action once per record, in order, on a
 /// worker, and replies with everything it returned or yielded, typed by `fastscore.output`. Concurrent calls

@@ -4,12 +4,12 @@ use bytes::Bytes;
 
 use super::script_at;
 use crate::args::Args;
+use crate::codec::Codec;
 use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::own;
-use crate::persist::codec::Codec;
-use crate::persist::snapshots::{self, Meta, SnapError, Store};
 use crate::reply::Reply;
+use crate::state::snapshots::{self, Meta, SnapError, Store};
 use crate::util::eq_ic;
 
 /// `AI.SNAPSHOT SAVE key [CODEC c] | LIST key [SINCE ms] [UNTIL ms] [COUNT n] | RESTORE key [id-or-prefix] |

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::codec::Codec;
-use super::container::{self, Reader, Writer};
-use super::records::{entry_of, record_of, Record};
+use crate::codec::container::{self, Reader, Writer};
+use crate::codec::records::{entry_of, record_of, Record};
+use crate::codec::Codec;
 use crate::keyspace::Entry;
 
 pub const STATE_MAGIC: &[u8; 8] = b"TCSTATE\0";
@@ -146,7 +146,7 @@ impl Store {
                     meta.id,
                     meta.codec.name()
                 ));
-                super::write_atomically(&path, |w| std::io::Write::write_all(w, data))
+                crate::codec::file::write_atomically(&path, |w| std::io::Write::write_all(w, data))
                     .map_err(|e| err(e.to_string()))
             }
             Store::Sqlite(path) => {

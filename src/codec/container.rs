@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use bytes::Bytes;
 use thiserror::Error;
 
-use super::codec::{Codec, Encoder};
+use super::{Codec, Encoder};
 
 pub const VERSION: u32 = 1;
 

@@ -1,6 +1,12 @@
-//! Compression codecs for snapshot files and model-state snapshots: none, snappy, gzip, bzip2, xz, zstd
-//! (the FastScore/Veles set). Each is a streaming encoder over a `Write` and a decoder over a `Read`, so a
-//! gigabyte of tensors is never held twice in memory.
+//! How values are written down, for every front end: compression codecs (here: none, snappy, gzip, bzip2,
+//! xz, zstd, the FastScore/Veles set, each a streaming encoder over a `Write` and a decoder over a `Read`, so a
+//! gigabyte of tensors is never held twice in memory), the checksummed container (`container`), the versioned
+//! record of each keyspace value (`records`), and durable file writes (`file`). The standalone server's
+//! snapshot file, AOF and replication, the model-state snapshots and the Redis module's types all use them.
+
+pub mod container;
+pub mod file;
+pub mod records;
 
 use std::io::{self, Read, Write};
 
