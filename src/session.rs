@@ -39,8 +39,9 @@ pub struct Session {
     pub wrote_upto: u64,
     /// The port a replica said it listens on (REPLCONF listening-port), for ROLE and INFO.
     pub replica_port: u16,
-    /// Set by PSYNC: after its reply, the connection becomes a replica's feed.
-    pub takeover: Option<crate::repl::Handoff>,
+    /// Set by a command after whose reply the connection becomes something else, for the front end to act
+    /// on (PSYNC: a replica's feed, a `repl::Handoff`). Typeless here: the core does not know what it is.
+    pub takeover: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Session {

@@ -102,10 +102,8 @@ pub struct Shared {
     pub pool: Pool,
     /// Asynchronous DAG runs (AI.DAGRUNASYNC) by id.
     pub async_dags: crate::exec::asyncdag::Registry,
-    /// Snapshot file, AOF and their background jobs.
-    pub persist: crate::persist::Persist,
-    /// Replication: this node's primary (if it is a replica), its replicas, WAIT.
-    pub repl: crate::repl::Repl,
+    /// The front end's own part of the command path (the standalone server: persistence and replication).
+    pub node: Box<dyn crate::node::Node>,
     /// `AI.CONFIG BACKENDSPATH`: kept and reported for RedisAI clients; backends are built in.
     pub backends_path: Mutex<String>,
     shutdown: Mutex<Option<ShutdownHook>>,
@@ -116,7 +114,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: Config) -> Arc<Self> {
+    pub fn new(config: Config, node: Box<dyn crate::node::Node>) -> Arc<Self> {
         let backlog = config.settings.repl_backlog;
         let hot = Hot::default();
         hot.load(&config.settings);
@@ -131,8 +129,7 @@ impl Shared {
             me: me.clone(),
             pool,
             backends_path: Mutex::new(String::new()),
-            persist: Default::default(),
-            repl: Default::default(),
+            node,
             async_dags: Default::default(),
             hot,
             engine: Mutex::new(Engine {
@@ -190,6 +187,13 @@ impl Shared {
     /// A copy of the hot-path settings (cheap: read lock + clone of a small struct).
     pub fn settings(&self) -> crate::config::Settings {
         self.config.read().settings.clone()
+    }
+
+    /// One of the node's parts by type (`persist::of`, `repl::of`).
+    pub fn part<T: 'static>(&self) -> Option<&T> {
+        self.node
+            .part(std::any::TypeId::of::<T>())
+            .and_then(|p| p.downcast_ref())
     }
 
     pub fn bound_port(&self) -> u16 {

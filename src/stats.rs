@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::commands::{CommandSpec, TABLE};
+use crate::commands::{table, CommandSpec};
 
 /// Per-command call statistics (atomics: counted on every command without a lock).
 #[derive(Debug, Default)]
@@ -29,10 +29,9 @@ pub struct Stats {
     pub commands: Vec<CommandStat>,
 }
 
-/// A command's row in the table, from its address (every spec lives in `TABLE`).
+/// A command's row in the table.
 pub fn table_index(spec: &CommandSpec) -> usize {
-    (spec as *const CommandSpec as usize - TABLE.as_ptr() as usize)
-        / std::mem::size_of::<CommandSpec>()
+    table::index_of(spec)
 }
 
 impl Default for Stats {
@@ -48,7 +47,9 @@ impl Default for Stats {
             keyspace_misses: z(),
             error_replies: z(),
             changes: z(),
-            commands: TABLE.iter().map(|_| CommandStat::default()).collect(),
+            commands: (0..table::count())
+                .map(|_| CommandStat::default())
+                .collect(),
         }
     }
 }

@@ -38,7 +38,9 @@ fn main() {
             std::process::exit(1);
         }
     }
-    let shared = Shared::new(config);
+    // The standalone node: the core plus this server's Redis commands, persistence and replication.
+    let node = Box::new(tensorcell::standalone::Standalone::new());
+    let shared = Shared::new(config, node);
     tensorcell::runner::check_at_start();
     // Scripts loaded from disk or received from a primary call back into this server.
     tensorcell::commands::install_script_host(shared.clone());

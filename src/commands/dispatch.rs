@@ -150,7 +150,7 @@ fn policy(shared: &Shared, session: &Session, args: &Args) -> Result<Gate, CmdEr
                 .multi
                 .as_ref()
                 .is_some_and(|q| q.iter().any(|(s, _)| s.has(WRITE))));
-    if let Some(e) = shared.repl.refuses(shared, spec, writes) {
+    if let Some(e) = shared.node.refuses(shared, spec, writes) {
         return Err(e);
     }
     let over_memory = || maxmemory > 0 && shared.engine.lock().db.used_memory() as u64 > maxmemory;
@@ -167,7 +167,7 @@ fn policy(shared: &Shared, session: &Session, args: &Args) -> Result<Gate, CmdEr
         return Err(CmdError::Oom);
     }
     if spec.has(WRITE) {
-        if let Some(why) = shared.persist.refuses_writes(&shared.hot) {
+        if let Some(why) = shared.node.refuses_write(&shared.hot) {
             return Err(CmdError::Misconf(why));
         }
     }

@@ -1,5 +1,6 @@
-//! Commands: one table ([`table::TABLE`]) declares each command's name, arity, flags, ACL categories, key
-//! positions and summary; dispatch, COMMAND, the policy checks and (later) the Redis module derive from it.
+//! Commands: one table ([`table`]: the core's rows, plus the standalone server's Redis commands from
+//! `redis_table.rs`) declares each command's name, arity, flags, ACL categories, key positions and summary;
+//! dispatch, COMMAND, the policy checks and the Redis module derive from it.
 //! Each command lives in its own file, in a folder per Redis command group, and returns an [`Outcome`]: a reply plus the effects
 //! (propagated writes) and keyspace events it caused. Commands never touch sockets or logs.
 
@@ -8,6 +9,7 @@ mod connection;
 pub mod dispatch;
 mod generic;
 pub(crate) mod pubsub;
+pub mod redis_table;
 mod replication;
 pub(crate) mod server;
 mod state;
@@ -21,7 +23,7 @@ use smallvec::SmallVec;
 
 pub use ai::install_script_host;
 pub use dispatch::execute;
-pub use table::{lookup, CommandSpec, TABLE};
+pub use table::{lookup, CommandSpec};
 
 use crate::args::Args;
 use crate::error::CmdResult;

@@ -323,7 +323,7 @@ impl Aof {
             current_size: AtomicU64::new(0),
             last_write_ok: AtomicBool::new(true),
             sink_id: AtomicU64::new(0),
-            failing: shared.persist.aof_failing.clone(),
+            failing: super::of(shared).aof_failing.clone(),
             writer: Mutex::new(None),
             out: Mutex::new(None),
             unsynced: AtomicBool::new(false),

@@ -25,7 +25,7 @@ pub fn start_cron(shared: &Arc<Shared>) {
 }
 
 fn tick(shared: &Shared) {
-    let p = &shared.persist;
+    let p = &super::of(shared);
     if p.loading.load(SeqCst) || p.job().is_some() {
         return;
     }

@@ -48,7 +48,7 @@ pub fn capture(g: &Engine, shared: &Shared) -> Capture {
             .collect(),
         replid: g.effects.ids.id.clone(),
         offset: g.effects.repl_offset(),
-        epoch: *shared.persist.dump_epoch.lock(),
+        epoch: *super::of(shared).dump_epoch.lock(),
     }
 }
 
@@ -147,19 +147,24 @@ pub fn load_snapshot(shared: &Shared, path: &Path) -> Result<Header, String> {
             g.db.set(k, e.value, e.expire_at);
         }
     };
-    let header = read_snapshot(path, threads, shared.repl.is_replica(), |k, e| {
-        n += 1;
-        batch.push((k, e));
-        if batch.len() >= 1024 {
-            flush(&mut batch);
-        }
-    })?;
+    let header = read_snapshot(
+        path,
+        threads,
+        crate::repl::of(shared).is_replica(),
+        |k, e| {
+            n += 1;
+            batch.push((k, e));
+            if batch.len() >= 1024 {
+                flush(&mut batch);
+            }
+        },
+    )?;
     flush(&mut batch);
     notice!(
         "DB loaded from {}: {n} keys in {:.3} seconds",
         path.display(),
         started.elapsed().as_secs_f64()
     );
-    shared.persist.loaded_keys.store(n, SeqCst);
+    super::of(shared).loaded_keys.store(n, SeqCst);
     Ok(header)
 }

@@ -147,6 +147,13 @@ impl Persist {
 }
 
 /// `<dir>/<dbfilename>`.
+/// The standalone server's persistence state.
+pub fn of(shared: &Shared) -> &Persist {
+    shared
+        .part::<Persist>()
+        .expect("the standalone server's node has persistence")
+}
+
 pub fn dump_path(shared: &Shared) -> PathBuf {
     let s = shared.settings();
     Path::new(&s.dir).join(&s.dbfilename)
@@ -163,7 +170,7 @@ pub fn file_codec(shared: &Shared) -> Codec {
 
 /// Claims the background-job slot.
 fn claim(shared: &Shared, job: Job) -> Result<(), Job> {
-    let mut j = shared.persist.job.lock();
+    let mut j = of(shared).job.lock();
     match *j {
         Some((running, _)) => Err(running),
         None => {
@@ -175,7 +182,7 @@ fn claim(shared: &Shared, job: Job) -> Result<(), Job> {
 
 /// Records a finished save.
 fn saved(shared: &Shared, dirty: u64) {
-    let p = &shared.persist;
+    let p = &of(shared);
     p.last_bgsave_ok.store(true, SeqCst);
     p.last_save.store(crate::util::now_ms() / 1000, SeqCst);
     p.dirty_saved.store(dirty, SeqCst);
@@ -184,7 +191,7 @@ fn saved(shared: &Shared, dirty: u64) {
 
 /// SAVE: writes the snapshot file now, on the caller's thread.
 pub fn save(shared: &Shared) -> Result<(), String> {
-    if let Some((Job::Save, _)) = shared.persist.job() {
+    if let Some((Job::Save, _)) = of(shared).job() {
         return Err("ERR Background save already in progress".into());
     }
     save_now(shared)
@@ -205,7 +212,7 @@ pub fn save_capture(shared: &Shared, c: &Capture, dirty: u64) -> Result<(), Stri
     let path = dump_path(shared);
     let codec = file_codec(shared);
     let result = write_temp(&path, |w| snapshot_body(w, c, codec).map(|_| ())).and_then(|tmp| {
-        let epoch = shared.persist.dump_epoch.lock();
+        let epoch = of(shared).dump_epoch.lock();
         if *epoch != c.epoch {
             let _ = std::fs::remove_file(&tmp);
             return Ok(false);
@@ -233,7 +240,7 @@ pub fn save_capture(shared: &Shared, c: &Capture, dirty: u64) -> Result<(), Stri
 /// snapshot file at once, and makes any save captured before the flush drop its file.
 pub fn save_after_flush(shared: &Shared, g: &Engine) {
     let epoch = {
-        let mut e = shared.persist.dump_epoch.lock();
+        let mut e = of(shared).dump_epoch.lock();
         *e += 1;
         *e
     };
@@ -252,7 +259,7 @@ pub fn bgsave(shared: &Shared, g: &mut Engine, schedule: bool) -> Result<&'stati
     match claim(shared, Job::Save) {
         Err(Job::Save) => Err("ERR Background save already in progress".into()),
         Err(Job::Rewrite) if schedule => {
-            shared.persist.save_scheduled.store(true, SeqCst);
+            of(shared).save_scheduled.store(true, SeqCst);
             Ok("Background saving scheduled")
         }
         Err(Job::Rewrite) => Err(
@@ -264,9 +271,8 @@ pub fn bgsave(shared: &Shared, g: &mut Engine, schedule: bool) -> Result<&'stati
             let c = capture(g, shared);
             let dirty = Stats::get(&shared.stats.changes);
             let shared = shared.arc();
-            shared.persist.save_scheduled.store(false, SeqCst);
-            shared
-                .persist
+            of(&shared).save_scheduled.store(false, SeqCst);
+            of(&shared)
                 .last_bgsave_try
                 .store(crate::util::now_ms() / 1000, SeqCst);
             notice!("Background saving started");
@@ -279,7 +285,7 @@ pub fn bgsave(shared: &Shared, g: &mut Engine, schedule: bool) -> Result<&'stati
                     if ok {
                         notice!("Background saving terminated with success");
                     }
-                    shared.persist.end_job(Job::Save, ok, started);
+                    of(&shared).end_job(Job::Save, ok, started);
                 })
                 .map_err(|e| format!("ERR can't start a background save: {e}"))?;
             Ok("Background saving started")
@@ -289,7 +295,7 @@ pub fn bgsave(shared: &Shared, g: &mut Engine, schedule: bool) -> Result<&'stati
 
 /// BGREWRITEAOF: a new AOF base from a capture, written in the background. The caller holds the engine.
 pub fn bgrewriteaof(shared: &Shared, g: &mut Engine) -> Result<&'static str, String> {
-    let Some(aof) = shared.persist.aof() else {
+    let Some(aof) = of(shared).aof() else {
         return Err("ERR the AOF is off (appendonly no): nothing to rewrite".into());
     };
     match claim(shared, Job::Rewrite) {
@@ -297,13 +303,13 @@ pub fn bgrewriteaof(shared: &Shared, g: &mut Engine) -> Result<&'static str, Str
             Err("ERR Background append only file rewriting already in progress".into())
         }
         Err(Job::Save) => {
-            shared.persist.rewrite_scheduled.store(true, SeqCst);
+            of(shared).rewrite_scheduled.store(true, SeqCst);
             Ok("Background append only file rewriting scheduled")
         }
         Ok(()) => {
             let c = capture(g, shared);
             aof.request_switch();
-            shared.persist.rewrite_scheduled.store(false, SeqCst);
+            of(shared).rewrite_scheduled.store(false, SeqCst);
             let shared = shared.arc();
             notice!("Background append only file rewriting started");
             std::thread::Builder::new()
@@ -316,11 +322,9 @@ pub fn bgrewriteaof(shared: &Shared, g: &mut Engine) -> Result<&'static str, Str
                         warning!("Background AOF rewrite failed: {e}");
                     } else {
                         notice!("Background AOF rewrite finished successfully");
-                        shared.persist.rewrites.fetch_add(1, SeqCst);
+                        of(&shared).rewrites.fetch_add(1, SeqCst);
                     }
-                    shared
-                        .persist
-                        .end_job(Job::Rewrite, result.is_ok(), started);
+                    of(&shared).end_job(Job::Rewrite, result.is_ok(), started);
                 })
                 .map_err(|e| format!("ERR can't start the AOF rewrite: {e}"))?;
             Ok("Background append only file rewriting started")
@@ -338,7 +342,7 @@ pub fn start(shared: &Arc<Shared>) -> Result<(), String> {
             s.dir
         ));
     }
-    let p = &shared.persist;
+    let p = &of(shared);
     p.loading.store(true, SeqCst);
     let started = Instant::now();
     let aof_dir = Path::new(&s.dir).join(&s.appenddirname);
@@ -363,8 +367,8 @@ pub fn start(shared: &Arc<Shared>) -> Result<(), String> {
                     let mut g = shared.engine.lock();
                     g.effects.ids.id = header.replid;
                     g.effects.rebase(header.offset);
-                    shared.repl.fresh.store(false, SeqCst);
-                    if !shared.repl.is_replica() {
+                    crate::repl::of(shared).fresh.store(false, SeqCst);
+                    if !crate::repl::of(shared).is_replica() {
                         // The file may be older than what this primary had sent before it stopped (a crash
                         // after the save): what it writes next is a new history, reachable from the old id
                         // only up to the file's offset.
@@ -407,7 +411,7 @@ pub fn start(shared: &Arc<Shared>) -> Result<(), String> {
     }
     p.set_fsync(&s.appendfsync);
     p.loading.store(false, SeqCst);
-    if !shared.repl.is_replica() {
+    if !crate::repl::of(shared).is_replica() {
         // A replica never runs Python: its primary's effects carry what begin() wrote there.
         run_begins(shared);
     }
@@ -444,7 +448,7 @@ pub fn run_begins(shared: &Arc<Shared>) {
 /// Turns the AOF on (`CONFIG SET appendonly yes`: a new AOF from the current data, its base written in the
 /// background like a rewrite) or off. The caller holds the engine.
 pub fn set_appendonly(shared: &Shared, g: &mut Engine, on: bool) -> Result<(), String> {
-    let mut slot = shared.persist.aof.lock();
+    let mut slot = of(shared).aof.lock();
     match (on, slot.is_some()) {
         (true, false) => {
             claim(shared, Job::Rewrite).map_err(|_| {
@@ -456,7 +460,7 @@ pub fn set_appendonly(shared: &Shared, g: &mut Engine, on: bool) -> Result<(), S
                 match Aof::begin(shared, g, dir, s.appendfilename.clone(), file_codec(shared)) {
                     Ok(x) => x,
                     Err(e) => {
-                        *shared.persist.job.lock() = None;
+                        *of(shared).job.lock() = None;
                         return Err(format!("ERR {e}"));
                     }
                 };
@@ -465,7 +469,7 @@ pub fn set_appendonly(shared: &Shared, g: &mut Engine, on: bool) -> Result<(), S
             std::thread::spawn(move || {
                 let started = Instant::now();
                 let result = aof.complete(&c);
-                let p = &shared.persist;
+                let p = &of(&shared);
                 if let Err(e) = &result {
                     // No manifest lists the new files: turn the AOF back off rather than log to them.
                     warning!("Creating the AOF failed: {e}; appendonly is off again");
@@ -534,7 +538,7 @@ fn save_for_shutdown(shared: &Shared) -> Result<(), String> {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let result = save_now(shared);
-    *shared.persist.job.lock() = None;
+    *of(shared).job.lock() = None;
     result
 }
 
@@ -542,18 +546,18 @@ fn save_for_shutdown(shared: &Shared) -> Result<(), String> {
 /// mode wants a snapshot, writes one for writes made since SHUTDOWN's own save.
 pub fn finish_shutdown(shared: &Shared, mode: ShutdownMode) {
     if wants_save(shared, mode)
-        && Stats::get(&shared.stats.changes) != shared.persist.dirty_saved.load(SeqCst)
+        && Stats::get(&shared.stats.changes) != of(shared).dirty_saved.load(SeqCst)
     {
         if let Err(e) = save_for_shutdown(shared) {
             warning!("The shutdown save failed: {e}");
         }
     }
-    let aof = shared.persist.aof.lock().take();
+    let aof = of(shared).aof.lock().take();
     if let Some(aof) = aof {
         stop_aof(shared, &aof);
         notice!("Appendonly file synced on disk");
     }
-    shared.persist.always.store(false, SeqCst);
+    of(shared).always.store(false, SeqCst);
 }
 
 /// DEBUG RELOAD: save the snapshot file, empty the keyspace, load the file back.
@@ -563,7 +567,7 @@ pub fn debug_reload(shared: &Shared) -> Result<(), String> {
     read_snapshot(
         &dump_path(shared),
         shared.pool.intra_op,
-        shared.repl.is_replica(),
+        crate::repl::of(shared).is_replica(),
         |k, e| fresh.set(k, e.value, e.expire_at),
     )?;
     let old = {
@@ -580,7 +584,7 @@ pub fn debug_reload(shared: &Shared) -> Result<(), String> {
 
 /// INFO persistence, with Redis's field names (fork and copy-on-write fields are left out: nothing forks).
 pub fn info(shared: &Shared, out: &mut String) {
-    let p = &shared.persist;
+    let p = &of(shared);
     let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k}:{v}\r\n"));
     let job = p.job();
     let running = |j: Job| job.is_some_and(|(r, _)| r == j);

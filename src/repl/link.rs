@@ -31,7 +31,7 @@ pub(super) fn spawn(shared: Arc<Shared>, generation: u64) {
 
 /// Keeps the link up until this node stops following this primary.
 fn run(shared: &Shared, generation: u64) {
-    let repl = &shared.repl;
+    let repl = &super::of(shared);
     while repl.current(generation) {
         let result = session(shared, generation);
         if !repl.current(generation) {
@@ -122,7 +122,7 @@ impl Link {
 
 /// One connection: handshake, sync, then the stream until it fails or this node follows elsewhere.
 fn session(shared: &Shared, generation: u64) -> Result<(), String> {
-    let repl = &shared.repl;
+    let repl = &super::of(shared);
     let Some((host, port)) = repl.upstream_of(generation, |u| {
         u.state = LinkState::Connecting;
         (u.host.clone(), u.port)
@@ -221,7 +221,7 @@ fn session(shared: &Shared, generation: u64) -> Result<(), String> {
 /// reachable as id2, and our own replicas reconnect to learn it.
 fn continue_with(shared: &Shared, generation: u64, new_id: &str) {
     let mut g = shared.engine.lock();
-    if !shared.repl.current(generation) || new_id.is_empty() || new_id == g.effects.ids.id {
+    if !super::of(shared).current(generation) || new_id.is_empty() || new_id == g.effects.ids.id {
         return;
     }
     let offset = g.effects.repl_offset();
@@ -229,7 +229,7 @@ fn continue_with(shared: &Shared, generation: u64, new_id: &str) {
     g.effects.ids.id = new_id.to_string();
     drop(g);
     notice!("Master replication id changed to {new_id}");
-    shared.repl.drop_peers();
+    super::of(shared).drop_peers();
 }
 
 /// Reads the snapshot that follows `+FULLRESYNC`, loads it into a fresh keyspace off the lock, then swaps
@@ -241,7 +241,7 @@ fn full_sync(
     replid: &str,
     offset: u64,
 ) -> Result<(), String> {
-    let repl = &shared.repl;
+    let repl = &super::of(shared);
     let set_read = |n: u64| {
         repl.upstream_of(generation, |u| {
             u.state = LinkState::Sync;
@@ -305,11 +305,13 @@ fn full_sync(
         ..ReplIds::default()
     };
     repl.fresh.store(false, SeqCst);
-    if shared.persist.aof().is_some() {
+    if crate::persist::of(shared).aof().is_some() {
         // The AOF describes the old keyspace: rewrite it from the new one, switched at this instant (or,
         // when a rewrite of the old one is running, right after it: its base is the old keyspace).
-        if let Some((crate::persist::Job::Rewrite, _)) = shared.persist.job() {
-            shared.persist.rewrite_scheduled.store(true, SeqCst);
+        if let Some((crate::persist::Job::Rewrite, _)) = crate::persist::of(shared).job() {
+            crate::persist::of(shared)
+                .rewrite_scheduled
+                .store(true, SeqCst);
         } else if let Err(e) = crate::persist::bgrewriteaof(shared, &mut g) {
             warning!("Can't rewrite the AOF after a full sync: {e}");
         }
@@ -327,8 +329,8 @@ fn full_sync(
 
 /// Applies the stream until the link fails; acknowledges its offset every second and when asked.
 fn follow_stream(shared: &Shared, link: &mut Link, generation: u64) -> Result<(), String> {
-    let repl = &shared.repl;
-    let mut replayer = Replayer::for_stream(move |s: &Shared| s.repl.current(generation));
+    let repl = &super::of(shared);
+    let mut replayer = Replayer::for_stream(move |s: &Shared| super::of(s).current(generation));
     let mut parser = RequestParser::new(usize::MAX, usize::MAX);
     // The parser consumes a command's bytes as they arrive, across reads: count them until it is whole.
     let mut used = 0;

@@ -114,6 +114,13 @@ struct Waiter {
     done: Completion,
 }
 
+/// The standalone server's replication state.
+pub fn of(shared: &Shared) -> &Repl {
+    shared
+        .part::<Repl>()
+        .expect("the standalone server's node has replication")
+}
+
 /// Replication state shared by the command bodies, the link thread and the feeds.
 #[derive(Default)]
 pub struct Repl {
@@ -224,22 +231,21 @@ pub fn configure(shared: &Shared) -> Result<(), String> {
         .ok_or_else(|| format!("replicaof: invalid port '{port}'"))?;
     let mut g = shared.engine.lock();
     follow(shared, &mut g, host, port);
-    shared.repl.fresh.store(true, SeqCst);
+    of(shared).fresh.store(true, SeqCst);
     Ok(())
 }
 
 /// Starts the WAIT timer and, on a configured replica, its link.
 pub fn start(shared: &Arc<Shared>) {
     wait::start_timer(shared.clone());
-    if let Some(generation) = shared.repl.upstream.lock().as_ref().map(|u| u.generation) {
+    if let Some(generation) = of(shared).upstream.lock().as_ref().map(|u| u.generation) {
         link::spawn(shared.clone(), generation);
     }
 }
 
 /// REPLICAOF host port: becomes (or stays) a replica of that primary. The caller holds the engine.
 pub fn replicaof(shared: &Shared, g: &mut Engine, host: &str, port: u16) -> &'static str {
-    let same = shared
-        .repl
+    let same = of(shared)
         .upstream
         .lock()
         .as_ref()
@@ -254,7 +260,7 @@ pub fn replicaof(shared: &Shared, g: &mut Engine, host: &str, port: u16) -> &'st
 
 /// Switches this node to following `host:port` and returns the link generation to run.
 fn follow(shared: &Shared, g: &mut Engine, host: &str, port: u16) -> u64 {
-    let repl = &shared.repl;
+    let repl = &of(shared);
     let generation = repl.generation.fetch_add(1, SeqCst) + 1;
     let was_replica = repl.replica.swap(true, SeqCst);
     crate::log::set_replica(true);
@@ -288,7 +294,7 @@ fn follow(shared: &Shared, g: &mut Engine, host: &str, port: u16) -> u64 {
 /// REPLICAOF NO ONE: a replica becomes a primary with a new replication id, keeping the old one (up to
 /// the current offset) so its former peers can continue partially from it.
 pub fn promote(shared: &Shared, g: &mut Engine) {
-    let repl = &shared.repl;
+    let repl = &of(shared);
     if !repl.replica.swap(false, SeqCst) {
         return;
     }
@@ -321,7 +327,7 @@ pub fn psync(
     ip: String,
     port: u16,
 ) -> Result<(String, Handoff), CmdError> {
-    let repl = &shared.repl;
+    let repl = &of(shared);
     if repl.is_replica() && !repl.link_up() {
         return Err(CmdError::NoMasterLink);
     }
@@ -384,13 +390,13 @@ fn remove_peer(shared: &Shared, peer: &Peer) {
     }
     peer.feed.close();
     shared.engine.lock().effects.remove_sink(peer.sink);
-    shared.repl.peers.lock().retain(|p| p.id != peer.id);
+    of(shared).peers.lock().retain(|p| p.id != peer.id);
     notice!("Connection with replica {}:{} lost.", peer.ip, peer.port);
 }
 
 /// Answers every WAIT at once (this node stopped being a primary).
 fn fail_waiters(shared: &Shared) {
-    let waiters = std::mem::take(&mut *shared.repl.waiters.lock());
+    let waiters = std::mem::take(&mut *of(shared).waiters.lock());
     for w in waiters {
         (w.done)(crate::reply::Reply::Int(0));
     }

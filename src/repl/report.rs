@@ -18,7 +18,7 @@ fn state_name(state: u8) -> &'static str {
 /// ROLE: `[master, offset, [[ip, port, ack], ...]]` or `[slave, host, port, state, offset]`.
 pub fn role(shared: &Shared, g: &Engine) -> Reply {
     let offset = g.effects.repl_offset() as i64;
-    if let Some(u) = shared.repl.upstream.lock().as_ref() {
+    if let Some(u) = super::of(shared).upstream.lock().as_ref() {
         let shown = if u.state == LinkState::Connected {
             offset
         } else {
@@ -32,8 +32,7 @@ pub fn role(shared: &Shared, g: &Engine) -> Reply {
             Reply::Int(shown),
         ]);
     }
-    let peers = shared
-        .repl
+    let peers = super::of(shared)
         .peers()
         .iter()
         .filter(|p| p.state.load(SeqCst) == ONLINE)
@@ -59,13 +58,13 @@ pub fn info(shared: &Shared, g: &Engine, out: &mut String) {
     let mut line = |k: &str, v: &dyn std::fmt::Display| {
         let _ = write!(out, "{k}:{v}\r\n");
     };
-    let upstream = shared.repl.upstream.lock();
+    let upstream = super::of(shared).upstream.lock();
     match upstream.as_ref() {
         Some(u) => {
             line("role", &"slave");
             line("master_host", &u.host);
             line("master_port", &u.port);
-            let up = shared.repl.link_up();
+            let up = super::of(shared).link_up();
             line("master_link_status", &if up { "up" } else { "down" });
             let io = if up {
                 u.last_io.elapsed().as_secs() as i64
@@ -100,7 +99,7 @@ pub fn info(shared: &Shared, g: &Engine, out: &mut String) {
         None => line("role", &"master"),
     }
     drop(upstream);
-    let peers = shared.repl.peers();
+    let peers = super::of(shared).peers();
     line("connected_slaves", &peers.len());
     let now = crate::util::now_ms();
     for (i, p) in peers.iter().enumerate() {
@@ -131,7 +130,7 @@ pub fn info(shared: &Shared, g: &Engine, out: &mut String) {
 
 /// The replication counters of `# Stats`.
 pub fn stats(shared: &Shared, out: &mut String) {
-    let r = &shared.repl;
+    let r = &super::of(shared);
     let _ = write!(
         out,
         "sync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\n",

@@ -13,8 +13,7 @@ use crate::shared::Shared;
 
 /// Replicas whose acknowledged offset has reached `target`.
 fn acked_count(shared: &Shared, target: u64) -> usize {
-    shared
-        .repl
+    super::of(shared)
         .peers
         .lock()
         .iter()
@@ -38,7 +37,7 @@ pub fn wait(
     let shared = shared.arc();
     let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
     Outcome::later(move |done| {
-        let repl = &shared.repl;
+        let repl = &super::of(&shared);
         let mut waiters = repl.waiters.lock();
         // Acknowledgements may have come in since the count above: [`acked`] takes this lock too.
         let n = acked_count(&shared, target);
@@ -65,7 +64,7 @@ pub fn wait(
 pub(super) fn acked(shared: &Shared) {
     let mut ready = Vec::new();
     {
-        let mut waiters = shared.repl.waiters.lock();
+        let mut waiters = super::of(shared).waiters.lock();
         let mut i = 0;
         while i < waiters.len() {
             let n = acked_count(shared, waiters[i].target);
@@ -89,7 +88,7 @@ pub(super) fn start_timer(shared: Arc<Shared>) {
         .name("repl-wait".into())
         .spawn(move || loop {
             let Some(shared) = weak.upgrade() else { return };
-            let repl = &shared.repl;
+            let repl = &super::of(&shared);
             let mut waiters = repl.waiters.lock();
             let now = Instant::now();
             let nap = waiters

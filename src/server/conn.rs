@@ -133,9 +133,9 @@ pub async fn serve(
                     let r = reply.unwrap_or_else(|_| {
                         Reply::Error(crate::error::CmdError::err("the request was lost: its worker failed"))
                     });
-                    if shared.persist.always.load(Ordering::Relaxed) {
+                    if crate::persist::of(&shared).always.load(Ordering::Relaxed) {
                         // The command committed on a worker: its effects are in the AOF buffer by now.
-                        if let Some(aof) = shared.persist.aof() {
+                        if let Some(aof) = crate::persist::of(&shared).aof() {
                             session.wrote_upto = session.wrote_upto.max(aof.appended.load(Ordering::SeqCst));
                         }
                     }
@@ -227,7 +227,12 @@ pub async fn serve(
             rbuf = BytesMut::with_capacity(16 * 1024);
         }
     }
-    if let Some(handoff) = session.takeover.take() {
+    if let Some(handoff) = session
+        .takeover
+        .take()
+        .and_then(|t| t.downcast::<crate::repl::Handoff>().ok())
+    {
+        let handoff = *handoff;
         // PSYNC: the +FULLRESYNC/+CONTINUE line is written; the socket now belongs to the replica's feed
         // threads, with whatever the replica sent after PSYNC.
         match stream.into_std() {
@@ -241,10 +246,10 @@ pub async fn serve(
 /// Under `appendfsync always`, waits (without blocking the I/O thread) until the AOF holds every write
 /// this client made before it sees the replies: an acknowledged write survives a crash.
 async fn durable(shared: &Shared, session: &Session) {
-    if session.wrote_upto == 0 || !shared.persist.always.load(Ordering::Relaxed) {
+    if session.wrote_upto == 0 || !crate::persist::of(shared).always.load(Ordering::Relaxed) {
         return;
     }
-    let Some(aof) = shared.persist.aof() else {
+    let Some(aof) = crate::persist::of(shared).aof() else {
         return;
     };
     if aof.synced() >= session.wrote_upto {

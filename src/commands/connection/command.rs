@@ -2,7 +2,7 @@
 
 use crate::args::Args;
 use crate::commands::flags::NAMES;
-use crate::commands::{lookup, CommandSpec, Ctx, Outcome, TABLE};
+use crate::commands::{lookup, table, CommandSpec, Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
 use crate::glob;
 use crate::reply::Reply;
@@ -10,14 +10,14 @@ use crate::util::{eq_ic, lossy};
 
 pub fn command(_ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let Some(sub) = args.next() else {
-        return Ok(Reply::Array(TABLE.iter().map(info_entry).collect()).into());
+        return Ok(Reply::Array(table::all().map(info_entry).collect()).into());
     };
     let reply = if eq_ic(&sub, "COUNT") {
-        Reply::Int(TABLE.len() as i64)
+        Reply::Int(table::count() as i64)
     } else if eq_ic(&sub, "INFO") {
         let names = args.rest();
         if names.is_empty() {
-            Reply::Array(TABLE.iter().map(info_entry).collect())
+            Reply::Array(table::all().map(info_entry).collect())
         } else {
             Reply::Array(
                 names
@@ -29,7 +29,7 @@ pub fn command(_ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     } else if eq_ic(&sub, "DOCS") {
         let names = args.rest();
         let chosen: Vec<&CommandSpec> = if names.is_empty() {
-            TABLE.iter().collect()
+            table::all().collect()
         } else {
             names.iter().filter_map(|n| lookup(n)).collect()
         };
@@ -56,8 +56,7 @@ pub fn command(_ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             Some(_) => false,
         };
         Reply::Array(
-            TABLE
-                .iter()
+            table::all()
                 .filter(keep)
                 .map(|c| Reply::lit(c.name))
                 .collect(),

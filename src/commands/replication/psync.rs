@@ -21,6 +21,6 @@ pub fn psync(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let port = ctx.session.replica_port;
     let shared = ctx.shared;
     let (line, handoff) = crate::repl::psync(shared, ctx.engine(), &replid, offset, ip, port)?;
-    ctx.session.takeover = Some(handoff);
+    ctx.session.takeover = Some(Box::new(handoff));
     Ok(Reply::Status(line).into())
 }

@@ -12,7 +12,7 @@ pub fn replicaof(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     args.finish()?;
     let shared = ctx.shared;
     if eq_ic(&host, "NO") && eq_ic(&port, "ONE") {
-        if shared.repl.is_replica() {
+        if crate::repl::of(shared).is_replica() {
             crate::notice!(
                 "MASTER MODE enabled (user request from '{}')",
                 ctx.session.client.addr

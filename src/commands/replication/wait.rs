@@ -16,7 +16,7 @@ pub fn wait(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         return Err(CmdError::err("timeout is negative"));
     }
     let shared = ctx.shared;
-    if shared.repl.is_replica() {
+    if crate::repl::of(shared).is_replica() {
         return Err(CmdError::err(
             "WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
         ));

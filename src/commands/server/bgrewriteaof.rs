@@ -10,11 +10,10 @@ use crate::reply::Reply;
 /// switches to them when the base is complete.
 pub fn bgrewriteaof(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     args.finish()?;
-    if ctx.in_exec && ctx.shared.persist.aof().is_some() {
+    if ctx.in_exec && crate::persist::of(ctx.shared).aof().is_some() {
         // Inside a transaction the switch to a new increment would split its MULTI ... EXEC across two
         // files: the timer starts the rewrite after EXEC.
-        ctx.shared
-            .persist
+        crate::persist::of(ctx.shared)
             .rewrite_scheduled
             .store(true, std::sync::atomic::Ordering::SeqCst);
         return Ok(Reply::Status("Background append only file rewriting scheduled".into()).into());

@@ -17,8 +17,7 @@ pub fn bgsave(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     args.finish()?;
     if ctx.in_exec {
         // Inside a transaction the capture would hold half of it: the timer starts it after EXEC.
-        ctx.shared
-            .persist
+        crate::persist::of(ctx.shared)
             .save_scheduled
             .store(true, std::sync::atomic::Ordering::SeqCst);
         return Ok(Reply::Status("Background saving scheduled".into()).into());

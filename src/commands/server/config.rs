@@ -100,7 +100,7 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
                 .map_err(super::save::persist_error)?;
         }
         ctx.shared.set_config(next);
-        ctx.shared.persist.set_fsync(&fsync);
+        crate::persist::of(ctx.shared).set_fsync(&fsync);
         ctx.engine().effects.max_backlog = backlog;
         Reply::OK
     } else if eq_ic(&sub, "RESETSTAT") {

@@ -251,7 +251,7 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
         }
         "commandstats" => {
             out.push_str("# Commandstats\r\n");
-            let mut rows: Vec<_> = crate::commands::TABLE.iter().zip(&s.commands).collect();
+            let mut rows: Vec<_> = crate::commands::table::all().zip(&s.commands).collect();
             rows.sort_by_key(|(spec, _)| spec.name);
             for (spec, c) in rows {
                 let (calls, usec) = (Stats::get(&c.calls), Stats::get(&c.usec));

@@ -9,5 +9,5 @@ use crate::reply::Reply;
 
 pub fn lastsave(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     args.finish()?;
-    Ok(Reply::Int(ctx.shared.persist.last_save.load(SeqCst) as i64).into())
+    Ok(Reply::Int(crate::persist::of(ctx.shared).last_save.load(SeqCst) as i64).into())
 }

@@ -1,0 +1,42 @@
+//! The front end the engine core runs in, as the command path sees it. The standalone server adds its own
+//! persistence and replication (`crate::standalone`): a replica refuses writes, a failing AOF refuses them
+//! too. Inside redis-server the module adds nothing here (Redis checks those itself). The core calls the
+//! node through this trait only, so it never imports the server's persistence or replication, and those
+//! consume the core's effect stream from above.
+
+use std::any::{Any, TypeId};
+
+use crate::commands::CommandSpec;
+use crate::error::{CmdError, Misconf};
+use crate::shared::{Hot, Shared};
+
+pub trait Node: Send + Sync {
+    /// Refuses a command before it is queued or run: a replica's READONLY and MASTERDOWN, a primary's
+    /// NOREPLICAS. `writes`: the command (or the EXEC it is) writes.
+    fn refuses(&self, shared: &Shared, spec: &CommandSpec, writes: bool) -> Option<CmdError>;
+
+    /// Refuses a write about to run (not one queued in MULTI): persistence is failing (MISCONF).
+    fn refuses_write(&self, hot: &Hot) -> Option<Misconf>;
+
+    /// One of the node's parts by type (the standalone server's `Persist`, `Repl`), for the front end's own
+    /// commands and threads.
+    fn part(&self, t: TypeId) -> Option<&dyn Any>;
+}
+
+/// A node with nothing of its own: the engine alone (tests of the core, fuzzing).
+#[derive(Debug, Default)]
+pub struct Bare;
+
+impl Node for Bare {
+    fn refuses(&self, _: &Shared, _: &CommandSpec, _: bool) -> Option<CmdError> {
+        None
+    }
+
+    fn refuses_write(&self, _: &Hot) -> Option<Misconf> {
+        None
+    }
+
+    fn part(&self, _: TypeId) -> Option<&dyn Any> {
+        None
+    }
+}
