@@ -352,6 +352,14 @@ pub fn expire_cycle(shared: &Shared, limit: usize) -> usize {
     n
 }
 
+/// Reads the keyspace outside a command (a script's callback, a DAG op's input), now. Keys found expired are
+/// left for the next commit to propagate, as a command's own lookups are.
+pub fn read<R>(shared: &Shared, f: impl FnOnce(&mut dyn crate::keyspace::Store) -> R) -> R {
+    let now = crate::util::now_ms();
+    let mut g = shared.engine.lock();
+    f(&mut crate::keyspace::DbStore { db: &mut g.db, now })
+}
+
 /// The commit phase of work that finished off the command's thread (a model run's outputs): `apply` runs
 /// under the engine lock and returns its result with the writes and events it made, which are propagated
 /// exactly as a command's are (keys it found expired first, then its own effects, in apply order).
@@ -361,7 +369,7 @@ pub fn expire_cycle(shared: &Shared, limit: usize) -> usize {
 pub fn commit<R>(
     shared: &Shared,
     refused: Option<R>,
-    apply: impl FnOnce(&mut crate::keyspace::Db, u64) -> (R, Effects, Events),
+    apply: impl FnOnce(&mut dyn crate::keyspace::Store) -> (R, Effects, Events),
 ) -> R {
     let now = crate::util::now_ms();
     let mut all_events = Events::new();
@@ -370,7 +378,7 @@ pub fn commit<R>(
         if let (true, Some(r)) = (g.effects.follower, refused) {
             return r;
         }
-        let (result, effects, events) = apply(&mut g.db, now);
+        let (result, effects, events) = apply(&mut crate::keyspace::DbStore { db: &mut g.db, now });
         let expired = g.db.take_expired();
         let n = expired.len() + effects.len();
         Stats::add(&shared.stats.expired_keys, expired.len() as u64);

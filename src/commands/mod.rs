@@ -219,6 +219,12 @@ impl<'a> Ctx<'a> {
         &mut self.engine().db
     }
 
+    /// The keyspace as the core's handlers see it (at this command's time).
+    pub fn store(&mut self) -> crate::keyspace::DbStore<'_> {
+        let now = self.now;
+        crate::keyspace::DbStore { db: self.db(), now }
+    }
+
     /// Releases the engine lock early, for read-only work on `Arc`s taken out of the keyspace (encoding a
     /// large tensor reply). Keys that expired during the lookup are propagated first, so the effect stream
     /// stays in apply order. A command that has effects of its own must not call this. Inside EXEC the lock

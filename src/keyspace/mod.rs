@@ -5,6 +5,7 @@
 //! `swap_remove`, which only ever moves the last entry down, so a downward walk returns every key that lives
 //! through the whole scan at least once, as Redis promises.
 
+mod store;
 mod value;
 
 use std::collections::{BTreeSet, HashMap};
@@ -12,6 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use bytes::Bytes;
 use indexmap::IndexMap;
 
+pub use store::{DbStore, Store};
 pub use value::{own, Value, ValueKind};
 
 /// One key's value and its absolute expiry time in Unix milliseconds.

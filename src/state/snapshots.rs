@@ -366,7 +366,7 @@ pub fn restore_state(shared: &crate::shared::Shared, d: Decoded) {
     use crate::commands::{Effects, Events};
     use crate::keyspace::Value;
     let word = |s: &'static str| Bytes::from_static(s.as_bytes());
-    crate::commands::dispatch::commit(shared, Some(()), move |db, _now| {
+    crate::commands::dispatch::commit(shared, Some(()), move |db| {
         let mut effects = Effects::new();
         let mut saved: std::collections::HashMap<Bytes, Entry> = d.entries.into_iter().collect();
         for (_, name) in d.state {
@@ -391,10 +391,10 @@ pub fn restore_state(shared: &crate::shared::Shared, d: Decoded) {
                         }
                         _ => continue,
                     }
-                    db.set(name, e.value, None);
+                    db.set(name, e.value);
                 }
                 None => {
-                    if db.remove(&name).is_some() {
+                    if db.remove(&name) {
                         effects.push(vec![word("DEL"), name]);
                     }
                 }

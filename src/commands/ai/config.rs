@@ -7,6 +7,7 @@ use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
 use crate::config::notify;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace::Store;
 use crate::keyspace::{own, Value};
 use crate::model::Backend;
 use crate::reply::Reply;
@@ -72,8 +73,7 @@ fn script_runners(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     }
     let key = own(key);
     let n = super::scriptstore::parse_runners(Some(n))?;
-    let now = ctx.now;
-    let script = match ctx.db().get(&key, now).map(|e| &e.value) {
+    let script = match ctx.store().get(&key) {
         Some(Value::Script(s)) => s.clone(),
         Some(_) => return Err(CmdError::WrongType),
         None => return Err(CmdError::err("script key is empty")),

@@ -292,9 +292,8 @@ fn launch(plan: &Arc<Plan>, i: usize) {
 }
 
 fn read_key(shared: &Shared, key: &Bytes) -> Result<Arc<Tensor>, String> {
-    let now = crate::util::now_ms();
-    match shared.engine.lock().db.get(key, now).map(|e| &e.value) {
-        Some(crate::keyspace::Value::Tensor(t)) => Ok(t.clone()),
+    match crate::commands::dispatch::read(shared, |s| s.get(key).cloned()) {
+        Some(crate::keyspace::Value::Tensor(t)) => Ok(t),
         Some(_) => Err(crate::error::CmdError::WrongType.line()),
         None => Err("ERR tensor key is empty or in a different shard".into()),
     }

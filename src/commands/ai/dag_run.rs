@@ -83,18 +83,18 @@ pub(super) fn persist_all(
     arena: &HashMap<Bytes, Arc<Tensor>>,
     persist: &[Bytes],
 ) -> CmdResult<()> {
-    crate::commands::dispatch::commit(shared, Some(Err(CmdError::ReadOnly)), |db, now| {
-        if persist.iter().any(|k| {
-            db.get(k, now)
-                .is_some_and(|e| !matches!(e.value, Value::Tensor(_)))
-        }) {
+    crate::commands::dispatch::commit(shared, Some(Err(CmdError::ReadOnly)), |db| {
+        if persist
+            .iter()
+            .any(|k| db.get(k).is_some_and(|v| !matches!(v, Value::Tensor(_))))
+        {
             return (Err(CmdError::WrongType), Effects::new(), Events::new());
         }
         let (mut effects, mut events) = (Effects::new(), Events::new());
         for key in persist {
             if let Some(t) = arena.get(key) {
                 effects.push(super::tensorset::tensorset_effect(key.clone(), t));
-                db.set(key.clone(), Value::Tensor(t.clone()), None);
+                db.set(key.clone(), Value::Tensor(t.clone()));
                 events.push(Event {
                     class: notify::MODULE,
                     name: "ai.tensorset",

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace::Store;
 use crate::keyspace::Value;
 use crate::reply::Reply;
 use crate::util::eq_ic;
@@ -17,26 +18,24 @@ pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         return Err(CmdError::Arity(args.name()));
     }
     let key = args.bytes()?;
-    let now = ctx.now;
     // (type, backend, device, tag, stats, whether samples are counted)
-    let (kind, backend, device, tag, holder): (_, _, _, _, Holder) =
-        match ctx.db().get(&key, now).map(|e| &e.value) {
-            Some(Value::Model(m)) => (
-                "MODEL",
-                m.backend.name(),
-                m.device.clone(),
-                m.tag.clone(),
-                Holder::Model(m.clone()),
-            ),
-            Some(Value::Script(sc)) => (
-                "SCRIPT",
-                sc.language().name(),
-                sc.device.clone(),
-                sc.tag.clone(),
-                Holder::Script(sc.clone()),
-            ),
-            _ => return Err(CmdError::err("cannot find run info for key")),
-        };
+    let (kind, backend, device, tag, holder): (_, _, _, _, Holder) = match ctx.store().get(&key) {
+        Some(Value::Model(m)) => (
+            "MODEL",
+            m.backend.name(),
+            m.device.clone(),
+            m.tag.clone(),
+            Holder::Model(m.clone()),
+        ),
+        Some(Value::Script(sc)) => (
+            "SCRIPT",
+            sc.language().name(),
+            sc.device.clone(),
+            sc.tag.clone(),
+            Holder::Script(sc.clone()),
+        ),
+        _ => return Err(CmdError::err("cannot find run info for key")),
+    };
     ctx.unlock();
     let s = holder.stats();
     if args.next().is_some_and(|a| eq_ic(&a, "RESETSTAT")) {

@@ -76,6 +76,7 @@ use crate::commands::{word, Ctx, Effects, Event, Events, Outcome};
 use crate::config::notify;
 use crate::error::{CmdError, CmdResult};
 use crate::exec::{Job, ModelRequest, RunResult};
+use crate::keyspace::Store;
 use crate::keyspace::{own, Value};
 use crate::model::{self, Backend, BatchOptions, Model};
 use crate::reply::Reply;
@@ -103,8 +104,8 @@ fn propagate_state(
     if script.state.lock().len() == before {
         return;
     }
-    crate::commands::dispatch::commit(shared, Some(()), |db, now| {
-        let same = matches!(db.get(key, now).map(|e| &e.value),
+    crate::commands::dispatch::commit(shared, Some(()), |db| {
+        let same = matches!(db.get(key),
             Some(Value::Script(s)) if Arc::ptr_eq(s, script));
         let mut effects = Effects::new();
         if same {
@@ -122,8 +123,7 @@ pub fn install_script_host(shared: Arc<crate::shared::Shared>) {
 
 /// The model stored at `key` (`ERR model key is empty`, `WRONGTYPE`).
 fn model_at(ctx: &mut Ctx, key: &[u8]) -> CmdResult<Arc<Model>> {
-    let now = ctx.now;
-    match ctx.db().get(key, now).map(|e| &e.value) {
+    match ctx.store().get(key) {
         None => Err(CmdError::err("model key is empty")),
         Some(Value::Model(m)) => Ok(m.clone()),
         Some(_) => Err(CmdError::WrongType),
@@ -132,8 +132,7 @@ fn model_at(ctx: &mut Ctx, key: &[u8]) -> CmdResult<Arc<Model>> {
 
 /// The tensor stored at `key`, as a model input.
 fn input_tensor(ctx: &mut Ctx, key: &[u8]) -> CmdResult<Arc<Tensor>> {
-    let now = ctx.now;
-    match ctx.db().get(key, now).map(|e| &e.value) {
+    match ctx.store().get(key) {
         None => Err(CmdError::err("tensor key is empty or in a different shard")),
         Some(Value::Tensor(t)) => Ok(t.clone()),
         Some(_) => Err(CmdError::WrongType),
@@ -258,11 +257,8 @@ fn load_and_commit(shared: &crate::shared::Shared, req: StoreRequest) -> Reply {
     let chunk = shared.config.read().settings.model_chunk_size;
     let key = req.key;
     let refused = (!req.replaying).then(|| Reply::Error(CmdError::ReadOnly));
-    crate::commands::dispatch::commit(shared, refused, |db, now| {
-        if db
-            .get(&key, now)
-            .is_some_and(|e| !matches!(e.value, Value::Model(_)))
-        {
+    crate::commands::dispatch::commit(shared, refused, |db| {
+        if db.get(&key).is_some_and(|v| !matches!(v, Value::Model(_))) {
             return (
                 Reply::Error(CmdError::WrongType),
                 Effects::new(),
@@ -270,7 +266,7 @@ fn load_and_commit(shared: &crate::shared::Shared, req: StoreRequest) -> Reply {
             );
         }
         let effect = modelstore_effect(key.clone(), &m, chunk);
-        db.set(key.clone(), Value::Model(Arc::new(m)), None);
+        db.set(key.clone(), Value::Model(Arc::new(m)));
         let mut events = Events::new();
         events.push(Event {
             class: notify::MODULE,
@@ -333,11 +329,10 @@ fn commit_outputs(shared: &crate::shared::Shared, keys: Vec<Bytes>, tensors: Vec
             keys.len()
         )));
     }
-    crate::commands::dispatch::commit(shared, Some(Reply::Error(CmdError::ReadOnly)), |db, now| {
-        let clash = keys.iter().any(|k| {
-            db.get(k, now)
-                .is_some_and(|e| !matches!(e.value, Value::Tensor(_)))
-        });
+    crate::commands::dispatch::commit(shared, Some(Reply::Error(CmdError::ReadOnly)), |db| {
+        let clash = keys
+            .iter()
+            .any(|k| db.get(k).is_some_and(|v| !matches!(v, Value::Tensor(_))));
         if clash {
             return (
                 Reply::Error(CmdError::WrongType),
@@ -349,7 +344,7 @@ fn commit_outputs(shared: &crate::shared::Shared, keys: Vec<Bytes>, tensors: Vec
         let mut events = Events::new();
         for (key, t) in keys.into_iter().zip(tensors) {
             effects.push(tensorset::tensorset_effect(key.clone(), &t));
-            db.set(key.clone(), Value::Tensor(Arc::new(t)), None);
+            db.set(key.clone(), Value::Tensor(Arc::new(t)));
             events.push(Event {
                 class: notify::MODULE,
                 name: "ai.tensorset",
@@ -362,8 +357,7 @@ fn commit_outputs(shared: &crate::shared::Shared, keys: Vec<Bytes>, tensors: Vec
 
 /// The script stored at `key` (`ERR script key is empty`, `WRONGTYPE`).
 fn script_at(ctx: &mut Ctx, key: &[u8]) -> CmdResult<Arc<Script>> {
-    let now = ctx.now;
-    match ctx.db().get(key, now).map(|e| &e.value) {
+    match ctx.store().get(key) {
         None => Err(CmdError::err("script key is empty")),
         Some(Value::Script(s)) => Ok(s.clone()),
         Some(_) => Err(CmdError::WrongType),
@@ -412,8 +406,7 @@ fn store_script(ctx: &mut Ctx, parts: crate::script::Parts) -> CmdResult<Outcome
     if ctx.session.replaying {
         // Applied under the lock the replay holds; the next effect sees the script.
         let script = Arc::new(crate::script::new(parts).map_err(error_of)?);
-        let now = ctx.now;
-        let (reply, effects, events) = put_script(ctx.db(), now, key, script);
+        let (reply, effects, events) = put_script(&mut ctx.store(), key, script);
         return Ok(Outcome {
             reply: Some(reply),
             effects,
@@ -445,21 +438,17 @@ fn commit_script(
     key: Bytes,
     script: Arc<Script>,
 ) -> Reply {
-    crate::commands::dispatch::commit(shared, refused, |db, now| put_script(db, now, key, script))
+    crate::commands::dispatch::commit(shared, refused, |db| put_script(db, key, script))
 }
 
 /// Puts a script at `key` (WRONGTYPE over another kind of value), with its effects and event: the store's
 /// commit and a replayed store share it.
 fn put_script(
-    db: &mut crate::keyspace::Db,
-    now: u64,
+    db: &mut dyn crate::keyspace::Store,
     key: Bytes,
     script: Arc<Script>,
 ) -> (Reply, Effects, Events) {
-    if db
-        .get(&key, now)
-        .is_some_and(|e| !matches!(e.value, Value::Script(_)))
-    {
+    if db.get(&key).is_some_and(|v| !matches!(v, Value::Script(_))) {
         return (
             Reply::Error(CmdError::WrongType),
             Effects::new(),
@@ -471,7 +460,7 @@ fn put_script(
         // What begin() touched.
         effects.push(state_effect(key.clone(), &script));
     }
-    db.set(key.clone(), Value::Script(script), None);
+    db.set(key.clone(), Value::Script(script));
     let mut events = Events::new();
     events.push(Event {
         class: notify::MODULE,

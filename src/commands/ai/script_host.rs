@@ -102,9 +102,8 @@ impl Host for EngineHost {
         thread_local! {
             static STATES: RefCell<crate::model::onnx::States> = RefCell::default();
         }
-        let now = crate::util::now_ms();
-        let model = match self.shared.engine.lock().db.get(key, now).map(|e| &e.value) {
-            Some(Value::Model(m)) => m.clone(),
+        let model = match dispatch::read(&self.shared, |s| s.get(key).cloned()) {
+            Some(Value::Model(m)) => m,
             Some(_) => return Err(crate::error::CmdError::WrongType.line()),
             None => return Err("ERR model key is empty".into()),
         };
@@ -135,13 +134,13 @@ impl Host for EngineHost {
 
     fn cell_get(&self, name: &[u8]) -> Result<Option<Bytes>, String> {
         crate::script::touched("cell", name);
-        let now = crate::util::now_ms();
-        let mut g = self.shared.engine.lock();
-        let v = g.db.get(name, now).map(|e| &e.value);
-        wrong_type(v, |v| matches!(v, Value::Cell(_)))?;
-        Ok(match v {
-            Some(Value::Cell(c)) => Some(state::text(&c.value)),
-            _ => None,
+        dispatch::read(&self.shared, |s| {
+            let v = s.get(name);
+            wrong_type(v, |v| matches!(v, Value::Cell(_)))?;
+            Ok(match v {
+                Some(Value::Cell(c)) => Some(state::text(&c.value)),
+                _ => None,
+            })
         })
     }
 
@@ -152,8 +151,8 @@ impl Host for EngineHost {
         dispatch::commit(
             &self.shared,
             Some(Err(crate::error::CmdError::ReadOnly.line())),
-            |db, now| {
-                let current = db.get(&key, now).map(|e| &e.value);
+            |db| {
+                let current = db.get(&key);
                 if let Err(e) = wrong_type(current, |v| matches!(v, Value::Cell(_))) {
                     return (Err(e), Effects::new(), Events::new());
                 }
@@ -166,7 +165,7 @@ impl Host for EngineHost {
                     return (Ok(miss), Effects::new(), Events::new());
                 }
                 let canonical = state::text(&value);
-                db.set(key.clone(), Value::Cell(Arc::new(Cell { value })), None);
+                db.set(key.clone(), Value::Cell(Arc::new(Cell { value })));
                 let done = Swapped {
                     done: true,
                     text: Some(canonical.clone()),
@@ -188,13 +187,13 @@ impl Host for EngineHost {
 
     fn pool_get(&self, name: &[u8], field: &[u8]) -> Result<Option<Bytes>, String> {
         crate::script::touched("pool", name);
-        let now = crate::util::now_ms();
-        let mut g = self.shared.engine.lock();
-        let v = g.db.get(name, now).map(|e| &e.value);
-        wrong_type(v, |v| matches!(v, Value::Pool(_)))?;
-        Ok(match v {
-            Some(Value::Pool(p)) => p.fields.get(field).map(state::text),
-            _ => None,
+        dispatch::read(&self.shared, |s| {
+            let v = s.get(name);
+            wrong_type(v, |v| matches!(v, Value::Pool(_)))?;
+            Ok(match v {
+                Some(Value::Pool(p)) => p.fields.get(field).map(state::text),
+                _ => None,
+            })
         })
     }
 
@@ -211,10 +210,8 @@ impl Host for EngineHost {
         dispatch::commit(
             &self.shared,
             Some(Err(crate::error::CmdError::ReadOnly.line())),
-            |db, now| {
-                let entry = db.get(&key, now);
-                let expire_at = entry.and_then(|e| e.expire_at);
-                let current = entry.map(|e| &e.value);
+            |db| {
+                let current = db.get(&key);
                 if let Err(e) = wrong_type(current, |v| matches!(v, Value::Pool(_))) {
                     return (Err(e), Effects::new(), Events::new());
                 }
@@ -232,9 +229,8 @@ impl Host for EngineHost {
                     done: true,
                     text: Some(canonical.clone()),
                 };
-                db.remove(&key);
                 Arc::make_mut(&mut pool).set(field.clone(), value);
-                db.set(key.clone(), Value::Pool(pool), expire_at);
+                db.replace(key.clone(), Value::Pool(pool));
                 let effect = vec![word("AI.POOLSET"), key.clone(), field, canonical];
                 let event = Event {
                     class: notify::MODULE,
@@ -252,13 +248,13 @@ impl Host for EngineHost {
 
     fn pool_keys(&self, name: &[u8]) -> Result<Vec<Bytes>, String> {
         crate::script::touched("pool", name);
-        let now = crate::util::now_ms();
-        let mut g = self.shared.engine.lock();
-        let v = g.db.get(name, now).map(|e| &e.value);
-        wrong_type(v, |v| matches!(v, Value::Pool(_)))?;
-        Ok(match v {
-            Some(Value::Pool(p)) => p.fields.keys().cloned().collect(),
-            _ => Vec::new(),
+        dispatch::read(&self.shared, |s| {
+            let v = s.get(name);
+            wrong_type(v, |v| matches!(v, Value::Pool(_)))?;
+            Ok(match v {
+                Some(Value::Pool(p)) => p.fields.keys().cloned().collect(),
+                _ => Vec::new(),
+            })
         })
     }
 

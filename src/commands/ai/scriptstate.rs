@@ -3,6 +3,7 @@
 use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace::Store;
 use crate::keyspace::Value;
 use crate::reply::Reply;
 
@@ -20,8 +21,7 @@ pub fn scriptstate(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         let kind = crate::script::state_kind(&pair[0]).ok_or(CmdError::Syntax)?;
         list.push((kind, crate::keyspace::own(pair[1].clone())));
     }
-    let now = ctx.now;
-    let script = match ctx.db().get(&key, now).map(|e| &e.value) {
+    let script = match ctx.store().get(&key) {
         Some(Value::Script(s)) => s.clone(),
         Some(_) => return Err(CmdError::WrongType),
         None => return Err(CmdError::err("script key is empty")),

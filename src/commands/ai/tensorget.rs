@@ -3,6 +3,7 @@
 use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace::Store;
 use crate::keyspace::Value;
 use crate::tensor::{tensor_reply, TensorFormat};
 
@@ -11,8 +12,7 @@ pub fn tensorget(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         return Err(CmdError::Arity(args.name()));
     }
     let key = args.bytes()?;
-    let now = ctx.now;
-    let tensor = match ctx.db().get(&key, now).map(|e| &e.value) {
+    let tensor = match ctx.store().get(&key) {
         None => return Err(CmdError::err("tensor key is empty or in a different shard")),
         Some(Value::Tensor(t)) => t.clone(),
         Some(_) => return Err(CmdError::WrongType),

@@ -8,18 +8,18 @@ use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
 use crate::config::notify;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace::Store;
 use crate::keyspace::Value;
 use crate::reply::Reply;
 use crate::tensor::{parse_tensorset, Tensor, TensorSetArgs};
 
 pub fn tensorset(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let key = args.bytes()?;
-    let now = ctx.now;
     // RedisAI checks the key's type before parsing anything else.
     if ctx
-        .db()
-        .get(&key, now)
-        .is_some_and(|e| !matches!(e.value, Value::Tensor(_)))
+        .store()
+        .get(&key)
+        .is_some_and(|v| !matches!(v, Value::Tensor(_)))
     {
         return Err(CmdError::WrongType);
     }
@@ -35,13 +35,13 @@ pub fn tensorset(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let effect = tensorset_effect(key.clone(), &tensor);
     // The type may have changed while the arguments were parsed without the lock; check again.
     if ctx
-        .db()
-        .get(&key, now)
-        .is_some_and(|e| !matches!(e.value, Value::Tensor(_)))
+        .store()
+        .get(&key)
+        .is_some_and(|v| !matches!(v, Value::Tensor(_)))
     {
         return Err(CmdError::WrongType);
     }
-    ctx.db().set(key.clone(), Value::Tensor(tensor), None);
+    ctx.store().set(key.clone(), Value::Tensor(tensor));
     Ok(Outcome::new(Reply::OK)
         .effect(effect)
         .event(notify::MODULE, "ai.tensorset", key))

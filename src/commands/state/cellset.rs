@@ -6,6 +6,7 @@ use crate::args::Args;
 use crate::commands::{word, Ctx, Outcome};
 use crate::config::notify;
 use crate::error::CmdResult;
+use crate::keyspace::Store;
 use crate::keyspace::Value;
 use crate::reply::Reply;
 use crate::state::{text, Cell};
@@ -17,8 +18,8 @@ pub fn cellset(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let value = super::json_arg(&args.bytes()?)?;
     super::cell_at(ctx, &key)?;
     let canonical = text(&value);
-    ctx.db()
-        .set(key.clone(), Value::Cell(Arc::new(Cell { value })), None);
+    ctx.store()
+        .set(key.clone(), Value::Cell(Arc::new(Cell { value })));
     Ok(Outcome::new(Reply::OK)
         .effect(vec![word("AI.CELLSET"), key.clone(), canonical])
         .event(notify::MODULE, "ai.cellset", key))

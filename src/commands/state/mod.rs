@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use crate::commands::Ctx;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace::Store;
 use crate::keyspace::Value;
 use crate::state::{Cell, Pool};
 
@@ -33,8 +34,7 @@ fn json_arg(b: &[u8]) -> CmdResult<serde_json::Value> {
 
 /// The cell at `key`, if any (WRONGTYPE for another kind of value).
 fn cell_at(ctx: &mut Ctx, key: &[u8]) -> CmdResult<Option<Arc<Cell>>> {
-    let now = ctx.now;
-    match ctx.db().get(key, now).map(|e| &e.value) {
+    match ctx.store().get(key) {
         None => Ok(None),
         Some(Value::Cell(c)) => Ok(Some(c.clone())),
         Some(_) => Err(CmdError::WrongType),
@@ -43,8 +43,7 @@ fn cell_at(ctx: &mut Ctx, key: &[u8]) -> CmdResult<Option<Arc<Cell>>> {
 
 /// The pool at `key`, if any (WRONGTYPE for another kind of value).
 fn pool_at(ctx: &mut Ctx, key: &[u8]) -> CmdResult<Option<Arc<Pool>>> {
-    let now = ctx.now;
-    match ctx.db().get(key, now).map(|e| &e.value) {
+    match ctx.store().get(key) {
         None => Ok(None),
         Some(Value::Pool(p)) => Ok(Some(p.clone())),
         Some(_) => Err(CmdError::WrongType),

@@ -1,0 +1,45 @@
+//! The one interface the engine core's handlers reach keys through. The standalone server implements it
+//! over its own keyspace ([`DbStore`]: a [`Db`] at one moment, so expiry is checked against that time);
+//! the Redis module implements it over `RedisModule_OpenKey`, where Redis keeps the TTLs.
+
+use bytes::Bytes;
+
+use super::{Db, Value};
+
+pub trait Store {
+    /// The live value at `key` (an expired key is gone).
+    fn get(&mut self, key: &[u8]) -> Option<&Value>;
+    /// Stores `value` at `key`, replacing any old value and its TTL.
+    fn set(&mut self, key: Bytes, value: Value);
+    /// Stores `value` at `key`, keeping the TTL the key had (a pool or cell changed in place).
+    fn replace(&mut self, key: Bytes, value: Value);
+    /// Deletes `key`; whether it existed.
+    fn remove(&mut self, key: &[u8]) -> bool;
+}
+
+/// The standalone server's keyspace as a [`Store`], at time `now` (Unix ms).
+pub struct DbStore<'a> {
+    pub db: &'a mut Db,
+    pub now: u64,
+}
+
+impl Store for DbStore<'_> {
+    fn get(&mut self, key: &[u8]) -> Option<&Value> {
+        self.db.get(key, self.now).map(|e| &e.value)
+    }
+
+    fn set(&mut self, key: Bytes, value: Value) {
+        self.db.set(key, value, None);
+    }
+
+    fn replace(&mut self, key: Bytes, value: Value) {
+        // Removed and stored again, TTL kept: the key's WATCH version moves and its slot is fresh.
+        let expire_at = self.db.get(&key, self.now).and_then(|e| e.expire_at);
+        self.db.remove(&key);
+        self.db.set(key, value, expire_at);
+    }
+
+    fn remove(&mut self, key: &[u8]) -> bool {
+        self.db.remove(key).is_some()
+    }
+}
