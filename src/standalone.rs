@@ -10,17 +10,20 @@ use crate::persist::Persist;
 use crate::repl::Repl;
 use crate::shared::{Hot, Shared};
 
-#[derive(Default)]
 pub struct Standalone {
     pub persist: Persist,
     pub repl: Repl,
 }
 
+#[allow(clippy::new_without_default)] // a node is made once, with its commands installed
 impl Standalone {
     /// The node, with the Redis commands of the standalone server added to the command table.
     pub fn new() -> Standalone {
         crate::commands::table::install(crate::commands::redis_table::REDIS);
-        Standalone::default()
+        Standalone {
+            persist: Persist::default(),
+            repl: Repl::default(),
+        }
     }
 }
 

@@ -57,7 +57,7 @@ pub fn execute(
             if session.multi.is_some() {
                 if spec.is_some_and(|s| s.name == "exec") {
                     // A refused EXEC ends the transaction and says why, as Redis's execCommandAbort.
-                    super::transactions::clear_transaction(&mut Ctx::new(shared, session, now));
+                    Ctx::new(shared, session, now).clear_transaction();
                     e = CmdError::ExecAbortBecause(Box::new(e));
                 } else {
                     session.multi_failed = true;

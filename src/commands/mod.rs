@@ -219,6 +219,20 @@ impl<'a> Ctx<'a> {
         &mut self.engine().db
     }
 
+    /// Forgets the connection's MULTI queue and every WATCH (DISCARD, EXEC, RESET, a connection closing).
+    pub fn clear_transaction(&mut self) {
+        self.session.multi = None;
+        self.session.multi_failed = false;
+        let watches = std::mem::take(&mut self.session.watches);
+        if !watches.is_empty() {
+            let db = self.db();
+            for w in &watches {
+                db.unwatch(&w.key);
+            }
+        }
+        self.session.sync_info();
+    }
+
     /// The keyspace as the core's handlers see it (at this command's time).
     pub fn store(&mut self) -> crate::keyspace::DbStore<'_> {
         let now = self.now;

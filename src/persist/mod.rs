@@ -146,7 +146,6 @@ impl Persist {
     }
 }
 
-/// `<dir>/<dbfilename>`.
 /// The standalone server's persistence state.
 pub fn of(shared: &Shared) -> &Persist {
     shared
@@ -154,6 +153,7 @@ pub fn of(shared: &Shared) -> &Persist {
         .expect("the standalone server's node has persistence")
 }
 
+/// `<dir>/<dbfilename>`.
 pub fn dump_path(shared: &Shared) -> PathBuf {
     let s = shared.settings();
     Path::new(&s.dir).join(&s.dbfilename)

@@ -454,6 +454,13 @@ fn driver(inner: Arc<Inner>, index: usize) {
             let mut q = inner.queue.lock();
             if std::mem::take(&mut had_task) {
                 q.running -= 1;
+                // Drivers held back by the contention cap wait for the running one; if this driver does not
+                // take the next task itself (it restarts its runner, or stops), one of them must.
+                if q.running == 0 && !q.tasks.is_empty() {
+                    if let Some(i) = q.idle.pop() {
+                        inner.wakers[i].notify_one();
+                    }
+                }
             }
             loop {
                 if q.stopping || index >= q.target {
@@ -512,16 +519,12 @@ fn driver(inner: Arc<Inner>, index: usize) {
             }
             continue;
         };
-        let task = match task {
-            Task::Score(job) => Work::Score(batch(&inner, job)),
-            Task::Run(f) => Work::Run(f),
-        };
         inner.stats.busy.fetch_add(1, Relaxed);
         pacing::BUSY.fetch_add(1, Relaxed);
         inner.request_began(index);
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match task {
-            Work::Run(f) => f(&mut runner),
-            Work::Score(jobs) => score::run(&mut runner, jobs),
+            Task::Run(f) => f(&mut runner),
+            Task::Score(job) => score::run(&mut runner, batch(&inner, job)),
         }));
         inner.request_ended(index);
         inner.contention.judge(inner.now_us());
@@ -534,11 +537,6 @@ fn driver(inner: Arc<Inner>, index: usize) {
             crate::warning!("a script task panicked on runner {index}; its client got an error");
         }
     }
-}
-
-enum Work {
-    Run(Box<dyn FnOnce(&mut Runner) + Send>),
-    Score(Vec<score::ScoreJob>),
 }
 
 /// `first` and the queued AI.SCORE calls that can share its request, in queue order.

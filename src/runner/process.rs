@@ -102,12 +102,6 @@ impl Process {
             )
             .map_err(|e| format!("runner channel: {e}"))?;
         }
-        // Frames are written with a deadline: a runner that stops reading cannot hold its driver.
-        nix::fcntl::fcntl(
-            &tx,
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-        )
-        .map_err(|e| format!("runner channel: {e}"))?;
         let mut cmd = Command::new(&launch.program);
         cmd.args(&launch.args)
             // A key is client input: no NUL may reach an argument.
@@ -169,7 +163,7 @@ impl Process {
         }
         // From now on frames are written with a deadline: a runner that stops reading cannot hold its driver.
         // (The code above went out blocking: a small pipe must not refuse it.)
-        // Reads too never block (`recv` polls first, then sleeps in poll(2) with the deadline); with a
+        // Reads never block either (`recv` polls first, then sleeps in poll(2) with the deadline); with a
         // socketpair this is the same descriptor, with pipes the reply pipe.
         for fd in [p.tx.as_fd(), p.rx.as_fd()] {
             nix::fcntl::fcntl(
@@ -217,7 +211,7 @@ impl Process {
     }
 
     /// The next message, waiting until `deadline` at most. The channel is polled for `spin` before the
-    /// driver sleeps (see [`super::spin`]).
+    /// driver sleeps (see [`super::pacing::spin`]).
     pub fn recv(&mut self, deadline: Instant, spin: Duration) -> Result<In, RecvError> {
         let spin_until = Instant::now() + spin;
         loop {

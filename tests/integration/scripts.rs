@@ -411,6 +411,9 @@ def bad_command(tensors, keys, args):
 
 def blocking(tensors, keys, args):
     redis.execute("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y")
+
+def any_command(tensors, keys, args):
+    redis.execute(*args)
 "#;
 
 #[test]
@@ -422,7 +425,7 @@ fn scripts_call_back_into_the_server() {
         .arg("h")
         .arg("CPU")
         .arg("ENTRY_POINTS")
-        .arg(6)
+        .arg(7)
         .arg(&[
             "via_redis",
             "run_model",
@@ -430,6 +433,7 @@ fn scripts_call_back_into_the_server() {
             "state",
             "bad_command",
             "blocking",
+            "any_command",
         ])
         .arg("SOURCE")
         .arg(HOSTED)
@@ -501,6 +505,33 @@ fn scripts_call_back_into_the_server() {
         e.contains("'ai.modelexecute' cannot be called from a script"),
         "{e}"
     );
+    // What Redis keeps from scripts (noscript) is refused: a script cannot become a replica's feed, open a
+    // transaction or change the configuration.
+    for argv in [
+        "PSYNC ? -1",
+        "MULTI",
+        "CONFIG SET maxmemory 1",
+        "SHUTDOWN NOSAVE",
+    ] {
+        assert_eq!(
+            qerr(
+                &mut c,
+                &format!(
+                    "AI.SCRIPTEXECUTE h any_command KEYS 1 k ARGS {} {argv}",
+                    argv.split(' ').count()
+                )
+            ),
+            "ERR RedisError: Redis command returned an error: ERR This Redis command is not allowed from script",
+            "{argv}"
+        );
+    }
+    let repl: String = q(&mut c, "INFO replication").unwrap();
+    assert!(repl.contains("connected_slaves:0"), "{repl}");
+    assert_eq!(
+        q::<Vec<String>>(&mut c, "CONFIG GET maxmemory").unwrap(),
+        ["maxmemory", "0"]
+    );
+    assert_eq!(q::<String>(&mut c, "PING").unwrap(), "PONG");
 }
 
 #[test]

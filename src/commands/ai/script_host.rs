@@ -75,6 +75,10 @@ impl Host for EngineHost {
         let Some(first) = argv.first() else {
             return Err("ERR redis.execute needs a command".into());
         };
+        // As Redis: what would take over or stop the connection, the server or a transaction is not for scripts.
+        if lookup(first).is_some_and(|s| s.has(crate::commands::flags::NOSCRIPT)) {
+            return Err("ERR This Redis command is not allowed from script".into());
+        }
         // A blocking command would wait for a worker, possibly this one: scripts use model_execute instead.
         if let Some(spec) = lookup(first).filter(|s| s.has(crate::commands::flags::BLOCKING)) {
             return Err(format!(

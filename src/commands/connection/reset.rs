@@ -1,13 +1,13 @@
 //! RESET: Resets the connection.
 
 use crate::args::Args;
-use crate::commands::{pubsub, transactions, Ctx, Outcome};
+use crate::commands::{pubsub, Ctx, Outcome};
 use crate::error::CmdResult;
 use crate::reply::Reply;
 use crate::resp::Protocol;
 
 pub fn reset(ctx: &mut Ctx, _args: &mut Args) -> CmdResult<Outcome> {
-    transactions::clear_transaction(ctx);
+    ctx.clear_transaction();
     pubsub::unsubscribe_all(ctx);
     if ctx.session.monitor {
         let id = ctx.session.id();

@@ -1,6 +1,5 @@
 //! DISCARD: Discards the queued commands.
 
-use super::clear_transaction;
 use crate::args::Args;
 use crate::commands::{Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
@@ -10,6 +9,6 @@ pub fn discard(ctx: &mut Ctx, _args: &mut Args) -> CmdResult<Outcome> {
     if ctx.session.multi.is_none() {
         return Err(CmdError::err("DISCARD without MULTI"));
     }
-    clear_transaction(ctx);
+    ctx.clear_transaction();
     Ok(Reply::OK.into())
 }

@@ -1,6 +1,5 @@
 //! EXEC: Executes the queued commands.
 
-use super::clear_transaction;
 use crate::args::Args;
 use crate::commands::{dispatch, Ctx, Outcome};
 use crate::error::{CmdError, CmdResult};
@@ -14,7 +13,7 @@ pub fn exec(ctx: &mut Ctx, _args: &mut Args) -> CmdResult<Outcome> {
     let watches = ctx.session.watches.clone();
     let now = ctx.now;
     let broken = watches.iter().any(|w| ctx.db().watch_broken(w, now));
-    clear_transaction(ctx);
+    ctx.clear_transaction();
     if failed {
         return Err(CmdError::ExecAbort);
     }

@@ -13,19 +13,3 @@ pub use exec::exec;
 pub use multi::multi;
 pub use unwatch::unwatch;
 pub use watch::watch;
-
-use crate::commands::Ctx;
-
-/// Forgets the queue and every WATCH (DISCARD, EXEC, RESET).
-pub fn clear_transaction(ctx: &mut Ctx) {
-    ctx.session.multi = None;
-    ctx.session.multi_failed = false;
-    let watches = std::mem::take(&mut ctx.session.watches);
-    if !watches.is_empty() {
-        let db = ctx.db();
-        for w in &watches {
-            db.unwatch(&w.key);
-        }
-    }
-    ctx.session.sync_info();
-}

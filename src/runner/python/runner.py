@@ -25,7 +25,7 @@ _HDR = struct.Struct("<II")
 _sock = socket.socket(fileno=3)
 _inbuf = bytearray()  # bytes received and not yet taken as a frame
 # How long a wait for the server polls the socket before it sleeps: each request says (`spin_us`), for the
-# callbacks it makes and for the wait for the next request (see `spin()` in src/runner/mod.rs for why).
+# callbacks it makes and for the wait for the next request (see `spin()` in src/runner/pacing.rs for why).
 _spin = [0.0]
 _perf = __import__("time").perf_counter
 _shm_fd = 4
