@@ -15,6 +15,12 @@ pub trait Store {
     fn replace(&mut self, key: Bytes, value: Value);
     /// Deletes `key`; whether it existed.
     fn remove(&mut self, key: &[u8]) -> bool;
+    /// Takes the live value at `key` out and stores what `f` makes of it, keeping the key's TTL, or deletes
+    /// the key when `f` gives `None`. Taking it out first lets `f` change a shared value in place
+    /// (`Arc::make_mut`) when nobody else holds it. Nothing happens for a missing key.
+    fn modify(&mut self, key: &[u8], f: &mut dyn FnMut(Value) -> Option<Value>);
+    /// Visits every live key and its value.
+    fn for_each(&mut self, f: &mut dyn FnMut(&Bytes, &Value));
 }
 
 /// The standalone server's keyspace as a [`Store`], at time `now` (Unix ms).
@@ -41,5 +47,23 @@ impl Store for DbStore<'_> {
 
     fn remove(&mut self, key: &[u8]) -> bool {
         self.db.remove(key).is_some()
+    }
+
+    fn modify(&mut self, key: &[u8], f: &mut dyn FnMut(Value) -> Option<Value>) {
+        if self.db.get(key, self.now).is_none() {
+            return;
+        }
+        let Some(old) = self.db.remove(key) else {
+            return;
+        };
+        if let Some(new) = f(old.value) {
+            self.db.set(Bytes::copy_from_slice(key), new, old.expire_at);
+        }
+    }
+
+    fn for_each(&mut self, f: &mut dyn FnMut(&Bytes, &Value)) {
+        for (k, e) in self.db.iter(self.now) {
+            f(k, &e.value);
+        }
     }
 }

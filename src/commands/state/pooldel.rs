@@ -6,7 +6,7 @@ use crate::args::Args;
 use crate::commands::{word, Ctx, Outcome};
 use crate::config::notify;
 use crate::error::CmdResult;
-use crate::keyspace::Value;
+use crate::keyspace::{Store, Value};
 use crate::reply::Reply;
 
 /// `AI.POOLDEL pool field [field ...]`: replies how many were removed; a pool left empty is deleted (as a
@@ -14,36 +14,37 @@ use crate::reply::Reply;
 pub fn pooldel(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let key = args.bytes()?;
     let fields = args.rest();
-    let Some(mut pool) = super::pool_at(ctx, &key)? else {
+    let Some(pool) = super::pool_at(ctx, &key)? else {
         return Ok(Reply::Int(0).into());
     };
     if !fields.iter().any(|f| pool.fields.contains_key(&f[..])) {
         return Ok(Reply::Int(0).into());
     }
-    let now = ctx.now;
-    let db = ctx.db();
-    let expire_at = db.get(&key, now).and_then(|e| e.expire_at);
-    db.remove(&key);
+    // Only the keyspace's reference stays, so the pool changes in place.
+    drop(pool);
     let mut effect = vec![word("AI.POOLDEL"), key.clone()];
-    let mut removed = 0;
-    {
+    let (mut removed, mut emptied) = (0, false);
+    ctx.store().modify(&key, &mut |v| {
+        let Value::Pool(mut pool) = v else {
+            return Some(v);
+        };
         let p = Arc::make_mut(&mut pool);
-        for f in fields {
-            if p.remove(&f) {
+        for f in &fields {
+            if p.remove(f) {
                 removed += 1;
-                effect.push(f);
+                effect.push(f.clone());
             }
         }
-    }
+        emptied = pool.fields.is_empty();
+        (!emptied).then_some(Value::Pool(pool))
+    });
     let mut out = Outcome::new(Reply::Int(removed)).effect(effect).event(
         notify::MODULE,
         "ai.pooldel",
         key.clone(),
     );
-    if pool.fields.is_empty() {
+    if emptied {
         out = out.event(notify::GENERIC, "del", key);
-    } else {
-        db.set(key, Value::Pool(pool), expire_at);
     }
     Ok(out)
 }

@@ -6,7 +6,7 @@ use crate::args::Args;
 use crate::commands::{word, Ctx, Outcome};
 use crate::config::notify;
 use crate::error::{CmdError, CmdResult};
-use crate::keyspace::{own, Value};
+use crate::keyspace::{own, Store, Value};
 use crate::reply::Reply;
 use crate::state::{text, Pool};
 
@@ -22,24 +22,28 @@ pub fn poolset(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     for kv in pairs.chunks(2) {
         values.push((own(kv[0].clone()), super::json_arg(&kv[1])?));
     }
-    let current = super::pool_at(ctx, &key)?;
-    let now = ctx.now;
-    let db = ctx.db();
-    let expire_at = db.get(&key, now).and_then(|e| e.expire_at);
-    let mut pool = current.unwrap_or_else(|| Arc::new(Pool::default()));
-    // Drop the keyspace's reference first so the update happens in place unless a reader still holds it.
-    db.remove(&key);
+    let exists = super::pool_at(ctx, &key)?.is_some();
     let mut effect = vec![word("AI.POOLSET"), key.clone()];
     let mut added = 0;
-    {
+    let mut update = |mut pool: Arc<Pool>| {
         let p = Arc::make_mut(&mut pool);
-        for (field, value) in values {
+        for (field, value) in values.drain(..) {
             effect.push(field.clone());
             effect.push(text(&value));
             added += i64::from(p.set(field, value));
         }
+        Value::Pool(pool)
+    };
+    if exists {
+        // Taken out of the keyspace first, so the pool changes in place unless a reader still holds it.
+        ctx.store().modify(&key, &mut |v| match v {
+            Value::Pool(pool) => Some(update(pool)),
+            other => Some(other),
+        });
+    } else {
+        let pool = update(Arc::new(Pool::default()));
+        ctx.store().set(key.clone(), pool);
     }
-    db.set(key.clone(), Value::Pool(pool), expire_at);
     Ok(Outcome::new(Reply::Int(added))
         .effect(effect)
         .event(notify::MODULE, "ai.poolset", key))
