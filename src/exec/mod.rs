@@ -66,6 +66,8 @@ pub struct RunQueue {
     /// Runs that served more than one request, and the requests they served.
     pub batches: AtomicU64,
     pub batched_requests: AtomicU64,
+    /// Its workers' thread ids (INFO modules reports each one's CPU time).
+    pub thread_ids: Mutex<Vec<i32>>,
 }
 
 impl RunQueue {
@@ -128,6 +130,7 @@ impl Pool {
             processed: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             batched_requests: AtomicU64::new(0),
+            thread_ids: Mutex::new(Vec::new()),
         });
         for i in 0..self.threads_per_queue {
             let (q2, stop) = (q.clone(), self.stopping.clone());
@@ -167,6 +170,7 @@ impl Pool {
 
 /// A worker: takes the next runnable work from its queue (a task, a lone request or a batch) and runs it.
 fn worker(q: Arc<RunQueue>, stop: Arc<AtomicBool>, exec_timeout_ms: u64) {
+    q.thread_ids.lock().push(nix::unistd::gettid().as_raw());
     let mut cache = WorkerCache::default();
     loop {
         let work = {

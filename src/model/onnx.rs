@@ -8,6 +8,9 @@
 //! [`MAX_CONCRETE`] sizes per model. Every tract failure becomes an error string with tract's reason; a panic
 //! inside tract is caught and reported the same way, so no model can take a worker down.
 
+/// The tract release this backend is built with (Cargo.toml pins it; INFO reports it).
+pub const TRACT_VERSION: &str = "0.23.9";
+
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

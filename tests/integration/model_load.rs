@@ -243,3 +243,91 @@ fn many_clients_get_their_own_results() {
     let stats: Vec<Value> = q(&mut c, "AI.INFO batched").unwrap();
     assert_eq!((&stats[15], &stats[17]), (&Value::Int(160), &Value::Int(0)));
 }
+
+/// `INFO modules` carries RedisAI's sections in RedisAI's order, read the way its tests read them (split on
+/// `#`, by position after `# Modules`), with the load-time settings this server runs with.
+#[test]
+fn info_modules_has_redisai_sections() {
+    let s = Server::with_args(&[
+        "--threads-per-queue",
+        "2",
+        "--model-execution-timeout",
+        "2500",
+    ]);
+    let mut c = s.con();
+    let info: String = q(&mut c, "INFO MODULES").unwrap();
+    let pieces: Vec<&str> = info.split('#').collect();
+    assert!(pieces[1].trim_start().starts_with("Modules"), "{info}");
+    let section = |i: usize| -> Vec<(String, String)> {
+        let mut lines = pieces[i + 2].lines();
+        let _name = lines.next();
+        lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let names: Vec<&str> = (2..7)
+        .map(|i| pieces[i].lines().next().unwrap().trim())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ai_versions",
+            "ai_git",
+            "ai_load_time_configs",
+            "ai_backends_info",
+            "ai_cpu"
+        ]
+    );
+    let keys = |i: usize| -> Vec<String> { section(i).into_iter().map(|(k, _)| k).collect() };
+    assert_eq!(
+        keys(0),
+        [
+            "ai_RedisAI_version",
+            "ai_low_level_API_version",
+            "ai_rdb_version"
+        ]
+    );
+    assert_eq!(keys(1), ["ai_git_sha"]);
+    let configs: Vec<(String, String)> = section(2);
+    let get = |k: &str| {
+        configs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {k} in {configs:?}"))
+    };
+    assert_eq!(
+        keys(2),
+        [
+            "ai_threads_per_queue",
+            "ai_inter_op_parallelism",
+            "ai_intra_op_parallelism",
+            "ai_model_execution_timeout",
+            "ai_backend_memory_limit"
+        ]
+    );
+    assert_eq!(get("ai_threads_per_queue"), "2");
+    assert_eq!(get("ai_model_execution_timeout"), "2500");
+    let sha = &section(1)[0].1;
+    assert!(
+        sha == "unknown" || (sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit())),
+        "{sha}"
+    );
+    // One CPU line per model worker of the CPU queue, each a number of seconds.
+    let cpu = section(4);
+    for n in 1..=2 {
+        let k = format!("ai_queue_CPU_bthread_n{n}_used_cpu_total");
+        let v = cpu
+            .iter()
+            .find(|(name, _)| *name == k)
+            .unwrap_or_else(|| panic!("no {k} in {cpu:?}"));
+        assert!(v.1.parse::<f64>().is_ok(), "{v:?}");
+    }
+    assert!(cpu.iter().any(|(k, _)| k == "ai_self_used_cpu_user"));
+    // As Redis: not in the default INFO, there with `everything`.
+    let default: String = q(&mut c, "INFO").unwrap();
+    assert!(!default.contains("# ai_versions"));
+    let everything: String = q(&mut c, "INFO everything").unwrap();
+    assert!(everything.contains("# ai_versions"));
+}

@@ -15,6 +15,7 @@ mod dagrunasync;
 mod dagrunro;
 mod dagstatus;
 mod info;
+pub mod info_modules;
 mod modeldel;
 mod modelexecute;
 mod modelget;

@@ -23,10 +23,14 @@ pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         sections.extend(DEFAULT);
         sections.push("commandstats");
     }
+    // As Redis: module sections come with `modules` and `everything`, not with the default or `all`.
+    if asked.iter().any(|s| s == "everything") {
+        sections.push("modules");
+    }
     for s in &asked {
         if let Some(known) = DEFAULT
             .iter()
-            .chain(["commandstats"].iter())
+            .chain(["commandstats", "modules"].iter())
             .find(|k| *k == s)
         {
             if !sections.contains(known) {
@@ -159,6 +163,19 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             let shared = ctx.shared;
             crate::repl::info(shared, ctx.engine(), out);
         }
+        "modules" => {
+            // RedisAI's sections, as the module reports them inside redis-server (its tests split this
+            // on `#` and read the sections by position after `# Modules`).
+            out.push_str("# Modules\r\n");
+            for sec in crate::commands::ai::info_modules::sections(ctx.shared) {
+                out.push_str("\r\n# ");
+                out.push_str(sec.name);
+                out.push_str("\r\n");
+                for (k, v) in sec.fields {
+                    line(out, &k, v);
+                }
+            }
+        }
         "cpu" => {
             out.push_str("# CPU\r\n");
             let (user, sys) = cpu_times();
@@ -194,7 +211,11 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
                 "ai_model_execution_timeout",
                 settings.model_execution_timeout,
             );
-            line(out, "ai_onnx_backend", "tract 0.23.9");
+            line(
+                out,
+                "ai_onnx_backend",
+                format!("tract {}", crate::model::onnx::TRACT_VERSION),
+            );
             let pools = crate::runner::all();
             line(out, "ai_scripts", ctx.db().count_kind(ValueKind::Script));
             line(

@@ -1,0 +1,135 @@
+//! RedisAI's `INFO MODULES` sections, in RedisAI's order (its tests read them by position): `ai_versions`,
+//! `ai_git`, `ai_load_time_configs`, `ai_backends_info`, `ai_cpu`. Built here, in the core, so the
+//! standalone server's `INFO modules` and the Redis module's info callback report the same fields.
+
+use nix::sys::resource::{getrusage, UsageWho};
+
+use crate::shared::Shared;
+
+/// One section: its name and its fields, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Section {
+    pub name: &'static str,
+    pub fields: Vec<(String, String)>,
+}
+
+fn field(name: impl Into<String>, value: impl ToString) -> (String, String) {
+    (name.into(), value.to_string())
+}
+
+/// The sections as they stand now.
+pub fn sections(shared: &Shared) -> Vec<Section> {
+    let s = shared.settings();
+    vec![
+        Section {
+            name: "ai_versions",
+            fields: vec![
+                field("ai_RedisAI_version", env!("CARGO_PKG_VERSION")),
+                // RedisAI's C API for other modules (RedisGears) is not offered.
+                field("ai_low_level_API_version", "none"),
+                field("ai_rdb_version", crate::codec::container::VERSION),
+            ],
+        },
+        Section {
+            name: "ai_git",
+            fields: vec![field("ai_git_sha", env!("TENSORCELL_GIT_SHA"))],
+        },
+        Section {
+            name: "ai_load_time_configs",
+            fields: vec![
+                field("ai_threads_per_queue", s.threads_per_queue),
+                // tract runs a model's operators one after the other.
+                field("ai_inter_op_parallelism", 1),
+                field("ai_intra_op_parallelism", s.intra_op_parallelism),
+                field("ai_model_execution_timeout", s.model_execution_timeout),
+                // No limit on backend memory (0, as RedisAI prints when none is set).
+                field("ai_backend_memory_limit", 0),
+            ],
+        },
+        Section {
+            name: "ai_backends_info",
+            // tract is built in, so it is always loaded.
+            fields: vec![field("ai_tract_version", crate::model::onnx::TRACT_VERSION)],
+        },
+        Section {
+            name: "ai_cpu",
+            fields: cpu(shared),
+        },
+    ]
+}
+
+/// Seconds as RedisAI prints them: `<s>.<us, 6 digits>`.
+fn seconds(us: i64) -> String {
+    format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
+}
+
+fn usage(who: UsageWho) -> (String, String) {
+    match getrusage(who) {
+        Ok(u) => {
+            let us = |t: nix::sys::time::TimeVal| t.tv_sec() * 1_000_000 + t.tv_usec();
+            (seconds(us(u.system_time())), seconds(us(u.user_time())))
+        }
+        Err(_) => (seconds(0), seconds(0)),
+    }
+}
+
+/// The server's CPU time, its reaped children's (script runners that ended), the answering thread's (the
+/// standalone server's I/O thread, or Redis's main thread in the module), and each model worker's.
+fn cpu(shared: &Shared) -> Vec<(String, String)> {
+    let (self_sys, self_user) = usage(UsageWho::RUSAGE_SELF);
+    let (child_sys, child_user) = usage(UsageWho::RUSAGE_CHILDREN);
+    let (main_sys, main_user) = usage(UsageWho::RUSAGE_THREAD);
+    let mut fields = vec![
+        field("ai_self_used_cpu_sys", self_sys),
+        field("ai_self_used_cpu_user", self_user),
+        field("ai_children_used_cpu_sys", child_sys),
+        field("ai_children_used_cpu_user", child_user),
+        field("ai_main_thread_used_cpu_sys", main_sys),
+        field("ai_main_thread_used_cpu_user", main_user),
+    ];
+    for q in shared.pool.queues() {
+        for (i, tid) in q.thread_ids.lock().iter().enumerate() {
+            fields.push(field(
+                format!("ai_queue_{}_bthread_n{}_used_cpu_total", q.name, i + 1),
+                seconds(thread_cpu_us(*tid)),
+            ));
+        }
+    }
+    fields
+}
+
+/// A thread's user + system time in microseconds, from `/proc/self/task/<tid>/stat`.
+fn thread_cpu_us(tid: i32) -> i64 {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces, so split after its closing parenthesis):
+    // utime and stime are the 12th and 13th.
+    let rest: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| rest.get(i).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|&h| h > 0)
+        .unwrap_or(100);
+    (ticks(11) + ticks(12)) * 1_000_000 / hz
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn seconds_print_as_redisai_does() {
+        assert_eq!(super::seconds(3_000_042), "3.000042");
+        assert_eq!(super::seconds(0), "0.000000");
+    }
+
+    #[test]
+    fn the_tract_version_is_the_one_cargo_pins() {
+        let manifest = include_str!("../../../Cargo.toml");
+        let pin = format!("tract-onnx = \"={}\"", crate::model::onnx::TRACT_VERSION);
+        assert!(manifest.contains(&pin), "Cargo.toml does not pin {pin}");
+    }
+}
