@@ -6,8 +6,9 @@
 
 use std::any::{Any, TypeId};
 
-use crate::commands::CommandSpec;
+use crate::commands::{CommandSpec, Effects, Events};
 use crate::error::{CmdError, Misconf};
+use crate::keyspace::Store;
 use crate::shared::{Hot, Shared};
 
 pub trait Node: Send + Sync {
@@ -21,6 +22,24 @@ pub trait Node: Send + Sync {
     /// One of the node's parts by type (the standalone server's `Persist`, `Repl`), for the front end's own
     /// commands and threads.
     fn part(&self, t: TypeId) -> Option<&dyn Any>;
+
+    /// Commits work that ran off the command's thread (a model's outputs, a script's cell update): `apply`
+    /// changes the keys under the front end's lock and returns the effects and events to propagate, all or
+    /// nothing. With `refusable`, the node may refuse (false, nothing applied): it can no longer take a
+    /// client's writes (it became a replica meanwhile). By default, on the engine's own keyspace.
+    fn commit(
+        &self,
+        shared: &Shared,
+        refusable: bool,
+        apply: &mut dyn FnMut(&mut dyn Store) -> (Effects, Events),
+    ) -> bool {
+        crate::commands::dispatch::commit_engine(shared, refusable, apply)
+    }
+
+    /// Reads keys outside a command, under the front end's lock. By default, the engine's own keyspace.
+    fn read(&self, shared: &Shared, f: &mut dyn FnMut(&mut dyn Store)) {
+        crate::commands::dispatch::read_engine(shared, f)
+    }
 }
 
 /// A node with nothing of its own: the engine alone (tests of the core, fuzzing).

@@ -352,12 +352,15 @@ pub fn expire_cycle(shared: &Shared, limit: usize) -> usize {
     n
 }
 
-/// Reads the keyspace outside a command (a script's callback, a DAG op's input), now. Keys found expired are
-/// left for the next commit to propagate, as a command's own lookups are.
+/// Reads the keyspace outside a command (a script's callback, a DAG op's input), now, through the front end
+/// (its lock and its keys).
 pub fn read<R>(shared: &Shared, f: impl FnOnce(&mut dyn crate::keyspace::Store) -> R) -> R {
-    let now = crate::util::now_ms();
-    let mut g = shared.engine.lock();
-    f(&mut crate::keyspace::DbStore { db: &mut g.db, now })
+    let mut f = Some(f);
+    let mut out = None;
+    shared.node.read(shared, &mut |store| {
+        out = Some((f.take().expect("a read runs once"))(store));
+    });
+    out.expect("the node ran the read")
 }
 
 /// The commit phase of work that finished off the command's thread (a model run's outputs): `apply` runs
@@ -371,14 +374,44 @@ pub fn commit<R>(
     refused: Option<R>,
     apply: impl FnOnce(&mut dyn crate::keyspace::Store) -> (R, Effects, Events),
 ) -> R {
+    let mut apply = Some(apply);
+    let mut result = None;
+    let applied = shared.node.commit(shared, refused.is_some(), &mut |store| {
+        let (r, effects, events) = (apply.take().expect("a commit applies once"))(store);
+        result = Some(r);
+        (effects, events)
+    });
+    match (applied, result, refused) {
+        (true, Some(r), _) => r,
+        (_, _, Some(r)) => r,
+        _ => unreachable!("a commit that cannot be refused is applied"),
+    }
+}
+
+/// [`read`] on the engine's own keyspace (the standalone server's node, and a bare one). Keys found expired
+/// are left for the next commit to propagate, as a command's own lookups are.
+pub fn read_engine(shared: &Shared, f: &mut dyn FnMut(&mut dyn crate::keyspace::Store)) {
+    let now = crate::util::now_ms();
+    let mut g = shared.engine.lock();
+    f(&mut crate::keyspace::DbStore { db: &mut g.db, now })
+}
+
+/// [`commit`] on the engine's own keyspace: applied under the engine lock, the effects appended to its
+/// stream in apply order (keys found expired first), events raised after. With `refusable`, nothing is
+/// applied (false) once this node follows a primary.
+pub fn commit_engine(
+    shared: &Shared,
+    refusable: bool,
+    apply: &mut dyn FnMut(&mut dyn crate::keyspace::Store) -> (Effects, Events),
+) -> bool {
     let now = crate::util::now_ms();
     let mut all_events = Events::new();
-    let result = {
+    {
         let mut g = shared.engine.lock();
-        if let (true, Some(r)) = (g.effects.follower, refused) {
-            return r;
+        if refusable && g.effects.follower {
+            return false;
         }
-        let (result, effects, events) = apply(&mut crate::keyspace::DbStore { db: &mut g.db, now });
+        let (effects, events) = apply(&mut crate::keyspace::DbStore { db: &mut g.db, now });
         let expired = g.db.take_expired();
         let n = expired.len() + effects.len();
         Stats::add(&shared.stats.expired_keys, expired.len() as u64);
@@ -396,10 +429,9 @@ pub fn commit<R>(
         }
         Stats::add(&shared.stats.changes, n as u64);
         all_events.extend(events);
-        result
-    };
+    }
     if !all_events.is_empty() {
         notify_events(shared, shared.hot.notify.load(Relaxed), &all_events);
     }
-    result
+    true
 }
