@@ -8,6 +8,8 @@ mod ai;
 mod connection;
 pub mod dispatch;
 mod generic;
+#[cfg(test)]
+mod over_store_tests;
 pub(crate) mod pubsub;
 pub mod redis_table;
 mod replication;
@@ -27,10 +29,50 @@ pub use table::{lookup, CommandSpec};
 
 use crate::args::Args;
 use crate::error::CmdResult;
-use crate::keyspace::Db;
+use crate::keyspace::{Db, Store};
 use crate::reply::Reply;
 use crate::session::Session;
 use crate::shared::{Engine, Shared};
+
+/// What [`Ctx::store`] gives: the engine's keyspace or the front end's keys, as one [`Store`].
+pub enum StoreRef<'b> {
+    Engine(crate::keyspace::DbStore<'b>),
+    Front(&'b mut dyn Store),
+}
+
+impl StoreRef<'_> {
+    fn inner(&mut self) -> &mut dyn Store {
+        match self {
+            StoreRef::Engine(s) => s,
+            StoreRef::Front(s) => *s,
+        }
+    }
+}
+
+impl Store for StoreRef<'_> {
+    fn get(&mut self, key: &[u8]) -> Option<&crate::keyspace::Value> {
+        self.inner().get(key)
+    }
+    fn set(&mut self, key: Bytes, value: crate::keyspace::Value) {
+        self.inner().set(key, value)
+    }
+    fn replace(&mut self, key: Bytes, value: crate::keyspace::Value) {
+        self.inner().replace(key, value)
+    }
+    fn remove(&mut self, key: &[u8]) -> bool {
+        self.inner().remove(key)
+    }
+    fn modify(
+        &mut self,
+        key: &[u8],
+        f: &mut dyn FnMut(crate::keyspace::Value) -> Option<crate::keyspace::Value>,
+    ) {
+        self.inner().modify(key, f)
+    }
+    fn for_each(&mut self, f: &mut dyn FnMut(&Bytes, &crate::keyspace::Value)) {
+        self.inner().for_each(f)
+    }
+}
 
 /// Command flags (Redis's names in COMMAND output).
 pub mod flags {
@@ -168,6 +210,9 @@ pub struct Ctx<'a> {
     pub shared: &'a Shared,
     pub session: &'a mut Session,
     guard: Option<MutexGuard<'a, Engine>>,
+    /// Keys the front end holds instead of the engine's keyspace (the Redis module's, under Redis's lock):
+    /// [`Ctx::store`] reaches them; the engine is then not used.
+    front: Option<&'a mut dyn Store>,
     /// Milliseconds time for this command: one clock read, so every expiry check in it agrees.
     pub now: u64,
     /// Monotonic time the running command's duration is measured from (see `dispatch::execute`).
@@ -187,6 +232,7 @@ impl<'a> Ctx<'a> {
             shared,
             session,
             guard: None,
+            front: None,
             now,
             clock: std::time::Instant::now(),
             in_exec: false,
@@ -233,10 +279,29 @@ impl<'a> Ctx<'a> {
         self.session.sync_info();
     }
 
-    /// The keyspace as the core's handlers see it (at this command's time).
-    pub fn store(&mut self) -> crate::keyspace::DbStore<'_> {
+    /// A command context over keys the front end holds (the Redis module's): the core's handlers reach them
+    /// through [`Ctx::store`].
+    pub fn over(
+        shared: &'a Shared,
+        session: &'a mut Session,
+        now: u64,
+        store: &'a mut dyn Store,
+    ) -> Self {
+        Ctx {
+            front: Some(store),
+            ..Ctx::new(shared, session, now)
+        }
+    }
+
+    /// The keys as the core's handlers see them: the front end's, or the engine's keyspace at this
+    /// command's time.
+    pub fn store(&mut self) -> StoreRef<'_> {
+        if self.front.is_some() {
+            let front = self.front.as_deref_mut().expect("checked above");
+            return StoreRef::Front(front);
+        }
         let now = self.now;
-        crate::keyspace::DbStore { db: self.db(), now }
+        StoreRef::Engine(crate::keyspace::DbStore { db: self.db(), now })
     }
 
     /// Releases the engine lock early, for read-only work on `Arc`s taken out of the keyspace (encoding a
