@@ -9,6 +9,9 @@ use std::sync::OnceLock;
 use super::flags::*;
 use super::{ai, state, Handler};
 
+/// Finds a command's key positions in its full argv.
+pub type GetKeys = fn(&[bytes::Bytes]) -> Vec<usize>;
+
 /// One command's declaration.
 #[derive(Debug)]
 pub struct CommandSpec {
@@ -28,6 +31,9 @@ pub struct CommandSpec {
     /// Container commands (CONFIG, CLIENT, ...): each subcommand's lower-case name and Redis arity (the
     /// command and subcommand names counted), checked by policy so MULTI refuses a bad one at queue time.
     pub subs: &'static [(&'static str, i32)],
+    /// For commands whose keys are found by reading the arguments (RedisAI's getkeys-api; COMMAND INFO
+    /// says `movablekeys`): the key positions in a full argv. `keys` is then the first key only.
+    pub getkeys: Option<GetKeys>,
 }
 
 /// Whether `argc` satisfies a Redis arity: N = exactly N, -N = at least N.
@@ -84,6 +90,7 @@ macro_rules! cmd {
             summary: $summary,
             handler: $h,
             subs: &[],
+            getkeys: None,
         }
     };
     ($name:literal, $arity:expr, $flags:expr, [$($acl:literal),*], ($f:expr, $l:expr, $s:expr), $group:literal, $since:literal, $summary:literal, $h:path, subs [$(($sn:literal, $sa:expr)),*]) => {
@@ -110,8 +117,8 @@ pub static CORE: &[CommandSpec] = &[
     cmd!("ai.modelset", -4, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Stores a model (deprecated syntax).", ai::modelset),
     cmd!("ai.modelget", -2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "1.0.0", "Returns a model's metadata and blob.", ai::modelget),
     cmd!("ai.modeldel", 2, WRITE, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Deletes a model.", ai::modeldel),
-    cmd!("ai.modelexecute", -8, RW | BLOCKING, ["write", "ai"], (4, 4, 1), "ai", "1.2.0", "Runs a model and stores its outputs.", ai::modelexecute),
-    cmd!("ai.modelrun", -6, RW | BLOCKING, ["write", "ai"], (3, 3, 1), "ai", "1.0.0", "Runs a model (deprecated syntax).", ai::modelrun),
+    CommandSpec { getkeys: Some(ai::keys::modelexecute), ..cmd!("ai.modelexecute", -8, RW | BLOCKING, ["write", "ai"], (4, 4, 1), "ai", "1.2.0", "Runs a model and stores its outputs.", ai::modelexecute) },
+    CommandSpec { getkeys: Some(ai::keys::modelrun), ..cmd!("ai.modelrun", -6, RW | BLOCKING, ["write", "ai"], (3, 3, 1), "ai", "1.0.0", "Runs a model (deprecated syntax).", ai::modelrun) },
     cmd!("ai._modelscan", 1, READONLY, ["read", "ai"], (0, 0, 0), "ai", "1.2.0", "Lists models and their tags (experimental).", ai::modelscan),
     cmd!("ai.info", -2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "1.0.0", "Returns or resets a model's or script's run statistics.", ai::info),
     cmd!("ai.config", -2, WRITE, ["write", "ai"], (0, 0, 0), "ai", "1.0.0", "Reads or changes RedisAI settings (BACKENDSPATH, LOADBACKEND, MODEL_CHUNK_SIZE, GET) and a script's runner count (SCRIPT_RUNNERS).", ai::config),
@@ -122,17 +129,17 @@ pub static CORE: &[CommandSpec] = &[
     cmd!("ai.scriptset", -5, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Stores a script (deprecated syntax).", ai::scriptset),
     cmd!("ai.scriptget", -2, READONLY, ["read", "ai"], (1, 1, 1), "ai", "1.0.0", "Returns a script's metadata and source.", ai::scriptget),
     cmd!("ai.scriptdel", 2, WRITE, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Deletes a script.", ai::scriptdel),
-    cmd!("ai.scriptexecute", -3, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.2.0", "Runs a script function and stores its outputs.", ai::scriptexecute),
-    cmd!("ai.scriptrun", -4, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Runs a script function (deprecated syntax).", ai::scriptrun),
+    CommandSpec { getkeys: Some(ai::keys::scriptexecute), ..cmd!("ai.scriptexecute", -3, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.2.0", "Runs a script function and stores its outputs.", ai::scriptexecute) },
+    CommandSpec { getkeys: Some(ai::keys::scriptrun), ..cmd!("ai.scriptrun", -4, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "1.0.0", "Runs a script function (deprecated syntax).", ai::scriptrun) },
     cmd!("ai._scriptscan", 1, READONLY, ["read", "ai"], (0, 0, 0), "ai", "1.2.0", "Lists scripts and their tags (experimental).", ai::scriptscan),
     cmd!("ai.score", -4, RW | BLOCKING, ["write", "ai"], (1, 1, 1), "ai", "0.1.0", "Runs a FastScore-style model over records.", ai::score),
     // DAGs (the |> form; src/commands/ai/dag.rs)
-    cmd!("ai.dagexecute", -2, RW | BLOCKING, ["write", "ai"], (3, 3, 1), "ai", "1.2.0", "Runs a DAG of tensor, model and script ops in one round trip.", ai::dagexecute),
-    cmd!("ai.dagexecute_ro", -2, READONLY | BLOCKING, ["read", "ai"], (3, 3, 1), "ai", "1.2.0", "Runs a read-only DAG (no PERSIST, no scripts).", ai::dagexecute_ro),
-    cmd!("ai.dagrun", -2, RW | BLOCKING, ["write", "ai"], (3, 3, 1), "ai", "1.0.0", "Runs a DAG (deprecated syntax).", ai::dagrun),
-    cmd!("ai.dagrun_ro", -2, READONLY | BLOCKING, ["read", "ai"], (3, 3, 1), "ai", "1.0.0", "Runs a read-only DAG (deprecated syntax).", ai::dagrun_ro),
-    cmd!("ai.dagrunro", -2, READONLY | BLOCKING, ["read", "ai"], (3, 3, 1), "ai", "0.1.0", "AI.DAGRUN_RO under its original name.", ai::dagrunro),
-    cmd!("ai.dagrunasync", -2, RW, ["write", "ai"], (0, 0, 0), "ai", "0.1.0", "Starts a DAG in the background and returns its id.", ai::dagrunasync),
+    CommandSpec { getkeys: Some(ai::keys::dag), ..cmd!("ai.dagexecute", -2, RW | BLOCKING, ["write", "ai"], (3, 3, 1), "ai", "1.2.0", "Runs a DAG of tensor, model and script ops in one round trip.", ai::dagexecute) },
+    CommandSpec { getkeys: Some(ai::keys::dag), ..cmd!("ai.dagexecute_ro", -2, READONLY | BLOCKING, ["read", "ai"], (3, 3, 1), "ai", "1.2.0", "Runs a read-only DAG (no PERSIST, no scripts).", ai::dagexecute_ro) },
+    CommandSpec { getkeys: Some(ai::keys::dag), ..cmd!("ai.dagrun", -2, RW | BLOCKING, ["write", "ai"], (3, 3, 1), "ai", "1.0.0", "Runs a DAG (deprecated syntax).", ai::dagrun) },
+    CommandSpec { getkeys: Some(ai::keys::dag), ..cmd!("ai.dagrun_ro", -2, READONLY | BLOCKING, ["read", "ai"], (3, 3, 1), "ai", "1.0.0", "Runs a read-only DAG (deprecated syntax).", ai::dagrun_ro) },
+    CommandSpec { getkeys: Some(ai::keys::dag), ..cmd!("ai.dagrunro", -2, READONLY | BLOCKING, ["read", "ai"], (3, 3, 1), "ai", "0.1.0", "AI.DAGRUN_RO under its original name.", ai::dagrunro) },
+    CommandSpec { getkeys: Some(ai::keys::dag), ..cmd!("ai.dagrunasync", -2, RW, ["write", "ai"], (0, 0, 0), "ai", "0.1.0", "Starts a DAG in the background and returns its id.", ai::dagrunasync) },
     cmd!("ai.dagstatus", 2, READONLY | FAST, ["read", "ai", "fast"], (0, 0, 0), "ai", "0.1.0", "Reports an asynchronous DAG's status.", ai::dagstatus),
     cmd!("ai.dagresult", -2, READONLY, ["read", "ai"], (0, 0, 0), "ai", "0.1.0", "Returns an asynchronous DAG's reply, optionally waiting for it.", ai::dagresult),
     cmd!("ai.dagcancel", 2, WRITE, ["write", "ai"], (0, 0, 0), "ai", "0.1.0", "Cancels an asynchronous DAG before it commits.", ai::dagcancel),

@@ -180,6 +180,31 @@ fn command_table_introspection() {
         qerr(&mut c, "COMMAND GETKEYS PING"),
         "ERR The command has no key arguments"
     );
+    // Commands whose keys are found by reading them (RedisAI's getkeys-api): every key, in order.
+    for (line, want) in [
+        (
+            "COMMAND GETKEYS AI.MODELEXECUTE m INPUTS 2 a b OUTPUTS 1 c TIMEOUT 9",
+            vec!["m", "a", "b", "c"],
+        ),
+        (
+            "COMMAND GETKEYS AI.SCRIPTEXECUTE s f KEYS 1 k INPUTS 1 i ARGS 1 x OUTPUTS 1 o",
+            vec!["s", "k", "i", "o"],
+        ),
+        (
+            "COMMAND GETKEYS AI.DAGEXECUTE LOAD 1 a PERSIST 1 b ROUTING r |> AI.MODELEXECUTE m INPUTS 1 a OUTPUTS 1 b",
+            vec!["a", "b", "r", "m"],
+        ),
+        // The `=>` form: each op's keys, but not the DAG's ~volatile~ names.
+        (
+            "COMMAND GETKEYS AI.DAGRUN AI.TENSORSET ~x~ FLOAT 1 VALUES 1 => AI.MODELRUN m INPUTS ~x~ OUTPUTS y",
+            vec!["m", "y"],
+        ),
+    ] {
+        let keys: Vec<String> = q(&mut c, line).unwrap();
+        assert_eq!(keys, want, "{line}");
+    }
+    let info: Value = q(&mut c, "COMMAND INFO ai.modelexecute").unwrap();
+    assert!(format!("{info:?}").contains("movablekeys"), "{info:?}");
     let mut list: Vec<String> = q(&mut c, "COMMAND LIST FILTERBY PATTERN ai.tensor*").unwrap();
     list.sort();
     assert_eq!(list, vec!["ai.tensorget", "ai.tensorset"]);

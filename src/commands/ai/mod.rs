@@ -16,6 +16,7 @@ mod dagrunro;
 mod dagstatus;
 mod info;
 pub mod info_modules;
+pub(crate) mod keys;
 mod modeldel;
 mod modelexecute;
 mod modelget;

@@ -72,7 +72,10 @@ pub fn command(_ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
                 "Invalid number of arguments specified for command",
             ));
         }
-        let pos = spec.key_positions(argv.len());
+        let pos = match spec.getkeys {
+            Some(f) => f(&argv),
+            None => spec.key_positions(argv.len()),
+        };
         if pos.is_empty() {
             return Err(CmdError::err("The command has no key arguments"));
         }
@@ -101,11 +104,14 @@ pub fn command(_ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
 
 /// The COMMAND INFO entry of one command (Redis 7's 10-element shape).
 pub fn info_entry(c: &CommandSpec) -> Reply {
-    let flags: Vec<Reply> = NAMES
+    let mut flags: Vec<Reply> = NAMES
         .iter()
         .filter(|(bit, _)| c.has(*bit))
         .map(|(_, n)| Reply::Simple(n))
         .collect();
+    if c.getkeys.is_some() {
+        flags.push(Reply::Simple("movablekeys"));
+    }
     let acl = || c.acl.iter().map(|a| Reply::Simple(acl_name(a))).collect();
     // Subcommands share the parent's flags and categories; their names are `parent|sub` as in Redis.
     let subs = c

@@ -1,0 +1,206 @@
+//! Which arguments of a command are keys, for the commands whose keys are found by reading the arguments
+//! (RedisAI's getkeys-api commands): `COMMAND GETKEYS`, and later the Redis module's getkeys callback and
+//! Cluster routing. Syntax only: nothing is looked up, and a malformed command reports the keys it has
+//! (the command itself refuses it when it runs). Positions index the whole argv (the name is 0).
+
+use bytes::Bytes;
+
+use super::dag_run::volatile;
+use crate::util::{eq_ic, parse_i64};
+
+/// `n key...` at `at`: the key positions, and where the list ends.
+fn counted(argv: &[Bytes], at: usize) -> (Vec<usize>, usize) {
+    let n = argv
+        .get(at)
+        .and_then(|c| parse_i64(c))
+        .filter(|n| *n > 0)
+        .unwrap_or(0) as usize;
+    let end = (at + 1 + n).min(argv.len());
+    ((at + 1..end).collect(), end)
+}
+
+/// `AI.MODELEXECUTE key INPUTS n in... OUTPUTS m out... [TIMEOUT t]`.
+pub fn modelexecute(argv: &[Bytes]) -> Vec<usize> {
+    let mut keys = vec![1];
+    let mut i = 2;
+    while i < argv.len() {
+        if eq_ic(&argv[i], "INPUTS") || eq_ic(&argv[i], "OUTPUTS") {
+            let (k, end) = counted(argv, i + 1);
+            keys.extend(k);
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    keys
+}
+
+/// `AI.MODELRUN key INPUTS in... OUTPUTS out...` (no counts: a list runs to the next keyword).
+pub fn modelrun(argv: &[Bytes]) -> Vec<usize> {
+    let mut keys = vec![1];
+    let mut listing = false;
+    for (i, a) in argv.iter().enumerate().skip(2) {
+        if eq_ic(a, "INPUTS") || eq_ic(a, "OUTPUTS") {
+            listing = true;
+        } else if listing {
+            keys.push(i);
+        }
+    }
+    keys
+}
+
+/// `AI.SCRIPTEXECUTE key fn [KEYS n k...] [INPUTS n in...] [ARGS n a...] [OUTPUTS n out...] [TIMEOUT t]`.
+pub fn scriptexecute(argv: &[Bytes]) -> Vec<usize> {
+    let mut keys = vec![1];
+    let mut i = 3;
+    while i < argv.len() {
+        let a = &argv[i];
+        if eq_ic(a, "KEYS") || eq_ic(a, "INPUTS") || eq_ic(a, "OUTPUTS") {
+            let (k, end) = counted(argv, i + 1);
+            keys.extend(k);
+            i = end;
+        } else if eq_ic(a, "ARGS") {
+            i = counted(argv, i + 1).1;
+        } else {
+            i += 1;
+        }
+    }
+    keys
+}
+
+/// `AI.SCRIPTRUN key fn INPUTS in... OUTPUTS out... [$ arg...]`.
+pub fn scriptrun(argv: &[Bytes]) -> Vec<usize> {
+    let mut keys = vec![1];
+    let mut listing = false;
+    for (i, a) in argv.iter().enumerate().skip(3) {
+        if a.as_ref() == b"$" {
+            break;
+        }
+        if eq_ic(a, "INPUTS") || eq_ic(a, "OUTPUTS") {
+            listing = true;
+        } else if listing {
+            keys.push(i);
+        }
+    }
+    keys
+}
+
+/// The DAG commands. The `|>` form (RedisAI's rule): the LOAD and PERSIST keys, the ROUTING key, and the
+/// model or script key after each `AI.MODELEXECUTE` / `AI.SCRIPTEXECUTE` op; its tensor names are the DAG's
+/// own. The original `=>` form of AI.DAGRUN: each op's keys, as the op alone would have them, except
+/// `~volatile~` names.
+pub fn dag(argv: &[Bytes]) -> Vec<usize> {
+    if argv.iter().any(|a| a.as_ref() == b"=>") && !argv.iter().any(|a| a.as_ref() == b"|>") {
+        return arrow(argv);
+    }
+    let mut keys = Vec::new();
+    let mut i = 1;
+    while i < argv.len() && argv[i].as_ref() != b"|>" {
+        let a = &argv[i];
+        if eq_ic(a, "LOAD") || eq_ic(a, "PERSIST") {
+            let (k, end) = counted(argv, i + 1);
+            keys.extend(k);
+            i = end;
+        } else if eq_ic(a, "ROUTING") {
+            if i + 1 < argv.len() {
+                keys.push(i + 1);
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    for j in i..argv.len() {
+        let op = argv[j].as_ref() == b"|>" && j + 2 < argv.len();
+        if op && (eq_ic(&argv[j + 1], "AI.MODELEXECUTE") || eq_ic(&argv[j + 1], "AI.SCRIPTEXECUTE"))
+        {
+            keys.push(j + 2);
+        }
+    }
+    keys
+}
+
+/// `op => op => ...`: every op's keys, found as for the op alone, without volatile names.
+fn arrow(argv: &[Bytes]) -> Vec<usize> {
+    let mut keys = Vec::new();
+    let mut start = 1;
+    for end in (1..=argv.len()).filter(|&j| j == argv.len() || argv[j].as_ref() == b"=>") {
+        let op = &argv[start..end];
+        if let Some(spec) = op.first().and_then(|name| crate::commands::lookup(name)) {
+            let found = match spec.getkeys {
+                Some(f) => f(op),
+                None => spec.key_positions(op.len()),
+            };
+            keys.extend(
+                found
+                    .into_iter()
+                    .filter(|&k| k < op.len() && !volatile(&op[k]))
+                    .map(|k| start + k),
+            );
+        }
+        start = end + 1;
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(line: &str) -> Vec<Bytes> {
+        line.split(' ')
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    fn named(line: &str, f: fn(&[Bytes]) -> Vec<usize>) -> Vec<String> {
+        let a = argv(line);
+        f(&a)
+            .into_iter()
+            .map(|i| String::from_utf8_lossy(&a[i]).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn model_and_script_keys() {
+        assert_eq!(
+            named(
+                "AI.MODELEXECUTE m INPUTS 2 a b OUTPUTS 1 c TIMEOUT 5",
+                modelexecute
+            ),
+            ["m", "a", "b", "c"]
+        );
+        assert_eq!(
+            named("AI.MODELRUN m INPUTS a b OUTPUTS c", modelrun),
+            ["m", "a", "b", "c"]
+        );
+        assert_eq!(
+            named(
+                "AI.SCRIPTEXECUTE s f KEYS 1 k INPUTS 1 i ARGS 2 x y OUTPUTS 1 o",
+                scriptexecute
+            ),
+            ["s", "k", "i", "o"]
+        );
+        assert_eq!(
+            named("AI.SCRIPTRUN s f INPUTS i j OUTPUTS o $ x", scriptrun),
+            ["s", "i", "j", "o"]
+        );
+        // Malformed: what is there.
+        assert_eq!(
+            named("AI.MODELEXECUTE m INPUTS 5 a", modelexecute),
+            ["m", "a"]
+        );
+    }
+
+    #[test]
+    fn dag_keys_follow_redisai() {
+        assert_eq!(
+            named(
+                "AI.DAGEXECUTE LOAD 1 a PERSIST 1 b ROUTING r |> AI.TENSORSET t FLOAT 1 VALUES 1 \
+                 |> AI.MODELEXECUTE m INPUTS 1 t OUTPUTS 1 b |> AI.SCRIPTEXECUTE s f INPUTS 1 b",
+                dag
+            ),
+            ["a", "b", "r", "m", "s"]
+        );
+    }
+}
