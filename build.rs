@@ -13,8 +13,12 @@ fn main() {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=TENSORCELL_GIT_SHA={sha}");
-    // A new commit or checkout changes the sha.
+    // A new commit or checkout changes the sha. Only paths that exist: cargo reruns a build script whose
+    // watched path is missing on every build (a clone without packed refs, a worktree, a tarball).
     for path in [".git/HEAD", ".git/refs/heads", ".git/packed-refs"] {
-        println!("cargo:rerun-if-changed={path}");
+        if std::path::Path::new(path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
     }
+    println!("cargo:rerun-if-changed=build.rs");
 }

@@ -26,7 +26,8 @@ pub trait Node: Send + Sync {
     /// Commits work that ran off the command's thread (a model's outputs, a script's cell update): `apply`
     /// changes the keys under the front end's lock and returns the effects and events to propagate, all or
     /// nothing. With `refusable`, the node may refuse (false, nothing applied): it can no longer take a
-    /// client's writes (it became a replica meanwhile). By default, on the engine's own keyspace.
+    /// client's writes (it became a replica meanwhile). An implementation calls `apply` exactly once when it
+    /// returns true, and never when it returns false. By default, on the engine's own keyspace.
     fn commit(
         &self,
         shared: &Shared,
@@ -36,7 +37,8 @@ pub trait Node: Send + Sync {
         crate::commands::dispatch::commit_engine(shared, refusable, apply)
     }
 
-    /// Reads keys outside a command, under the front end's lock. By default, the engine's own keyspace.
+    /// Reads keys outside a command, under the front end's lock; calls `f` exactly once. By default, the
+    /// engine's own keyspace.
     fn read(&self, shared: &Shared, f: &mut dyn FnMut(&mut dyn Store)) {
         crate::commands::dispatch::read_engine(shared, f)
     }

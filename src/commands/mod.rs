@@ -265,7 +265,7 @@ impl<'a> Ctx<'a> {
         &mut self.engine().db
     }
 
-    /// Forgets the connection's MULTI queue and every WATCH (DISCARD, EXEC, RESET, a connection closing).
+    /// Forgets the connection's MULTI queue and every WATCH (DISCARD, EXEC, RESET, a failed EXEC's cleanup).
     pub fn clear_transaction(&mut self) {
         self.session.multi = None;
         self.session.multi_failed = false;

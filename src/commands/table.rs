@@ -32,7 +32,8 @@ pub struct CommandSpec {
     /// command and subcommand names counted), checked by policy so MULTI refuses a bad one at queue time.
     pub subs: &'static [(&'static str, i32)],
     /// For commands whose keys are found by reading the arguments (RedisAI's getkeys-api; COMMAND INFO
-    /// says `movablekeys`): the key positions in a full argv. `keys` is then the first key only.
+    /// says `movablekeys`): the key positions in a full argv. `keys` then keeps RedisAI's declared range,
+    /// which COMMAND INFO shows; COMMAND GETKEYS uses this.
     pub getkeys: Option<GetKeys>,
 }
 

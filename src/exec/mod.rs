@@ -66,7 +66,8 @@ pub struct RunQueue {
     /// Runs that served more than one request, and the requests they served.
     pub batches: AtomicU64,
     pub batched_requests: AtomicU64,
-    /// Its workers' thread ids (INFO modules reports each one's CPU time).
+    /// Its workers' thread ids by worker index, 0 until that worker has started (INFO modules reports each
+    /// one's CPU time).
     pub thread_ids: Mutex<Vec<i32>>,
 }
 
@@ -130,14 +131,14 @@ impl Pool {
             processed: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             batched_requests: AtomicU64::new(0),
-            thread_ids: Mutex::new(Vec::new()),
+            thread_ids: Mutex::new(vec![0; self.threads_per_queue]),
         });
         for i in 0..self.threads_per_queue {
             let (q2, stop) = (q.clone(), self.stopping.clone());
             let exec_timeout = self.exec_timeout_ms;
             std::thread::Builder::new()
                 .name(format!("ai-{}-{i}", name.to_ascii_lowercase()))
-                .spawn(move || worker(q2, stop, exec_timeout))
+                .spawn(move || worker(q2, i, stop, exec_timeout))
                 .expect("spawning a worker thread");
         }
         queues.insert(name, q.clone());
@@ -169,8 +170,8 @@ impl Pool {
 }
 
 /// A worker: takes the next runnable work from its queue (a task, a lone request or a batch) and runs it.
-fn worker(q: Arc<RunQueue>, stop: Arc<AtomicBool>, exec_timeout_ms: u64) {
-    q.thread_ids.lock().push(nix::unistd::gettid().as_raw());
+fn worker(q: Arc<RunQueue>, index: usize, stop: Arc<AtomicBool>, exec_timeout_ms: u64) {
+    q.thread_ids.lock()[index] = nix::unistd::gettid().as_raw();
     let mut cache = WorkerCache::default();
     loop {
         let work = {

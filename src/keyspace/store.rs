@@ -11,7 +11,7 @@ pub trait Store {
     fn get(&mut self, key: &[u8]) -> Option<&Value>;
     /// Stores `value` at `key`, replacing any old value and its TTL.
     fn set(&mut self, key: Bytes, value: Value);
-    /// Stores `value` at `key`, keeping the TTL the key had (a pool or cell changed in place).
+    /// Stores `value` at `key`, keeping the TTL the key had.
     fn replace(&mut self, key: Bytes, value: Value);
     /// Deletes `key`; whether it existed.
     fn remove(&mut self, key: &[u8]) -> bool;

@@ -149,9 +149,15 @@ impl Process {
                 stdin.write_all(launch.code.as_bytes())
             }
             Transport::Pipes => {
+                // Written with a deadline: a runner that never reads its code cannot hold the driver.
                 let mut pre = (launch.code.len() as u32).to_le_bytes().to_vec();
                 pre.extend_from_slice(launch.code.as_bytes());
-                p.tx.write_all(&pre)
+                nonblocking(p.tx.as_fd())?;
+                p.send(&pre, std::time::Instant::now() + CODE_LIMIT)
+                    .map_err(|e| match e {
+                        RecvError::Timeout => std::io::Error::from(std::io::ErrorKind::TimedOut),
+                        RecvError::Gone(why) => std::io::Error::other(why),
+                    })
             }
         };
         if let Err(e) = sent {
@@ -162,15 +168,10 @@ impl Process {
             ));
         }
         // From now on frames are written with a deadline: a runner that stops reading cannot hold its driver.
-        // (The code above went out blocking: a small pipe must not refuse it.)
         // Reads never block either (`recv` polls first, then sleeps in poll(2) with the deadline); with a
         // socketpair this is the same descriptor, with pipes the reply pipe.
         for fd in [p.tx.as_fd(), p.rx.as_fd()] {
-            nix::fcntl::fcntl(
-                fd,
-                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-            )
-            .map_err(|e| format!("runner channel: {e}"))?;
+            nonblocking(fd)?;
         }
         Ok(p)
     }
@@ -294,6 +295,18 @@ impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// How long a runner may take to read its code (R's, on a pipe).
+const CODE_LIMIT: Duration = Duration::from_secs(30);
+
+fn nonblocking(fd: std::os::fd::BorrowedFd<'_>) -> Result<(), String> {
+    nix::fcntl::fcntl(
+        fd,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .map(|_| ())
+    .map_err(|e| format!("runner channel: {e}"))
 }
 
 /// `exited with code 3`, `killed by signal 11 (SIGSEGV)`.

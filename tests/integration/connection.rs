@@ -194,10 +194,18 @@ fn command_table_introspection() {
             "COMMAND GETKEYS AI.DAGEXECUTE LOAD 1 a PERSIST 1 b ROUTING r |> AI.MODELEXECUTE m INPUTS 1 a OUTPUTS 1 b",
             vec!["a", "b", "r", "m"],
         ),
-        // The `=>` form: each op's keys, but not the DAG's ~volatile~ names.
+        // The `=>` form: each op's keys, but not the DAG's ~volatile~ names; ops may leave out `AI.`.
         (
-            "COMMAND GETKEYS AI.DAGRUN AI.TENSORSET ~x~ FLOAT 1 VALUES 1 => AI.MODELRUN m INPUTS ~x~ OUTPUTS y",
+            "COMMAND GETKEYS AI.DAGRUN AI.TENSORSET ~x~ FLOAT 1 VALUES 1 => MODELRUN m INPUTS ~x~ OUTPUTS y",
             vec!["m", "y"],
+        ),
+        (
+            "COMMAND GETKEYS AI.DAGRUN AI.MODELRUN m INPUTS a OUTPUTS b",
+            vec!["m", "a", "b"],
+        ),
+        (
+            "COMMAND GETKEYS AI.SCRIPTRUN s f INPUTS a $ b c OUTPUTS o",
+            vec!["s", "a", "b", "c", "o"],
         ),
     ] {
         let keys: Vec<String> = q(&mut c, line).unwrap();

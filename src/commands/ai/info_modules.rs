@@ -91,7 +91,7 @@ fn cpu(shared: &Shared) -> Vec<(String, String)> {
         for (i, tid) in q.thread_ids.lock().iter().enumerate() {
             fields.push(field(
                 format!("ai_queue_{}_bthread_n{}_used_cpu_total", q.name, i + 1),
-                seconds(thread_cpu_us(*tid)),
+                seconds(if *tid == 0 { 0 } else { thread_cpu_us(*tid) }),
             ));
         }
     }

@@ -68,19 +68,21 @@ pub fn scriptexecute(argv: &[Bytes]) -> Vec<usize> {
     keys
 }
 
-/// `AI.SCRIPTRUN key fn INPUTS in... OUTPUTS out... [$ arg...]`.
+/// `AI.SCRIPTRUN key fn [TIMEOUT t] INPUTS in... [$ in...] OUTPUTS out...` (`$` marks the variadic inputs).
 pub fn scriptrun(argv: &[Bytes]) -> Vec<usize> {
     let mut keys = vec![1];
     let mut listing = false;
-    for (i, a) in argv.iter().enumerate().skip(3) {
-        if a.as_ref() == b"$" {
-            break;
-        }
+    let mut i = 3;
+    while i < argv.len() {
+        let a = &argv[i];
         if eq_ic(a, "INPUTS") || eq_ic(a, "OUTPUTS") {
             listing = true;
-        } else if listing {
+        } else if !listing && eq_ic(a, "TIMEOUT") {
+            i += 1;
+        } else if listing && a.as_ref() != b"$" {
             keys.push(i);
         }
+        i += 1;
     }
     keys
 }
@@ -90,7 +92,19 @@ pub fn scriptrun(argv: &[Bytes]) -> Vec<usize> {
 /// own. The original `=>` form of AI.DAGRUN: each op's keys, as the op alone would have them, except
 /// `~volatile~` names.
 pub fn dag(argv: &[Bytes]) -> Vec<usize> {
-    if argv.iter().any(|a| a.as_ref() == b"=>") && !argv.iter().any(|a| a.as_ref() == b"|>") {
+    // The handler's rule (`dag.rs`): AI.DAGRUN / _RO with no `|>` and no header keyword first.
+    let deprecated = argv.first().is_some_and(|n| {
+        ["AI.DAGRUN", "AI.DAGRUN_RO", "AI.DAGRUNRO", "AI.DAGRUNASYNC"]
+            .iter()
+            .any(|d| eq_ic(n, d))
+    });
+    let header = ["LOAD", "PERSIST", "ROUTING", "TIMEOUT"];
+    if deprecated
+        && !argv.iter().any(|a| a.as_ref() == b"|>")
+        && argv
+            .get(1)
+            .is_some_and(|f| !header.iter().any(|h| eq_ic(f, h)))
+    {
         return arrow(argv);
     }
     let mut keys = Vec::new();
@@ -126,7 +140,15 @@ fn arrow(argv: &[Bytes]) -> Vec<usize> {
     let mut start = 1;
     for end in (1..=argv.len()).filter(|&j| j == argv.len() || argv[j].as_ref() == b"=>") {
         let op = &argv[start..end];
-        if let Some(spec) = op.first().and_then(|name| crate::commands::lookup(name)) {
+        // An op may leave out the `AI.` of its name (as the handler allows).
+        let spec = op.first().and_then(|name| {
+            crate::commands::lookup(name).or_else(|| {
+                let mut full = b"AI.".to_vec();
+                full.extend_from_slice(name);
+                crate::commands::lookup(&full)
+            })
+        });
+        if let Some(spec) = spec {
             let found = match spec.getkeys {
                 Some(f) => f(op),
                 None => spec.key_positions(op.len()),
@@ -182,8 +204,11 @@ mod tests {
             ["s", "k", "i", "o"]
         );
         assert_eq!(
-            named("AI.SCRIPTRUN s f INPUTS i j OUTPUTS o $ x", scriptrun),
-            ["s", "i", "j", "o"]
+            named(
+                "AI.SCRIPTRUN s f TIMEOUT 5 INPUTS i $ j k OUTPUTS o",
+                scriptrun
+            ),
+            ["s", "i", "j", "k", "o"]
         );
         // Malformed: what is there.
         assert_eq!(

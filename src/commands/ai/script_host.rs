@@ -219,11 +219,11 @@ impl Host for EngineHost {
                 if let Err(e) = wrong_type(current, |v| matches!(v, Value::Pool(_))) {
                     return (Err(e), Effects::new(), Events::new());
                 }
-                let mut pool = match current {
-                    Some(Value::Pool(p)) => p.clone(),
-                    _ => Arc::new(Pool::default()),
+                let exists = current.is_some();
+                let text = match current {
+                    Some(Value::Pool(p)) => p.fields.get(&field).map(state::text),
+                    _ => None,
                 };
-                let text = pool.fields.get(&field).map(state::text);
                 if text.as_deref() != old {
                     let miss = Swapped { done: false, text };
                     return (Ok(miss), Effects::new(), Events::new());
@@ -233,8 +233,22 @@ impl Host for EngineHost {
                     done: true,
                     text: Some(canonical.clone()),
                 };
-                Arc::make_mut(&mut pool).set(field.clone(), value);
-                db.replace(key.clone(), Value::Pool(pool));
+                let mut value = Some(value);
+                let mut put = |mut pool: Arc<Pool>| {
+                    let v = value.take().expect("one swap");
+                    Arc::make_mut(&mut pool).set(field.clone(), v);
+                    Value::Pool(pool)
+                };
+                if exists {
+                    // Taken out of the keyspace first: the pool changes in place unless a reader holds it.
+                    db.modify(&key, &mut |v| match v {
+                        Value::Pool(pool) => Some(put(pool)),
+                        other => Some(other),
+                    });
+                } else {
+                    let pool = put(Arc::new(Pool::default()));
+                    db.set(key.clone(), pool);
+                }
                 let effect = vec![word("AI.POOLSET"), key.clone(), field, canonical];
                 let event = Event {
                     class: notify::MODULE,
