@@ -11,12 +11,12 @@ pub static REDIS: &[CommandSpec] = &[
     // connection
     cmd!("ping", -1, FAST | SUBSCRIBED_OK | STALE | LOADING, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Returns the server's liveliness response.", connection::ping),
     cmd!("echo", 2, FAST | STALE | LOADING, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Returns the given string.", connection::echo),
-    cmd!("hello", -1, FAST | NO_AUTH | STALE | LOADING | SKIP_MONITOR, ["fast", "connection"], (0, 0, 0), "connection", "6.0.0", "Handshakes with the server, optionally switching protocol and authenticating.", connection::hello),
-    cmd!("auth", -2, FAST | NO_AUTH | STALE | LOADING | SKIP_MONITOR, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Authenticates the connection.", connection::auth),
+    cmd!("hello", -1, FAST | NO_AUTH | NOSCRIPT | STALE | LOADING | SKIP_MONITOR, ["fast", "connection"], (0, 0, 0), "connection", "6.0.0", "Handshakes with the server, optionally switching protocol and authenticating.", connection::hello),
+    cmd!("auth", -2, FAST | NO_AUTH | NOSCRIPT | STALE | LOADING | SKIP_MONITOR, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Authenticates the connection.", connection::auth),
     cmd!("select", 2, FAST | STALE | LOADING, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Changes the selected database (only 0 exists).", connection::select),
-    cmd!("quit", -1, FAST | NO_AUTH | STALE | LOADING | SUBSCRIBED_OK | TXN_CONTROL, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Closes the connection.", connection::quit),
-    cmd!("reset", 1, FAST | NO_AUTH | STALE | LOADING | SUBSCRIBED_OK | TXN_CONTROL, ["fast", "connection"], (0, 0, 0), "connection", "6.2.0", "Resets the connection.", connection::reset),
-    cmd!("client", -2, STALE | LOADING, ["slow", "connection"], (0, 0, 0), "connection", "2.4.0", "Inspects and manages client connections (ID, SETNAME, GETNAME, SETINFO, LIST, INFO, KILL).", connection::client, subs [("id", 2), ("setname", 3), ("getname", 2), ("setinfo", 4), ("info", 2), ("list", -2), ("kill", -3), ("help", 2)]),
+    cmd!("quit", -1, FAST | NO_AUTH | NOSCRIPT | STALE | LOADING | SUBSCRIBED_OK | TXN_CONTROL, ["fast", "connection"], (0, 0, 0), "connection", "1.0.0", "Closes the connection.", connection::quit),
+    cmd!("reset", 1, FAST | NO_AUTH | NOSCRIPT | STALE | LOADING | SUBSCRIBED_OK | TXN_CONTROL, ["fast", "connection"], (0, 0, 0), "connection", "6.2.0", "Resets the connection.", connection::reset),
+    cmd!("client", -2, NOSCRIPT | STALE | LOADING, ["slow", "connection"], (0, 0, 0), "connection", "2.4.0", "Inspects and manages client connections (ID, SETNAME, GETNAME, SETINFO, LIST, INFO, KILL).", connection::client, subs [("id", 2), ("setname", 3), ("getname", 2), ("setinfo", 4), ("info", 2), ("list", -2), ("kill", -3), ("help", 2)]),
     cmd!("command", -1, STALE | LOADING, ["slow", "connection"], (0, 0, 0), "server", "2.8.13", "Returns details about commands (COUNT, INFO, DOCS, LIST, GETKEYS).", connection::command, subs [("count", 2), ("info", -2), ("docs", -2), ("list", -2), ("getkeys", -3), ("help", 2)]),
     // server
     cmd!("info", -1, STALE | LOADING, ["slow", "dangerous"], (0, 0, 0), "server", "1.0.0", "Returns information and statistics about the server.", server::info),

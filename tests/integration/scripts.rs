@@ -512,6 +512,10 @@ fn scripts_call_back_into_the_server() {
         "MULTI",
         "CONFIG SET maxmemory 1",
         "SHUTDOWN NOSAVE",
+        "CLIENT KILL ID 1",
+        "HELLO 3",
+        "AUTH x",
+        "RESET",
     ] {
         assert_eq!(
             qerr(
