@@ -56,9 +56,6 @@ impl Store for StoreRef<'_> {
     fn set(&mut self, key: Bytes, value: crate::keyspace::Value) {
         self.inner().set(key, value)
     }
-    fn replace(&mut self, key: Bytes, value: crate::keyspace::Value) {
-        self.inner().replace(key, value)
-    }
     fn remove(&mut self, key: &[u8]) -> bool {
         self.inner().remove(key)
     }

@@ -26,9 +26,6 @@ impl Store for MapStore {
     fn set(&mut self, key: Bytes, value: Value) {
         self.0.insert(key, value);
     }
-    fn replace(&mut self, key: Bytes, value: Value) {
-        self.0.insert(key, value);
-    }
     fn remove(&mut self, key: &[u8]) -> bool {
         self.0.remove(key).is_some()
     }

@@ -11,8 +11,6 @@ pub trait Store {
     fn get(&mut self, key: &[u8]) -> Option<&Value>;
     /// Stores `value` at `key`, replacing any old value and its TTL.
     fn set(&mut self, key: Bytes, value: Value);
-    /// Stores `value` at `key`, keeping the TTL the key had.
-    fn replace(&mut self, key: Bytes, value: Value);
     /// Deletes `key`; whether it existed.
     fn remove(&mut self, key: &[u8]) -> bool;
     /// Takes the live value at `key` out and stores what `f` makes of it, keeping the key's TTL, or deletes
@@ -36,13 +34,6 @@ impl Store for DbStore<'_> {
 
     fn set(&mut self, key: Bytes, value: Value) {
         self.db.set(key, value, None);
-    }
-
-    fn replace(&mut self, key: Bytes, value: Value) {
-        // Removed and stored again, TTL kept: the key's WATCH version moves and its slot is fresh.
-        let expire_at = self.db.get(&key, self.now).and_then(|e| e.expire_at);
-        self.db.remove(&key);
-        self.db.set(key, value, expire_at);
     }
 
     fn remove(&mut self, key: &[u8]) -> bool {
