@@ -52,6 +52,16 @@ impl Variant {
     }
 }
 
+/// Whether the arguments of a deprecated DAG command (after its name) are the original `=>` form
+/// (commands.md section 3): no top-level `|>` and no header keyword first.
+pub(super) fn arrow_form(rest: &[Bytes]) -> bool {
+    let header = ["LOAD", "PERSIST", "ROUTING", "TIMEOUT"];
+    !rest.iter().any(|a| a.as_ref() == b"|>")
+        && rest
+            .first()
+            .is_some_and(|f| !header.iter().any(|h| eq_ic(f, h)))
+}
+
 /// One parsed op.
 pub(super) enum Op {
     /// Parsed (and checked) now, applied in order when the DAG runs; replies OK.
@@ -114,15 +124,7 @@ pub fn dag_with(
     control: Option<Arc<AsyncDag>>,
 ) -> CmdResult<Outcome> {
     ctx.refuse_in_exec()?;
-    // The original form (commands.md section 3): no top-level `|>` and no header keyword first.
-    let rest = args.rest_ref();
-    let header = ["LOAD", "PERSIST", "ROUTING", "TIMEOUT"];
-    if variant.deprecated()
-        && !rest.iter().any(|a| a.as_ref() == b"|>")
-        && rest
-            .first()
-            .is_some_and(|f| !header.iter().any(|h| eq_ic(f, h)))
-    {
+    if variant.deprecated() && arrow_form(args.rest_ref()) {
         return dag_run::arrow(ctx, args, variant, control);
     }
     let argc = args.argv().len();

@@ -19,20 +19,29 @@ fn counted(argv: &[Bytes], at: usize) -> (Vec<usize>, usize) {
     ((at + 1..end).collect(), end)
 }
 
-/// `AI.MODELEXECUTE key INPUTS n in... OUTPUTS m out... [TIMEOUT t]`.
-pub fn modelexecute(argv: &[Bytes]) -> Vec<usize> {
+/// Counted scopes from `from` on: the keys of each `keyed` scope (`KW n key...`), `skipped` scopes jumped
+/// over (`KW n arg...`), anything else passed by.
+fn scopes(argv: &[Bytes], from: usize, keyed: &[&str], skipped: &[&str]) -> Vec<usize> {
     let mut keys = vec![1];
-    let mut i = 2;
+    let mut i = from;
     while i < argv.len() {
-        if eq_ic(&argv[i], "INPUTS") || eq_ic(&argv[i], "OUTPUTS") {
+        let a = &argv[i];
+        if keyed.iter().any(|k| eq_ic(a, k)) {
             let (k, end) = counted(argv, i + 1);
             keys.extend(k);
             i = end;
+        } else if skipped.iter().any(|k| eq_ic(a, k)) {
+            i = counted(argv, i + 1).1;
         } else {
             i += 1;
         }
     }
     keys
+}
+
+/// `AI.MODELEXECUTE key INPUTS n in... OUTPUTS m out... [TIMEOUT t]`.
+pub fn modelexecute(argv: &[Bytes]) -> Vec<usize> {
+    scopes(argv, 2, &["INPUTS", "OUTPUTS"], &[])
 }
 
 /// `AI.MODELRUN key INPUTS in... OUTPUTS out...` (no counts: a list runs to the next keyword).
@@ -51,21 +60,7 @@ pub fn modelrun(argv: &[Bytes]) -> Vec<usize> {
 
 /// `AI.SCRIPTEXECUTE key fn [KEYS n k...] [INPUTS n in...] [ARGS n a...] [OUTPUTS n out...] [TIMEOUT t]`.
 pub fn scriptexecute(argv: &[Bytes]) -> Vec<usize> {
-    let mut keys = vec![1];
-    let mut i = 3;
-    while i < argv.len() {
-        let a = &argv[i];
-        if eq_ic(a, "KEYS") || eq_ic(a, "INPUTS") || eq_ic(a, "OUTPUTS") {
-            let (k, end) = counted(argv, i + 1);
-            keys.extend(k);
-            i = end;
-        } else if eq_ic(a, "ARGS") {
-            i = counted(argv, i + 1).1;
-        } else {
-            i += 1;
-        }
-    }
-    keys
+    scopes(argv, 3, &["KEYS", "INPUTS", "OUTPUTS"], &["ARGS"])
 }
 
 /// `AI.SCRIPTRUN key fn [TIMEOUT t] INPUTS in... [$ in...] OUTPUTS out...` (`$` marks the variadic inputs).
@@ -87,26 +82,10 @@ pub fn scriptrun(argv: &[Bytes]) -> Vec<usize> {
     keys
 }
 
-/// The DAG commands. The `|>` form (RedisAI's rule): the LOAD and PERSIST keys, the ROUTING key, and the
-/// model or script key after each `AI.MODELEXECUTE` / `AI.SCRIPTEXECUTE` op; its tensor names are the DAG's
-/// own. The original `=>` form of AI.DAGRUN: each op's keys, as the op alone would have them, except
-/// `~volatile~` names.
+/// AI.DAGEXECUTE and AI.DAGEXECUTE_RO (the `|>` form, RedisAI's rule): the LOAD and PERSIST keys, the
+/// ROUTING key, and the model or script key after each `AI.MODELEXECUTE` / `AI.SCRIPTEXECUTE` op; its tensor
+/// names are the DAG's own.
 pub fn dag(argv: &[Bytes]) -> Vec<usize> {
-    // The handler's rule (`dag.rs`): AI.DAGRUN / _RO with no `|>` and no header keyword first.
-    let deprecated = argv.first().is_some_and(|n| {
-        ["AI.DAGRUN", "AI.DAGRUN_RO", "AI.DAGRUNRO", "AI.DAGRUNASYNC"]
-            .iter()
-            .any(|d| eq_ic(n, d))
-    });
-    let header = ["LOAD", "PERSIST", "ROUTING", "TIMEOUT"];
-    if deprecated
-        && !argv.iter().any(|a| a.as_ref() == b"|>")
-        && argv
-            .get(1)
-            .is_some_and(|f| !header.iter().any(|h| eq_ic(f, h)))
-    {
-        return arrow(argv);
-    }
     let mut keys = Vec::new();
     let mut i = 1;
     while i < argv.len() && argv[i].as_ref() != b"|>" {
@@ -132,6 +111,16 @@ pub fn dag(argv: &[Bytes]) -> Vec<usize> {
         }
     }
     keys
+}
+
+/// The deprecated DAG commands (AI.DAGRUN, _RO, AI.DAGRUNRO, AI.DAGRUNASYNC): the `|>` form as [`dag`], or
+/// the original `=>` form, recognised as their handler does.
+pub fn dagrun(argv: &[Bytes]) -> Vec<usize> {
+    if super::dag::arrow_form(argv.get(1..).unwrap_or_default()) {
+        arrow(argv)
+    } else {
+        dag(argv)
+    }
 }
 
 /// `op => op => ...`: every op's keys, found as for the op alone, without volatile names.
