@@ -154,6 +154,27 @@ pub fn random_hex(n: usize) -> String {
         .collect()
 }
 
+/// User and system CPU time in microseconds of the process or thread whose `stat` file is at `path`
+/// (`/proc/self/stat`, `/proc/self/task/<tid>/stat`); zeros when it cannot be read.
+pub fn proc_cpu_us(path: &str) -> (i64, i64) {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the command name (which may hold spaces, so split after its closing parenthesis):
+    // utime and stime are the 12th and 13th, in clock ticks.
+    let rest: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| rest.get(i).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|&h| h > 0)
+        .unwrap_or(100);
+    (ticks(11) * 1_000_000 / hz, ticks(12) * 1_000_000 / hz)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

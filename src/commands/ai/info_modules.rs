@@ -98,24 +98,10 @@ fn cpu(shared: &Shared) -> Vec<(String, String)> {
     fields
 }
 
-/// A thread's user + system time in microseconds, from `/proc/self/task/<tid>/stat`.
+/// A thread's user + system time in microseconds.
 fn thread_cpu_us(tid: i32) -> i64 {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces, so split after its closing parenthesis):
-    // utime and stime are the 12th and 13th.
-    let rest: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| rest.get(i).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .filter(|&h| h > 0)
-        .unwrap_or(100);
-    (ticks(11) + ticks(12)) * 1_000_000 / hz
+    let (user, sys) = crate::util::proc_cpu_us(&format!("/proc/self/task/{tid}/stat"));
+    user + sys
 }
 
 #[cfg(test)]

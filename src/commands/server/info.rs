@@ -315,21 +315,8 @@ fn human(bytes: u64) -> String {
 
 /// (user, system) CPU seconds of this process, from /proc (0 where unavailable).
 fn cpu_times() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 100.0
-    };
-    (tick(11), tick(12))
+    let (user, sys) = crate::util::proc_cpu_us("/proc/self/stat");
+    (user as f64 / 1e6, sys as f64 / 1e6)
 }
 
 fn rss_bytes() -> u64 {
