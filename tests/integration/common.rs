@@ -78,10 +78,7 @@ impl Server {
 
     /// A RESP2 connection.
     pub fn con(&self) -> redis::Connection {
-        let c = redis::Client::open(self.url())
-            .unwrap()
-            .get_connection()
-            .unwrap();
+        let c = connect(self.port);
         c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         c
     }
@@ -196,6 +193,15 @@ impl Raw {
 }
 
 /// Runs a whitespace-separated command (no spaces inside arguments) and converts its reply.
+/// A RESP2 connection to the server on `port`, without a read timeout (for a thread that outlives the
+/// borrow of its `Server`, or a call that is meant to wait).
+pub fn connect(port: u16) -> redis::Connection {
+    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
 pub fn q<T: redis::FromRedisValue>(
     con: &mut redis::Connection,
     line: &str,

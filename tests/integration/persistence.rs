@@ -147,10 +147,7 @@ fn every_value_type_survives_restarts_with_snapshot_aof_and_both() {
 
 /// Writes `n` strings `k<i>` = a 200-byte value derived from i, acknowledged ones recorded with their time.
 fn write_load(port: u16, stop_after: Duration) -> Vec<(usize, Instant)> {
-    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut c = crate::common::connect(port);
     let mut acked = Vec::new();
     let t0 = Instant::now();
     let mut i = 0;

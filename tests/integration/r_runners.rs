@@ -152,10 +152,7 @@ fn r_and_python_runners_share_one_cell_without_losing_updates() {
         .into_iter()
         .map(|key| {
             std::thread::spawn(move || {
-                let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
+                let mut c = crate::common::connect(port);
                 for _ in 0..per_client {
                     let mut cmd = redis::cmd("AI.SCORE");
                     cmd.arg(key).arg("RECORDS").arg(records);

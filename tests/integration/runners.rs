@@ -104,10 +104,7 @@ fn concurrent_calls_spread_over_runners_and_scale_live() {
     // Two slow calls at once run in two different processes.
     let port = s.port;
     let other = std::thread::spawn(move || {
-        let mut c2 = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-            .unwrap()
-            .get_connection()
-            .unwrap();
+        let mut c2 = crate::common::connect(port);
         pid_of(&mut c2, "p", "o2", "0.6")
     });
     let mine = pid_of(&mut c, "p", "o1", "0.6");
@@ -265,10 +262,7 @@ fn crashes_and_runaways_fail_only_their_call() {
     for (i, (f, extra, want)) in cases.into_iter().enumerate() {
         let port = s.port;
         let call = std::thread::spawn(move || {
-            let mut c2 = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                .unwrap()
-                .get_connection()
-                .unwrap();
+            let mut c2 = crate::common::connect(port);
             qerr(&mut c2, &format!("AI.SCRIPTEXECUTE x {f} KEYS 1 k{extra}"))
         });
         // The server answers while the call is failing (a 1 s read timeout on this connection).
@@ -327,10 +321,7 @@ fn shared_state_stays_exact_with_runners_killed_mid_run() {
     let workers: Vec<_> = (0..clients)
         .map(|w| {
             std::thread::spawn(move || {
-                let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
+                let mut c = crate::common::connect(port);
                 let mut died = 0;
                 for i in 0..per_client {
                     let rec = format!("{{\"id\": {}}}", w * 1000 + i);
@@ -452,10 +443,7 @@ fn waiting_score_calls_share_a_runner_request_but_not_their_errors() {
     let calls: Vec<_> = (0..12)
         .map(|i| {
             std::thread::spawn(move || {
-                let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
+                let mut c = crate::common::connect(port);
                 let rec = if i == 5 {
                     "x".to_string()
                 } else {
@@ -551,10 +539,7 @@ fn a_short_call_is_not_held_behind_a_long_one() {
     }
     let port = s.port;
     let long = std::thread::spawn(move || {
-        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-            .unwrap()
-            .get_connection()
-            .unwrap();
+        let mut c = crate::common::connect(port);
         q::<Vec<i64>>(&mut c, "AI.SCORE mix RECORDS 1 -1").unwrap()
     });
     // The long call is running on one runner: its request went out (INFO counts a call when its request

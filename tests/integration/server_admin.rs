@@ -175,10 +175,7 @@ fn config_file_overrides_and_rewrite() {
             break a.rsplit(':').next().unwrap().parse().unwrap();
         }
     };
-    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut c = crate::common::connect(port);
     assert_eq!(
         q::<Vec<String>>(&mut c, "CONFIG GET maxclients").unwrap()[1],
         "77"
@@ -271,10 +268,7 @@ fn time_and_debug_sleep_do_not_block_others() {
     assert!(t[0].parse::<u64>().unwrap().abs_diff(now) <= 2);
     let port = s.port;
     let sleeper = std::thread::spawn(move || {
-        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-            .unwrap()
-            .get_connection()
-            .unwrap();
+        let mut c = crate::common::connect(port);
         q::<String>(&mut c, "DEBUG SLEEP 1").unwrap();
     });
     std::thread::sleep(Duration::from_millis(100));
