@@ -143,6 +143,13 @@ impl Process {
             scratch: vec![0; 64 * 1024],
             status: None,
         };
+        // Frames are written with a deadline (a runner that stops reading cannot hold its driver) and reads
+        // never block (`recv` polls first, then sleeps in poll(2) with the deadline). With a socketpair both
+        // are one descriptor, with pipes the request and reply pipes. The Python runner's code goes on its
+        // standard input, a pipe of its own.
+        for fd in [p.tx.as_fd(), p.rx.as_fd()] {
+            nonblocking(fd)?;
+        }
         let sent = match launch.transport {
             Transport::Socket => {
                 let mut stdin = p.child.stdin.take().expect("piped");
@@ -152,7 +159,6 @@ impl Process {
                 // Written with a deadline: a runner that never reads its code cannot hold the driver.
                 let mut pre = (launch.code.len() as u32).to_le_bytes().to_vec();
                 pre.extend_from_slice(launch.code.as_bytes());
-                nonblocking(p.tx.as_fd())?;
                 p.send(&pre, std::time::Instant::now() + CODE_LIMIT)
                     .map_err(|e| match e {
                         RecvError::Timeout => std::io::Error::from(std::io::ErrorKind::TimedOut),
@@ -166,12 +172,6 @@ impl Process {
                 "{} did not take the runner code: {e}",
                 launch.program.display()
             ));
-        }
-        // From now on frames are written with a deadline: a runner that stops reading cannot hold its driver.
-        // Reads never block either (`recv` polls first, then sleeps in poll(2) with the deadline); with a
-        // socketpair this is the same descriptor, with pipes the reply pipe.
-        for fd in [p.tx.as_fd(), p.rx.as_fd()] {
-            nonblocking(fd)?;
         }
         Ok(p)
     }

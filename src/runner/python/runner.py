@@ -17,6 +17,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import types
 
 SHM_MIN = 4096  # tensors of at least this many bytes cross through the shared-memory file
@@ -27,7 +28,6 @@ _inbuf = bytearray()  # bytes received and not yet taken as a frame
 # How long a wait for the server polls the socket before it sleeps: each request says (`spin_us`), for the
 # callbacks it makes and for the wait for the next request (see `spin()` in src/runner/pacing.rs for why).
 _spin = [0.0]
-_perf = __import__("time").perf_counter
 _shm_fd = 4
 _shm = None  # an mmap of fd 4, remapped when the file has grown past it
 
@@ -65,13 +65,13 @@ if str(os.getppid()) != os.environ.get("TENSORCELL_PID", str(os.getppid())):
 
 def _more():
     """Appends what the server has sent to `_inbuf`: polls for up to `spin_us`, then waits."""
-    end = _perf() + _spin[0]
+    end = time.perf_counter() + _spin[0]
     while True:
         try:
             data = _sock.recv(1 << 16, socket.MSG_DONTWAIT)
             break
         except BlockingIOError:
-            if _perf() > end:
+            if time.perf_counter() > end:
                 data = _sock.recv(1 << 16)
                 break
             os.sched_yield()
