@@ -37,6 +37,18 @@ pub trait Node: Send + Sync {
         crate::commands::dispatch::commit_engine(shared, refusable, apply)
     }
 
+    /// Runs a command for a script (`redis.execute`), as the script's caller may: by default through the
+    /// engine's whole command path; in the module through Redis (`RedisModule_Call`, under its lock).
+    fn execute(&self, shared: &Shared, argv: Vec<bytes::Bytes>) -> crate::reply::Reply {
+        crate::commands::dispatch::execute_internal(shared, argv)
+    }
+
+    /// Publishes a message the core raises outside any command (an async DAG's `__dag__:<id>`): by default
+    /// to the engine's subscribers; in the module through Redis's pub/sub.
+    fn publish(&self, shared: &Shared, channel: &bytes::Bytes, message: &bytes::Bytes) {
+        shared.pubsub.publish(channel, message);
+    }
+
     /// Reads keys outside a command, under the front end's lock; calls `f` exactly once. By default, the
     /// engine's own keyspace.
     fn read(&self, shared: &Shared, f: &mut dyn FnMut(&mut dyn Store)) {

@@ -143,9 +143,25 @@ pub fn record_of<'a>(key: &'a [u8], e: &'a Entry) -> Record<'a> {
     }
 }
 
+/// One key's record on its own, as a snapshot writes it (the Redis module's rdb_save and DUMP payload).
+pub fn encode_one(key: &[u8], value: &Value) -> Vec<u8> {
+    let entry = Entry {
+        value: value.clone(),
+        expire_at: None,
+    };
+    rmp_serde::to_vec(&record_of(key, &entry)).expect("a record always encodes")
+}
+
+/// The key and value back from [`encode_one`]'s bytes: a model is loaded and a script compiled, nothing runs.
+pub fn decode_one(frame: Bytes, threads: usize) -> Result<(Bytes, Value), String> {
+    let rec: Record<'_> = rmp_serde::from_slice(&frame).map_err(|e| format!("bad record: {e}"))?;
+    let (key, entry) = entry_of(rec, &frame, threads)?;
+    Ok((key, entry.value))
+}
+
 /// Rebuilds a key from its record. `frame` is the payload the record was decoded from (big fields become
 /// slices of it). Models are loaded and scripts compiled, but nothing runs: a script's `begin()` is left to
-/// the caller ([`crate::persist::run_begins`]).
+/// the caller ([`crate::commands::run_begins`]).
 pub fn entry_of(rec: Record<'_>, frame: &Bytes, threads: usize) -> Result<(Bytes, Entry), String> {
     let bytes = |r: &Raw| frame.slice_ref(r);
     let parse_json = |s: &str| {

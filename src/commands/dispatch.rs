@@ -110,22 +110,7 @@ fn policy(shared: &Shared, session: &Session, args: &Args) -> Result<Gate, CmdEr
             args: argv[1..].iter().map(|a| lossy(a)).collect(),
         });
     };
-    if !spec.arity_ok(argv.len()) {
-        return Err(arity_error(spec, args));
-    }
-    let mut sub_name = None;
-    if argv.len() >= 2 && !spec.subs.is_empty() {
-        let Some((sub, arity)) = spec.sub(&argv[1]) else {
-            return Err(CmdError::UnknownSubcommand {
-                sub: lossy(&argv[1]),
-                cmd: spec.name.to_uppercase(),
-            });
-        };
-        if !super::table::arity_fits(arity, argv.len()) {
-            return Err(CmdError::Arity(format!("{}|{sub}", spec.name)));
-        }
-        sub_name = Some(sub);
-    }
+    let sub_name = shape(spec, args)?;
     let hot = &shared.hot;
     let (auth_needed, maxmemory) = (hot.auth_required.load(Relaxed), hot.maxmemory.load(Relaxed));
     if auth_needed && !session.authenticated && !spec.has(NO_AUTH) {
@@ -172,6 +157,68 @@ fn policy(shared: &Shared, session: &Session, args: &Args) -> Result<Gate, CmdEr
         }
     }
     Ok(Gate::Run(spec))
+}
+
+/// The checks of a command's shape that every front end makes itself (Redis leaves arity to a module, as
+/// RedisAI checked it): arity, and a container command's subcommand and its arity. The subcommand's name.
+pub fn shape(spec: &CommandSpec, args: &Args) -> Result<Option<&'static str>, CmdError> {
+    let argv = args.argv();
+    if !spec.arity_ok(argv.len()) {
+        return Err(arity_error(spec, args));
+    }
+    if argv.len() < 2 || spec.subs.is_empty() {
+        return Ok(None);
+    }
+    let Some((sub, arity)) = spec.sub(&argv[1]) else {
+        return Err(CmdError::UnknownSubcommand {
+            sub: lossy(&argv[1]),
+            cmd: spec.name.to_uppercase(),
+        });
+    };
+    if !super::table::arity_fits(arity, argv.len()) {
+        return Err(CmdError::Arity(format!("{}|{sub}", spec.name)));
+    }
+    Ok(Some(sub))
+}
+
+/// One command on a front end that does its own policy and propagation (the Redis module: Redis checked
+/// auth, ACLs, OOM and replicas, and replicates what the outcome says): shape, then the handler over
+/// `ctx` (built with [`Ctx::over`]). The outcome's effects and events are the caller's to propagate; an
+/// error is its reply.
+pub fn run_over(ctx: &mut Ctx, spec: &'static CommandSpec, argv: Vec<Bytes>) -> Outcome {
+    let mut args = Args::new(argv);
+    let start = Instant::now();
+    let outcome = match shape(spec, &args).and_then(|_| (spec.handler)(ctx, &mut args)) {
+        Ok(o) => o,
+        Err(e) => Outcome::new(Reply::Error(e)),
+    };
+    let failed = outcome.reply.as_ref().is_some_and(Reply::is_error);
+    ctx.shared
+        .stats
+        .record(spec, start.elapsed().as_micros() as u64, failed);
+    outcome
+}
+
+/// A command a script runs (`redis.execute`) on the engine's own keyspace: the whole command path, as an
+/// internal client that is already authenticated. A command that would finish later cannot be waited for
+/// there.
+pub fn execute_internal(shared: &Shared, argv: Vec<Bytes>) -> Reply {
+    let client = crate::clients::ClientHandle::internal("script");
+    let mut session = Session::new(client, std::sync::Arc::new(crate::pubsub::NoSink), true);
+    let mut clock = Instant::now();
+    match execute(
+        shared,
+        &mut session,
+        argv,
+        crate::util::now_ms(),
+        &mut clock,
+    ) {
+        Response::Reply(r) => r,
+        Response::Nothing => Reply::Nil,
+        Response::Later(_) => {
+            Reply::Error(CmdError::err("the command cannot complete inside a script"))
+        }
+    }
 }
 
 /// Executes an admitted command and propagates what it did. EXEC calls this for each queued command with
@@ -393,7 +440,12 @@ pub fn commit<R>(
 pub fn read_engine(shared: &Shared, f: &mut dyn FnMut(&mut dyn crate::keyspace::Store)) {
     let now = crate::util::now_ms();
     let mut g = shared.engine.lock();
-    f(&mut crate::keyspace::DbStore { db: &mut g.db, now })
+    let g = &mut *g;
+    f(&mut crate::keyspace::DbStore {
+        db: &mut g.db,
+        now,
+        offset: g.effects.offset(),
+    })
 }
 
 /// [`commit`] on the engine's own keyspace: applied under the engine lock, the effects appended to its
@@ -411,7 +463,12 @@ pub fn commit_engine(
         if refusable && g.effects.follower {
             return false;
         }
-        let (effects, events) = apply(&mut crate::keyspace::DbStore { db: &mut g.db, now });
+        let g = &mut *g;
+        let (effects, events) = apply(&mut crate::keyspace::DbStore {
+            db: &mut g.db,
+            now,
+            offset: g.effects.offset(),
+        });
         let expired = g.db.take_expired();
         let n = expired.len() + effects.len();
         Stats::add(&shared.stats.expired_keys, expired.len() as u64);

@@ -23,7 +23,7 @@ use bytes::Bytes;
 use parking_lot::MutexGuard;
 use smallvec::SmallVec;
 
-pub use ai::install_script_host;
+pub use ai::{info_modules, install_script_host, rebuild, run_begins};
 pub use dispatch::execute;
 pub use table::{lookup, CommandSpec};
 
@@ -68,6 +68,15 @@ impl Store for StoreRef<'_> {
     }
     fn for_each(&mut self, f: &mut dyn FnMut(&Bytes, &crate::keyspace::Value)) {
         self.inner().for_each(f)
+    }
+    fn expire_at(&mut self, key: &[u8]) -> Option<u64> {
+        self.inner().expire_at(key)
+    }
+    fn log_offset(&self) -> u64 {
+        match self {
+            StoreRef::Engine(s) => s.log_offset(),
+            StoreRef::Front(s) => s.log_offset(),
+        }
     }
 }
 
@@ -239,6 +248,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Marks the command as running inside a transaction or a Lua script of the front end's (the module's
+    /// MULTI/EXEC, where Redis cannot block a client): RedisAI's blocking commands refuse to run there.
+    pub fn in_transaction(mut self) -> Self {
+        self.in_exec = true;
+        self
+    }
+
     /// RedisAI's refusal of blocking commands inside a transaction (EXEC reports it per command).
     pub fn refuse_in_exec(&self) -> crate::error::CmdResult<()> {
         if self.in_exec {
@@ -290,6 +306,11 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Whether this command runs over the front end's keys, under the front end's own lock (the module).
+    pub fn front_held(&self) -> bool {
+        self.front.is_some()
+    }
+
     /// The keys as the core's handlers see them: the front end's, or the engine's keyspace at this
     /// command's time.
     pub fn store(&mut self) -> StoreRef<'_> {
@@ -298,7 +319,12 @@ impl<'a> Ctx<'a> {
             return StoreRef::Front(front);
         }
         let now = self.now;
-        StoreRef::Engine(crate::keyspace::DbStore { db: self.db(), now })
+        let engine = self.engine();
+        StoreRef::Engine(crate::keyspace::DbStore {
+            offset: engine.effects.offset(),
+            db: &mut engine.db,
+            now,
+        })
     }
 
     /// Releases the engine lock early, for read-only work on `Arc`s taken out of the keyspace (encoding a

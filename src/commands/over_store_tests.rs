@@ -8,7 +8,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::{lookup, Ctx, Outcome};
-use crate::args::Args;
 use crate::clients::ClientHandle;
 use crate::config::Config;
 use crate::keyspace::{Store, Value};
@@ -41,6 +40,9 @@ impl Store for MapStore {
             f(k, v);
         }
     }
+    fn expire_at(&mut self, _: &[u8]) -> Option<u64> {
+        None
+    }
 }
 
 fn run(shared: &Shared, store: &mut MapStore, line: &str) -> Outcome {
@@ -55,11 +57,7 @@ fn run(shared: &Shared, store: &mut MapStore, line: &str) -> Outcome {
         true,
     );
     let mut ctx = Ctx::over(shared, &mut session, crate::util::now_ms(), store);
-    let mut args = Args::new(argv);
-    match (spec.handler)(&mut ctx, &mut args) {
-        Ok(o) => o,
-        Err(e) => Outcome::new(Reply::Error(e)),
-    }
+    super::dispatch::run_over(&mut ctx, spec, argv)
 }
 
 fn text(r: &Option<Reply>) -> String {

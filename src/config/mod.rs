@@ -238,6 +238,11 @@ impl Config {
         Ok(())
     }
 
+    /// One directive given at start-up (the module's load arguments): immutable ones may be set too.
+    pub fn set_at_start(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        self.set_inner(name, value, true)
+    }
+
     /// CONFIG SET of one directive.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         self.set_inner(name, value, false)

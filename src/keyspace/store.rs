@@ -19,12 +19,21 @@ pub trait Store {
     fn modify(&mut self, key: &[u8], f: &mut dyn FnMut(Value) -> Option<Value>);
     /// Visits every live key and its value.
     fn for_each(&mut self, f: &mut dyn FnMut(&Bytes, &Value));
+    /// When `key` expires (Unix ms), if it has a TTL.
+    fn expire_at(&mut self, key: &[u8]) -> Option<u64>;
+    /// The effect-stream offset these keys correspond to, for a model-state snapshot's log id: the
+    /// standalone server's stream; 0 where Redis keeps the stream (the module).
+    fn log_offset(&self) -> u64 {
+        0
+    }
 }
 
 /// The standalone server's keyspace as a [`Store`], at time `now` (Unix ms).
 pub struct DbStore<'a> {
     pub db: &'a mut Db,
     pub now: u64,
+    /// The engine's effect-stream offset while these keys are held (see [`Store::log_offset`]).
+    pub offset: u64,
 }
 
 impl Store for DbStore<'_> {
@@ -56,5 +65,13 @@ impl Store for DbStore<'_> {
         for (k, e) in self.db.iter(self.now) {
             f(k, &e.value);
         }
+    }
+
+    fn expire_at(&mut self, key: &[u8]) -> Option<u64> {
+        self.db.get(key, self.now).and_then(|e| e.expire_at)
+    }
+
+    fn log_offset(&self) -> u64 {
+        self.offset
     }
 }

@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::codec::file::{install, write_temp};
@@ -30,7 +29,7 @@ pub use dbfile::{
 
 use self::aof::Aof;
 use crate::codec::Codec;
-use crate::keyspace::{Db, Value};
+use crate::keyspace::Db;
 use crate::shared::{Engine, Shared, ShutdownMode};
 use crate::stats::Stats;
 use crate::{notice, warning};
@@ -413,36 +412,10 @@ pub fn start(shared: &Arc<Shared>) -> Result<(), String> {
     p.loading.store(false, SeqCst);
     if !crate::repl::of(shared).is_replica() {
         // A replica never runs Python: its primary's effects carry what begin() wrote there.
-        run_begins(shared);
+        // Their state writes propagate as effects like any other.
+        crate::commands::run_begins(shared);
     }
     Ok(())
-}
-
-/// Runs `begin()` of every FastScore script in the keyspace (after loading from disk, on a primary):
-/// their state writes propagate as effects like any other.
-pub fn run_begins(shared: &Arc<Shared>) {
-    let scripts: Vec<(Bytes, Arc<crate::script::Script>)> = {
-        let g = shared.engine.lock();
-        g.db.iter(crate::util::now_ms())
-            .filter_map(|(k, e)| match &e.value {
-                Value::Script(s) if s.fastscore.is_some() => Some((k.clone(), s.clone())),
-                _ => None,
-            })
-            .collect()
-    };
-    if scripts.is_empty() {
-        return;
-    }
-    crate::commands::install_script_host(shared.clone());
-    let limit = std::time::Duration::from_millis(shared.settings().script_time_limit);
-    for (k, s) in scripts {
-        if let Err(e) = s.begin(limit) {
-            warning!(
-                "begin() of the script at {} failed: {e}",
-                String::from_utf8_lossy(&k)
-            );
-        }
-    }
 }
 
 /// Turns the AOF on (`CONFIG SET appendonly yes`: a new AOF from the current data, its base written in the

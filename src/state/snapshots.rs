@@ -332,21 +332,25 @@ pub fn save_state(
         .map(|(k, n)| (k.to_string(), n.clone()))
         .collect();
     let now = crate::util::now_ms();
-    let (present, offset) = {
-        let g = shared.engine.lock();
-        let present: Vec<(Bytes, Entry)> = state
+    // Through the front end's keys (the engine's, or Redis's in the module), under its lock.
+    let (mut present, mut offset) = (Vec::new(), 0);
+    shared.node.read(shared, &mut |store| {
+        offset = store.log_offset();
+        present = state
             .iter()
             .filter_map(|(_, n)| {
-                let e = g.db.peek(n, now)?;
+                let value = store.get(n)?.clone();
                 matches!(
-                    e.value,
+                    value,
                     crate::keyspace::Value::Cell(_) | crate::keyspace::Value::Pool(_)
                 )
-                .then(|| (n.clone(), e.clone()))
+                .then(|| {
+                    let expire_at = store.expire_at(n);
+                    (n.clone(), Entry { value, expire_at })
+                })
             })
             .collect();
-        (present, g.effects.offset())
-    };
+    });
     let data =
         encode(key, &state, &present, codec, now).map_err(|e| SnapError::Store(e.to_string()))?;
     let meta = Meta {

@@ -71,7 +71,57 @@ class ServerInfo:
         return "".join(self.log)
 
 
+# The front end the suite runs against: the standalone server (default), or, with TENSORCELL_FRONT=module,
+# Debian's redis-server with the module loaded (TENSORCELL_MODULE names the .so). Tests of what only the
+# standalone server has (its Redis commands, AOF, replication) are marked `standalone_only`.
+FRONT = os.environ.get("TENSORCELL_FRONT", "standalone")
+DEFAULT_MODULE = REPO_ROOT / "target" / "debug" / "libtensorcell_module.so"
+# Directives that are module load arguments inside redis-server (module/src/args.rs); the rest are Redis's.
+MODULE_ARGS = {
+    "threads-per-queue", "intra-op-parallelism", "model-execution-timeout", "model-chunk-size",
+    "enable-python-scripts", "script-time-limit", "script-memory-limit", "script-user", "script-python",
+    "script-venv", "script-rscript", "dag-result-ttl", "snapshot-dir", "snapshot-store", "snapshot-codec",
+}
+
+
+def module_path() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("TENSORCELL_MODULE", str(DEFAULT_MODULE)))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_redis_with_module(extra_args=(), module_args=()) -> ServerInfo:
+    """redis-server on a free loopback port with the module; `extra_args` are `--name value` pairs, the
+    AI ones passed to the module, `module_args` added as they are."""
+    so = module_path()
+    if not so.is_file():
+        pytest.fail(f"module not found: {so} (build it with `cargo build --workspace`)", pytrace=False)
+    mod, rest, args = list(module_args), [], list(extra_args)
+    i = 0
+    while i < len(args):
+        name = args[i]
+        if name.startswith("--") and name[2:] in MODULE_ARGS and i + 1 < len(args):
+            mod += [name[2:], args[i + 1]]
+            i += 2
+        else:
+            rest.append(name)
+            i += 1
+    port = free_port()
+    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+           "--enable-debug-command", "yes", "--dir", tempfile.mkdtemp(prefix="tensorcell-module-"),
+           *rest, "--loadmodule", str(so), *mod]
+    return _spawn(cmd, re.compile(r"Ready to accept connections"), lambda m: ("127.0.0.1", port))
+
+
 def _start(extra_args=()) -> ServerInfo:
+    if FRONT == "module":
+        return start_redis_with_module(extra_args)
     binary = server_binary()
     if not binary.is_file() or not os.access(binary, os.X_OK):
         pytest.fail(
@@ -84,6 +134,11 @@ def _start(extra_args=()) -> ServerInfo:
         # Each server persists into a directory of its own, never into the checkout (a server stopped with
         # SIGTERM saves its snapshot file there) and never loads another's files.
         cmd += ["--dir", tempfile.mkdtemp(prefix="tensorcell-interop-")]
+    return _spawn(cmd, LISTEN_RE, lambda m: (m.group(1), int(m.group(2))))
+
+
+def _spawn(cmd, ready: "re.Pattern[str]", address) -> ServerInfo:
+    """Starts `cmd` and waits for the log line `ready`; `address(match)` gives (host, port)."""
     proc = subprocess.Popen(
         cmd,
         cwd=str(REPO_ROOT),
@@ -104,10 +159,10 @@ def _start(extra_args=()) -> ServerInfo:
         for line in proc.stdout:
             log.append(line)
             if not announced:
-                m = LISTEN_RE.search(line)
+                m = ready.search(line)
                 if m:
                     announced = True
-                    found.put((m.group(1), int(m.group(2))))
+                    found.put(address(m))
         if not announced:
             found.put(None)  # EOF before the Listening line: the process died
         proc.stdout.close()
@@ -119,7 +174,7 @@ def _start(extra_args=()) -> ServerInfo:
         addr = found.get(timeout=STARTUP_TIMEOUT_S)
     except queue.Empty:
         addr = None
-        reason = f"no 'Listening on' line within {STARTUP_TIMEOUT_S:.0f}s"
+        reason = f"no '{ready.pattern}' line within {STARTUP_TIMEOUT_S:.0f}s"
     else:
         try:
             code = proc.wait(timeout=5)
@@ -248,8 +303,14 @@ def pytest_configure(config):
         "needs_shared_onnx: test needs ../shared/fixtures/onnx; skipped if missing, "
         "failed instead when TENSORCELL_REQUIRE_SHARED=1",
     )
+    config.addinivalue_line(
+        "markers",
+        "standalone_only: tests what only the standalone server has; skipped with TENSORCELL_FRONT=module",
+    )
 
 
 def pytest_runtest_setup(item):
     if item.get_closest_marker("needs_shared_onnx") is not None:
         require_shared_fixture("onnx")
+    if FRONT == "module" and item.get_closest_marker("standalone_only") is not None:
+        pytest.skip("the standalone server's own feature (TENSORCELL_FRONT=module runs inside redis-server)")

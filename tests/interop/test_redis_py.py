@@ -133,6 +133,7 @@ def test_ping_echo_time(r):
     assert 0 <= micros < 1_000_000
 
 
+@pytest.mark.standalone_only
 def test_select(r, make_client):
     """tensorcell has a single database (design: `SELECT 0` only)."""
     assert r.execute_command("SELECT", 0) in (True, b"OK", "OK")
@@ -733,6 +734,7 @@ def test_exec_without_multi_and_nested_multi(r):
     assert str(e.value) == "DISCARD without MULTI"
 
 
+@pytest.mark.standalone_only
 def test_persistence_commands_through_redis_py(start_server, tmp_path):
     """redis-py's save/bgsave/lastsave/info helpers, and a restart from the AOF in the same directory."""
     srv = start_server("--dir", str(tmp_path), "--appendonly", "yes", "--appendfsync", "always")

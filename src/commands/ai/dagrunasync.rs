@@ -34,9 +34,8 @@ pub fn dagrunasync(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
                 _ => "done",
             };
             run.finish(status, reply);
-            shared
-                .pubsub
-                .publish(&channel, &Bytes::from_static(status.as_bytes()));
+            let status = Bytes::from_static(status.as_bytes());
+            shared.node.publish(&shared, &channel, &status);
         }));
     }
     Ok(Reply::Bulk(Bytes::from(id)).into())

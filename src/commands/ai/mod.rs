@@ -188,6 +188,63 @@ struct StoreRequest {
     replaying: bool,
 }
 
+/// Runs `begin()` of every stored FastScore script once a front end has loaded its data (the standalone
+/// server at start-up, the module when Redis ends loading), on a primary: the caller decides that. Loading
+/// builds scripts without running anything; this is where their shared state starts.
+pub fn run_begins(shared: &Arc<crate::shared::Shared>) {
+    let mut scripts: Vec<(Bytes, Arc<Script>)> = Vec::new();
+    shared.node.read(shared, &mut |store| {
+        store.for_each(&mut |k, v| match v {
+            Value::Script(s) if s.fastscore.is_some() => scripts.push((k.clone(), s.clone())),
+            _ => {}
+        })
+    });
+    if scripts.is_empty() {
+        return;
+    }
+    install_script_host(shared.clone());
+    let limit = Duration::from_millis(shared.settings().script_time_limit);
+    for (k, s) in scripts {
+        if let Err(e) = s.begin(limit) {
+            crate::warning!(
+                "begin() of the script at {} failed: {e}",
+                String::from_utf8_lossy(&k)
+            );
+        }
+    }
+}
+
+/// The commands that rebuild `value` at `key` from nothing (the Redis module's AOF rewrite): the effects
+/// that store it, in RedisAI's AOF forms, a model's blob in `chunk`-byte pieces.
+pub fn rebuild(key: &Bytes, value: &Value, chunk: usize) -> Vec<Vec<Bytes>> {
+    match value {
+        Value::Tensor(t) => vec![tensorset::tensorset_effect(key.clone(), t)],
+        Value::Model(m) => vec![modelstore_effect(key.clone(), m, chunk)],
+        Value::Script(s) => {
+            let mut out = vec![scriptstore_effect(key.clone(), s)];
+            if !s.state.lock().is_empty() {
+                out.push(state_effect(key.clone(), s));
+            }
+            out
+        }
+        Value::Cell(c) => vec![vec![
+            word("AI.CELLSET"),
+            key.clone(),
+            crate::state::text(&c.value),
+        ]],
+        Value::Pool(p) if p.fields.is_empty() => vec![],
+        Value::Pool(p) => {
+            let mut argv = vec![word("AI.POOLSET"), key.clone()];
+            for (f, v) in &p.fields {
+                argv.push(f.clone());
+                argv.push(crate::state::text(v));
+            }
+            vec![argv]
+        }
+        Value::Str(v) => vec![vec![word("SET"), key.clone(), v.clone()]],
+    }
+}
+
 /// The effect that recreates a model: RedisAI's AOF-rewrite form of MODELSTORE, blob in
 /// `model-chunk-size` pieces so each stays under `proto-max-bulk-len`.
 fn modelstore_effect(key: Bytes, m: &Model, chunk: usize) -> Vec<Bytes> {
@@ -231,6 +288,12 @@ fn store_model(ctx: &mut Ctx, req: StoreRequest) -> CmdResult<Outcome> {
         ));
     }
     ctx.refuse_in_exec()?;
+    if req.replaying && ctx.front_held() {
+        // A front end replaying under its own lock (the module loading an AOF, or a replica applying its
+        // primary's stream inside redis-server) cannot wait for a worker that would need that lock to
+        // commit: the model is loaded here, as RedisAI always did.
+        return Ok(Outcome::new(load_and_commit(ctx.shared, req)));
+    }
     let shared = ctx.shared.arc();
     let device = String::from_utf8_lossy(&req.device).into_owned();
     Ok(Outcome::later(move |done| {

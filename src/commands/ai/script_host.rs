@@ -10,13 +10,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::commands::dispatch::{self, Response};
+use crate::commands::dispatch;
 use crate::commands::{lookup, word, Effects, Event, Events};
 use crate::config::notify;
 use crate::keyspace::Value;
 use crate::reply::Reply;
 use crate::script::{Host, HostValue, Swapped};
-use crate::session::Session;
 use crate::shared::Shared;
 use crate::state::{self, Cell, Pool};
 use crate::tensor::Tensor;
@@ -86,20 +85,7 @@ impl Host for EngineHost {
                 spec.name
             ));
         }
-        let client = crate::clients::ClientHandle::internal("script");
-        let mut session = Session::new(client, Arc::new(crate::pubsub::NoSink), true);
-        let mut clock = Instant::now();
-        match dispatch::execute(
-            &self.shared,
-            &mut session,
-            argv,
-            crate::util::now_ms(),
-            &mut clock,
-        ) {
-            Response::Reply(r) => host_value(r),
-            Response::Nothing => Ok(HostValue::Nil),
-            Response::Later(_) => Err("ERR the command cannot complete inside a script".into()),
-        }
+        host_value(self.shared.node.execute(&self.shared, argv))
     }
 
     fn model_execute(&self, key: &[u8], inputs: Vec<Tensor>) -> Result<Vec<Tensor>, String> {

@@ -1,0 +1,499 @@
+//! The one place that calls Redis's C API (`redismodule.h`, through the `redis-module` crate's bindings).
+//! Everything else in the module works with plain Rust values: argument bytes, [`Reply`], key handles that
+//! close themselves. Every `unsafe` block of the module is here or in `types.rs` (the type callbacks), each
+//! with the reason it is sound.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::ptr::NonNull;
+
+use bytes::Bytes;
+use redis_module::raw;
+use tensorcell::reply::Reply;
+
+pub type RawCtx = *mut raw::RedisModuleCtx;
+
+/// An exported Redis API function. Redis fills every pointer of its API table before `RedisModule_OnLoad`
+/// returns (`RedisModule_Init`), and the module uses none that Redis 7.0 lacks, so a missing one is a build
+/// against the wrong header: a panic, caught at the entry point like any other.
+macro_rules! api {
+    ($name:ident) => {{
+        // SAFETY: the API table is written once by RedisModule_Init, on Redis's main thread, before any
+        // other thread of the module exists; afterwards it is only read.
+        #[allow(unused_unsafe)]
+        let f = unsafe { raw::$name };
+        f.expect(concat!(stringify!($name), " is exported by Redis 7"))
+    }};
+}
+pub(crate) use api;
+
+/// A pointer that crosses threads: Redis's blocked-client handles and thread-safe contexts are made to be
+/// used from other threads (that is their purpose).
+#[derive(Clone, Copy)]
+pub struct Sendable<T>(pub *mut T);
+// SAFETY: only used for Redis objects whose API is documented as callable from any thread (blocked clients,
+// thread-safe contexts), or that are used only while Redis's lock is held.
+unsafe impl<T> Send for Sendable<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for Sendable<T> {}
+
+/// A command argument's bytes (copied: Redis frees its strings after the call).
+pub fn arg(s: *mut raw::RedisModuleString) -> Bytes {
+    let mut len = 0usize;
+    // SAFETY: `s` is one of the argv strings Redis passed to the running callback, alive for its duration;
+    // StringPtrLen returns a pointer to `len` bytes inside it.
+    let p = unsafe { api!(RedisModule_StringPtrLen)(s, &mut len) };
+    if p.is_null() || len == 0 {
+        return Bytes::new();
+    }
+    // SAFETY: `p` points at `len` readable bytes owned by `s` (see above).
+    Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) })
+}
+
+/// Every argument of a command callback.
+pub fn args(argv: *mut *mut raw::RedisModuleString, argc: c_int) -> Vec<Bytes> {
+    (0..argc.max(0) as usize)
+        // SAFETY: Redis passes `argc` valid string pointers in `argv`.
+        .map(|i| arg(unsafe { *argv.add(i) }))
+        .collect()
+}
+
+/// A Redis string the module owns until [`free_string`] (or until Redis takes a reference of its own).
+pub fn string(ctx: RawCtx, b: &[u8]) -> *mut raw::RedisModuleString {
+    // SAFETY: CreateString copies `b.len()` bytes from `b`; `ctx` is a live context or null.
+    unsafe { api!(RedisModule_CreateString)(ctx, b.as_ptr().cast::<c_char>(), b.len()) }
+}
+
+pub fn free_string(ctx: RawCtx, s: *mut raw::RedisModuleString) {
+    // SAFETY: `s` came from `string` with the same context and is not used afterwards.
+    unsafe { api!(RedisModule_FreeString)(ctx, s) }
+}
+
+/// A C string for Redis (interior NULs, which no name or status the module sends contains, become `?`).
+fn c_text(s: &str) -> CString {
+    CString::new(s.replace('\0', "?")).expect("NULs were replaced")
+}
+
+/// The calling client's context flags (`REDISMODULE_CTX_FLAGS_*`).
+pub fn flags(ctx: RawCtx) -> u32 {
+    // SAFETY: `ctx` is the live context of the running callback.
+    unsafe { api!(RedisModule_GetContextFlags)(ctx) as u32 }
+}
+
+/// Sends `reply` to the client of `ctx`, in the client's protocol (Redis maps maps, sets and booleans
+/// to RESP2 itself; doubles are formatted here as the standalone server does, so RESP2 bytes agree).
+pub fn reply(ctx: RawCtx, r: &Reply, resp3: bool) {
+    // SAFETY (every call below): `ctx` is the live context of a command callback or of a blocked client's
+    // reply callback, on Redis's main thread; the pointers passed are to live buffers of the given length.
+    unsafe {
+        match r {
+            Reply::Simple(s) => {
+                let c = c_text(s);
+                api!(RedisModule_ReplyWithSimpleString)(ctx, c.as_ptr());
+            }
+            Reply::Status(s) => {
+                let c = c_text(s);
+                api!(RedisModule_ReplyWithSimpleString)(ctx, c.as_ptr());
+            }
+            Reply::Error(e) => {
+                let c = c_text(&e.line());
+                api!(RedisModule_ReplyWithError)(ctx, c.as_ptr());
+            }
+            Reply::Int(i) => {
+                api!(RedisModule_ReplyWithLongLong)(ctx, *i);
+            }
+            Reply::Bulk(b) => {
+                api!(RedisModule_ReplyWithStringBuffer)(ctx, b.as_ptr().cast::<c_char>(), b.len());
+            }
+            Reply::Nil => {
+                api!(RedisModule_ReplyWithNull)(ctx);
+            }
+            Reply::NilArray => {
+                api!(RedisModule_ReplyWithNullArray)(ctx);
+            }
+            Reply::Array(v) | Reply::Push(v) | Reply::Many(v) => {
+                api!(RedisModule_ReplyWithArray)(ctx, v.len() as _);
+                v.iter().for_each(|e| reply(ctx, e, resp3));
+            }
+            Reply::Set(v) => {
+                api!(RedisModule_ReplyWithSet)(ctx, v.len() as _);
+                v.iter().for_each(|e| reply(ctx, e, resp3));
+            }
+            Reply::Map(kv) => {
+                api!(RedisModule_ReplyWithMap)(ctx, kv.len() as _);
+                for (k, v) in kv {
+                    reply(ctx, k, resp3);
+                    reply(ctx, v, resp3);
+                }
+            }
+            Reply::Double(d) if resp3 => {
+                api!(RedisModule_ReplyWithDouble)(ctx, *d);
+            }
+            Reply::Double(d) => {
+                let t = tensorcell::util::fmt_f64(*d);
+                api!(RedisModule_ReplyWithStringBuffer)(ctx, t.as_ptr().cast::<c_char>(), t.len());
+            }
+            Reply::Bool(b) => {
+                api!(RedisModule_ReplyWithBool)(ctx, c_int::from(*b));
+            }
+            Reply::Verbatim(s) => {
+                api!(RedisModule_ReplyWithVerbatimString)(
+                    ctx,
+                    s.as_ptr().cast::<c_char>(),
+                    s.len(),
+                );
+            }
+        }
+    }
+}
+
+/// Replicates (and AOF-logs) one effect. Several from one command or one thread-safe lock hold are
+/// wrapped by Redis in MULTI/EXEC.
+pub fn replicate(ctx: RawCtx, argv: &[Bytes]) {
+    let Some((name, rest)) = argv.split_first() else {
+        return;
+    };
+    let name = CString::new(name.to_vec()).unwrap_or_else(|_| c"PING".into());
+    let strings: Vec<_> = rest.iter().map(|a| string(ctx, a)).collect();
+    // SAFETY: format "v" takes an array of RedisModuleString pointers and its length; Redis takes its own
+    // references to them, so they are freed right after.
+    unsafe {
+        api!(RedisModule_Replicate)(
+            ctx,
+            name.as_ptr(),
+            c"v".as_ptr(),
+            strings.as_ptr(),
+            strings.len(),
+        );
+    }
+    strings.into_iter().for_each(|s| free_string(ctx, s));
+}
+
+/// Raises a keyspace event (Redis's own `notify-keyspace-events` decides who hears it).
+pub fn notify(ctx: RawCtx, class: u32, event: &str, key: &[u8]) {
+    use tensorcell::config::notify as n;
+    let class = match class {
+        n::MODULE => raw::REDISMODULE_NOTIFY_MODULE,
+        n::EXPIRED => raw::REDISMODULE_NOTIFY_EXPIRED,
+        n::STRING => raw::REDISMODULE_NOTIFY_STRING,
+        _ => raw::REDISMODULE_NOTIFY_GENERIC,
+    };
+    let event = c_text(event);
+    let key = string(ctx, key);
+    // SAFETY: `ctx` is live and Redis's lock is held (a command or a locked thread-safe context).
+    unsafe { api!(RedisModule_NotifyKeyspaceEvent)(ctx, class, event.as_ptr(), key) };
+    free_string(ctx, key);
+}
+
+/// Publishes a message on a channel (DAG completion messages).
+pub fn publish(ctx: RawCtx, channel: &[u8], message: &[u8]) {
+    let (c, m) = (string(ctx, channel), string(ctx, message));
+    // SAFETY: `ctx` is live and Redis's lock is held.
+    unsafe { api!(RedisModule_PublishMessage)(ctx, c, m) };
+    free_string(ctx, c);
+    free_string(ctx, m);
+}
+
+/// Writes a line to Redis's log.
+pub fn log(ctx: RawCtx, level: &str, text: &str) {
+    let (level, text) = (c_text(level), c_text(text));
+    // SAFETY: format "%s" with one C string argument.
+    unsafe { api!(RedisModule_Log)(ctx, level.as_ptr(), c"%s".as_ptr(), text.as_ptr()) };
+}
+
+/// An open key, closed when dropped.
+pub struct Key {
+    ctx: RawCtx,
+    key: NonNull<raw::RedisModuleKey>,
+}
+
+impl Key {
+    /// Opens `name` for reading, or for writing too.
+    pub fn open(ctx: RawCtx, name: &[u8], write: bool) -> Key {
+        let s = string(ctx, name);
+        let mode = raw::REDISMODULE_READ | if write { raw::REDISMODULE_WRITE } else { 0 };
+        // SAFETY: `ctx` is live with Redis's lock held; OpenKey keeps its own reference to the name, and
+        // never returns null for a key name (it returns a handle to an empty key instead).
+        let key = unsafe { api!(RedisModule_OpenKey)(ctx, s, mode as c_int) };
+        free_string(ctx, s);
+        Key {
+            ctx,
+            key: NonNull::new(key.cast()).expect("OpenKey returned a handle"),
+        }
+    }
+
+    fn raw(&self) -> *mut raw::RedisModuleKey {
+        self.key.as_ptr()
+    }
+
+    /// `REDISMODULE_KEYTYPE_*`.
+    pub fn kind(&self) -> c_int {
+        // SAFETY: an open key handle.
+        unsafe { api!(RedisModule_KeyType)(self.raw()) }
+    }
+
+    /// The module type of the value, if the key holds a module value.
+    pub fn module_type(&self) -> *mut raw::RedisModuleType {
+        // SAFETY: an open key handle.
+        unsafe { api!(RedisModule_ModuleTypeGetType)(self.raw()) }
+    }
+
+    /// The value pointer a module type holds.
+    pub fn value(&self) -> *mut c_void {
+        // SAFETY: an open key handle holding a module value.
+        unsafe { api!(RedisModule_ModuleTypeGetValue)(self.raw()) }
+    }
+
+    /// Stores a module value (Redis owns it from now on and frees it with the type's `free`), replacing
+    /// the old value and its TTL.
+    pub fn set(&self, t: *mut raw::RedisModuleType, value: *mut c_void) -> bool {
+        // SAFETY: a key opened for writing; `value` is a pointer the type's callbacks understand.
+        unsafe {
+            api!(RedisModule_ModuleTypeSetValue)(self.raw(), t, value)
+                == raw::REDISMODULE_OK as c_int
+        }
+    }
+
+    /// Sets the key's TTL to `ms` from now.
+    pub fn set_ttl(&self, ms: u64) {
+        // SAFETY: a key opened for writing that holds a value.
+        unsafe { api!(RedisModule_SetExpire)(self.raw(), ms as i64) };
+    }
+
+    pub fn delete(&self) -> bool {
+        // SAFETY: a key opened for writing.
+        unsafe { api!(RedisModule_DeleteKey)(self.raw()) == raw::REDISMODULE_OK as c_int }
+    }
+
+    /// Milliseconds left before the key expires, if it has a TTL.
+    pub fn ttl(&self) -> Option<u64> {
+        // SAFETY: an open key handle.
+        let t = unsafe { api!(RedisModule_GetExpire)(self.raw()) };
+        (t >= 0).then_some(t as u64)
+    }
+}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        // SAFETY: the handle is open and closed once, while the context that opened it is alive.
+        unsafe { api!(RedisModule_CloseKey)(self.raw()) };
+        let _ = self.ctx;
+    }
+}
+
+/// Visits every key of the selected database (`RedisModule_Scan`), each open for reading.
+pub fn each_key(ctx: RawCtx, f: &mut dyn FnMut(&Bytes, &Key)) {
+    struct Visit<'a> {
+        ctx: RawCtx,
+        f: &'a mut dyn FnMut(&Bytes, &Key),
+    }
+    extern "C" fn one(
+        _ctx: RawCtx,
+        name: *mut raw::RedisModuleString,
+        _key: *mut raw::RedisModuleKey,
+        privdata: *mut c_void,
+    ) {
+        // SAFETY: `privdata` is the `Visit` passed to Scan below, alive for the whole scan.
+        let v = unsafe { &mut *privdata.cast::<Visit>() };
+        let name = arg(name);
+        let key = Key::open(v.ctx, &name, false);
+        (v.f)(&name, &key);
+    }
+    let mut visit = Visit { ctx, f };
+    // SAFETY: a cursor is created, used with the live context under Redis's lock, and destroyed.
+    unsafe {
+        let cursor = api!(RedisModule_ScanCursorCreate)();
+        while api!(RedisModule_Scan)(ctx, cursor, Some(one), (&mut visit as *mut Visit).cast()) != 0
+        {
+        }
+        api!(RedisModule_ScanCursorDestroy)(cursor);
+    }
+}
+
+/// Runs a command through Redis for a script (`redis.execute`): replicated as Redis replicates it (`!`),
+/// refused where scripts may not run it (`S`), errors as replies (`E`), RESP2 replies as the standalone
+/// server's internal client sees them.
+pub fn call(ctx: RawCtx, argv: &[Bytes]) -> Reply {
+    let Some((name, rest)) = argv.split_first() else {
+        return Reply::Error(tensorcell::error::CmdError::err(
+            "redis.execute needs a command",
+        ));
+    };
+    let Ok(name) = CString::new(name.to_vec()) else {
+        return Reply::Error(tensorcell::error::CmdError::err(
+            "a command name cannot hold NUL",
+        ));
+    };
+    let strings: Vec<_> = rest.iter().map(|a| string(ctx, a)).collect();
+    // SAFETY: format "v" with an array of strings and its length, plus flag letters; Redis's lock is held.
+    let r = unsafe {
+        api!(RedisModule_Call)(
+            ctx,
+            name.as_ptr(),
+            c"v!SE".as_ptr(),
+            strings.as_ptr(),
+            strings.len(),
+        )
+    };
+    strings.into_iter().for_each(|s| free_string(ctx, s));
+    if r.is_null() {
+        let errno = std::io::Error::last_os_error();
+        return Reply::Error(tensorcell::error::CmdError::err(format!(
+            "the command could not be called ({errno})"
+        )));
+    }
+    let out = call_reply(r);
+    // SAFETY: the reply Call returned, freed once (with its nested elements).
+    unsafe { api!(RedisModule_FreeCallReply)(r) };
+    out
+}
+
+fn call_reply(r: *mut raw::RedisModuleCallReply) -> Reply {
+    // SAFETY (each call): `r` is a live call reply (or a nested element of one) owned by the caller.
+    unsafe {
+        let text = || {
+            let mut len = 0usize;
+            let p = api!(RedisModule_CallReplyStringPtr)(r, &mut len);
+            if p.is_null() {
+                Bytes::new()
+            } else {
+                Bytes::copy_from_slice(std::slice::from_raw_parts(p.cast::<u8>(), len))
+            }
+        };
+        match api!(RedisModule_CallReplyType)(r) as isize {
+            raw::REDISMODULE_REPLY_STRING => Reply::Bulk(text()),
+            raw::REDISMODULE_REPLY_ERROR => Reply::Error(tensorcell::error::CmdError::Raw(
+                String::from_utf8_lossy(&text()).into_owned(),
+            )),
+            raw::REDISMODULE_REPLY_INTEGER => Reply::Int(api!(RedisModule_CallReplyInteger)(r)),
+            raw::REDISMODULE_REPLY_ARRAY => {
+                let n = api!(RedisModule_CallReplyLength)(r);
+                Reply::Array(
+                    (0..n)
+                        .map(|i| call_reply(api!(RedisModule_CallReplyArrayElement)(r, i)))
+                        .collect(),
+                )
+            }
+            _ => Reply::Nil,
+        }
+    }
+}
+
+/// Whether Redis called the command only to learn its keys (`getkeys-api`: COMMAND GETKEYS, Cluster).
+pub fn is_keys_request(ctx: RawCtx) -> bool {
+    // SAFETY: the live context of a command callback.
+    unsafe { api!(RedisModule_IsKeysPositionRequest)(ctx) != 0 }
+}
+
+/// Reports argument `pos` as a key (in a keys request).
+pub fn key_at(ctx: RawCtx, pos: usize) {
+    // SAFETY: the live context of a keys-position request.
+    unsafe { api!(RedisModule_KeyAtPos)(ctx, pos as c_int) };
+}
+
+/// A command callback's signature.
+pub type CommandFn = extern "C" fn(RawCtx, *mut *mut raw::RedisModuleString, c_int) -> c_int;
+
+/// Registers a command with Redis's flag words and legacy key range.
+pub fn create_command(
+    ctx: RawCtx,
+    name: &str,
+    flags: &str,
+    keys: (i32, i32, i32),
+    f: CommandFn,
+) -> Result<(), String> {
+    let (n, fl) = (c_text(name), c_text(flags));
+    // SAFETY: called from RedisModule_OnLoad with its context; Redis copies the strings.
+    let rc = unsafe {
+        api!(RedisModule_CreateCommand)(
+            ctx,
+            n.as_ptr(),
+            Some(f),
+            fl.as_ptr(),
+            keys.0,
+            keys.1,
+            keys.2,
+        )
+    };
+    if rc == raw::REDISMODULE_OK as c_int {
+        Ok(())
+    } else {
+        Err(format!("could not register {name} (flags '{flags}')"))
+    }
+}
+
+/// A client blocked until its reply arrives from another thread.
+pub type Blocked = Sendable<raw::RedisModuleBlockedClient>;
+
+extern "C" fn blocked_reply(
+    ctx: RawCtx,
+    _argv: *mut *mut raw::RedisModuleString,
+    _argc: c_int,
+) -> c_int {
+    crate::guard("blocked reply", (), || {
+        // SAFETY: the private data of this blocked client is the boxed Reply `unblock` passed.
+        let r = unsafe { api!(RedisModule_GetBlockedClientPrivateData)(ctx) };
+        if r.is_null() {
+            return;
+        }
+        // SAFETY: as above; freed later by `free_blocked`, not here.
+        let r = unsafe { &*r.cast::<Reply>() };
+        let resp3 = flags(ctx) & raw::REDISMODULE_CTX_FLAGS_RESP3 != 0;
+        reply(ctx, r, resp3);
+    });
+    raw::REDISMODULE_OK as c_int
+}
+
+extern "C" fn free_blocked(_ctx: RawCtx, privdata: *mut c_void) {
+    if !privdata.is_null() {
+        // SAFETY: the boxed Reply `unblock` passed, freed once here (also when the client went away).
+        drop(unsafe { Box::from_raw(privdata.cast::<Reply>()) });
+    }
+}
+
+/// Blocks the calling client (no timeout: the core's TIMEOUT options end the work themselves).
+pub fn block(ctx: RawCtx) -> Blocked {
+    // SAFETY: the live context of a command callback that may block (the caller checked the flags).
+    Sendable(unsafe {
+        api!(RedisModule_BlockClient)(ctx, Some(blocked_reply), None, Some(free_blocked), 0)
+    })
+}
+
+/// Unblocks `bc` with its reply; callable from any thread. A client that disconnected meanwhile gets
+/// nothing, and the reply is freed.
+pub fn unblock(bc: Blocked, r: Reply) {
+    let p = Box::into_raw(Box::new(r));
+    // SAFETY: `bc` is a blocked client not yet unblocked (each is unblocked once: see command.rs).
+    unsafe { api!(RedisModule_UnblockClient)(bc.0, p.cast()) };
+}
+
+/// Replaces Redis's info callback for the module (INFO modules).
+pub fn set_info(ctx: RawCtx, f: extern "C" fn(*mut raw::RedisModuleInfoCtx, c_int)) {
+    // SAFETY: called from RedisModule_OnLoad with its context.
+    unsafe { api!(RedisModule_RegisterInfoFunc)(ctx, Some(f)) };
+}
+
+/// Adds a section (Redis prefixes it with the module's name) and its fields to an INFO reply.
+pub fn info_section(ictx: *mut raw::RedisModuleInfoCtx, name: &str, fields: &[(String, String)]) {
+    let name = c_text(name);
+    // SAFETY: `ictx` is the live INFO context passed to the info callback; strings are copied.
+    unsafe {
+        api!(RedisModule_InfoAddSection)(ictx, name.as_ptr());
+        for (k, v) in fields {
+            let (k, v) = (c_text(k), c_text(v));
+            api!(RedisModule_InfoAddFieldCString)(ictx, k.as_ptr(), v.as_ptr());
+        }
+    }
+}
+
+/// Calls `f` on Redis's main thread when loading (RDB or AOF) ends.
+pub fn on_loading_ended(
+    ctx: RawCtx,
+    f: extern "C" fn(RawCtx, raw::RedisModuleEvent, u64, *mut c_void),
+) {
+    let event = raw::RedisModuleEvent {
+        id: raw::REDISMODULE_EVENT_LOADING,
+        dataver: 1,
+    };
+    // SAFETY: called from RedisModule_OnLoad with its context.
+    unsafe { api!(RedisModule_SubscribeToServerEvent)(ctx, event, Some(f)) };
+}

@@ -1,0 +1,122 @@
+//! The module's [`Node`]: how the engine core reaches Redis from any thread. Work that finished on a worker
+//! or a runner's driver thread commits under Redis's lock, taken with a thread-safe context, and its
+//! effects are replicated with `RedisModule_Replicate` in that same hold (Redis wraps several in
+//! MULTI/EXEC); a script's `redis.execute` goes through `RedisModule_Call`. Policy (auth, ACLs, OOM,
+//! READONLY on replicas) is Redis's own, so the node refuses nothing itself.
+
+use std::any::{Any, TypeId};
+use std::cell::Cell;
+
+use bytes::Bytes;
+use redis_module::raw;
+use tensorcell::commands::{CommandSpec, Effects, Events};
+use tensorcell::error::{CmdError, Misconf};
+use tensorcell::keyspace::Store;
+use tensorcell::node::Node;
+use tensorcell::reply::Reply;
+use tensorcell::shared::{Hot, Shared};
+
+use crate::ffi::{self, api, RawCtx};
+use crate::store::ModuleStore;
+
+pub struct ModuleNode;
+
+thread_local! {
+    /// The context whose Redis lock this thread holds right now (a command callback's, or a thread-safe
+    /// context's), so a commit or read made inside it reuses the hold instead of waiting for itself.
+    static HELD: Cell<RawCtx> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Runs `f` with `ctx` marked as this thread's hold of Redis's lock.
+pub fn holding<R>(ctx: RawCtx, f: impl FnOnce() -> R) -> R {
+    let before = HELD.replace(ctx);
+    struct Restore(RawCtx);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            HELD.set(self.0);
+        }
+    }
+    let _restore = Restore(before);
+    f()
+}
+
+/// Runs `f` under Redis's lock: the hold this thread already has, or a thread-safe context's.
+pub fn locked<R>(f: impl FnOnce(RawCtx) -> R) -> R {
+    let held = HELD.get();
+    if !held.is_null() {
+        return f(held);
+    }
+    // SAFETY: a detached thread-safe context (no blocked client) is made for this hold, locked, and freed
+    // after the unlock, which is when Redis propagates what was replicated in it.
+    let ctx = unsafe { api!(RedisModule_GetThreadSafeContext)(std::ptr::null_mut()) };
+    // SAFETY: as above; this thread holds no Redis lock (HELD is null), so locking cannot deadlock on it.
+    unsafe { api!(RedisModule_ThreadSafeContextLock)(ctx) };
+    struct Unlock(RawCtx);
+    impl Drop for Unlock {
+        fn drop(&mut self) {
+            // SAFETY: the context locked above, unlocked and freed once.
+            unsafe {
+                api!(RedisModule_ThreadSafeContextUnlock)(self.0);
+                api!(RedisModule_FreeThreadSafeContext)(self.0);
+            }
+        }
+    }
+    let _unlock = Unlock(ctx);
+    holding(ctx, || f(ctx))
+}
+
+/// Sends a command's or a commit's writes on: effects to replicas and the AOF, events to subscribers.
+pub fn propagate(ctx: RawCtx, effects: &Effects, events: &Events) {
+    for argv in effects {
+        ffi::replicate(ctx, argv);
+    }
+    for ev in events {
+        ffi::notify(ctx, ev.class, ev.name, &ev.key);
+    }
+}
+
+impl Node for ModuleNode {
+    fn refuses(&self, _: &Shared, _: &CommandSpec, _: bool) -> Option<CmdError> {
+        None
+    }
+
+    fn refuses_write(&self, _: &Hot) -> Option<Misconf> {
+        None
+    }
+
+    fn part(&self, _: TypeId) -> Option<&dyn Any> {
+        None
+    }
+
+    fn commit(
+        &self,
+        _: &Shared,
+        refusable: bool,
+        apply: &mut dyn FnMut(&mut dyn Store) -> (Effects, Events),
+    ) -> bool {
+        locked(|ctx| {
+            // A client's work whose node became a replica meanwhile: Redis would refuse the write now.
+            if refusable && ffi::flags(ctx) & raw::REDISMODULE_CTX_FLAGS_SLAVE != 0 {
+                return false;
+            }
+            let (effects, events) = {
+                let mut store = ModuleStore::new(ctx);
+                apply(&mut store)
+            };
+            propagate(ctx, &effects, &events);
+            true
+        })
+    }
+
+    fn read(&self, _: &Shared, f: &mut dyn FnMut(&mut dyn Store)) {
+        locked(|ctx| f(&mut ModuleStore::new(ctx)))
+    }
+
+    fn execute(&self, _: &Shared, argv: Vec<Bytes>) -> Reply {
+        locked(|ctx| ffi::call(ctx, &argv))
+    }
+
+    fn publish(&self, _: &Shared, channel: &Bytes, message: &Bytes) {
+        locked(|ctx| ffi::publish(ctx, channel, message))
+    }
+}

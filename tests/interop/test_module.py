@@ -1,0 +1,250 @@
+"""The Redis module inside Debian's redis-server: what only that front end has.
+
+The AI command suites run against the module too (``TENSORCELL_FRONT=module``, scripts/test). These tests
+are about what Redis does with the module's values: persistence (SAVE, an AOF rewrite without the RDB
+preamble, DEBUG RELOAD, DUMP/RESTORE) for every native type, replication of effects rather than commands,
+read-only DAGs on a replica, a blocked client killed mid-run, load arguments, INFO modules, and a mass
+insert with ``redis-cli --pipe``. Each test starts its own redis-server(s) on free loopback ports.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+import redis
+
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from conftest import FRONT, _stop, free_port, module_path, start_redis_with_module
+
+pytestmark = pytest.mark.skipif(
+    FRONT == "module", reason="module-only tests run once, in the standalone pass of scripts/test"
+)
+
+SCRIPT = """
+import time
+def add(tensors, keys, args):
+    return tensors[0] + tensors[1]
+def nap(tensors, keys, args):
+    time.sleep(float(args[0]))
+    return tensors[0]
+"""
+
+
+@pytest.fixture
+def module_server():
+    started = []
+
+    def factory(*args, module_args=()):
+        info = start_redis_with_module(args, module_args)
+        started.append(info)
+        return info
+
+    yield factory
+    for info in started:
+        _stop(info.proc, info.pump)
+
+
+def client(info, **kw) -> redis.Redis:
+    kw.setdefault("protocol", 2)
+    return redis.Redis(host=info.host, port=info.port, socket_timeout=30, **kw)
+
+
+def fill(r: redis.Redis, onnx: pathlib.Path) -> None:
+    """One key of every native type, and a model run's output."""
+    r.execute_command("AI.TENSORSET", "t", "FLOAT", 2, 2, "VALUES", 1, 2, 3, 4)
+    r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "TAG", "v1", "BLOB", (onnx / "mnist.onnx").read_bytes())
+    r.execute_command("AI.TENSORSET", "in", "FLOAT", 1, 1, 28, 28, "BLOB", (onnx / "mnist_one.raw").read_bytes())
+    r.execute_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 2, "add", "nap", "SOURCE", SCRIPT)
+    r.execute_command("AI.CELLSET", "c", '{"n": 7}')
+    r.execute_command("AI.POOLSET", "p", "a", "1", "b", '"x"')
+
+
+def check(r: redis.Redis) -> None:
+    """Every key of `fill` came back with its value, and the model and script still run."""
+    assert [r.type(k) for k in ("t", "m", "s", "c", "p")] == [
+        b"AI_TENSOR", b"AI__MODEL", b"AI_SCRIPT", b"AI___CELL", b"AI___POOL"]
+    assert r.execute_command("AI.TENSORGET", "t", "VALUES") == [b"1", b"2", b"3", b"4"]
+    meta = r.execute_command("AI.MODELGET", "m", "META")
+    assert meta[meta.index(b"tag") + 1] == b"v1"
+    assert r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "in", "OUTPUTS", 1, "out") == b"OK"
+    out = np.frombuffer(r.execute_command("AI.TENSORGET", "out", "BLOB"), dtype=np.float32)
+    assert int(out.argmax()) == 1
+    assert r.execute_command("AI.SCRIPTEXECUTE", "s", "add", "INPUTS", 2, "t", "t", "OUTPUTS", 1, "u") == b"OK"
+    assert r.execute_command("AI.TENSORGET", "u", "VALUES") == [b"2", b"4", b"6", b"8"]
+    assert r.execute_command("AI.CELLGET", "c") == b'{"n":7}'
+    assert r.execute_command("AI.POOLGETALL", "p") == [b"a", b"1", b"b", b'"x"']
+
+
+def restart(module_server, info, *args):
+    _stop(info.proc, info.pump)
+    return module_server(*args)
+
+
+@pytest.mark.needs_shared_onnx
+def test_save_and_restart_keeps_every_type(module_server, onnx_fixtures, tmp_path):
+    srv = module_server("--dir", str(tmp_path))
+    r = client(srv)
+    fill(r, onnx_fixtures)
+    assert r.save()
+    srv = restart(module_server, srv, "--dir", str(tmp_path))
+    check(client(srv))
+
+
+@pytest.mark.needs_shared_onnx
+def test_aof_rewrite_without_preamble_rebuilds_with_commands(module_server, onnx_fixtures, tmp_path):
+    args = ("--dir", str(tmp_path), "--appendonly", "yes", "--aof-use-rdb-preamble", "no")
+    srv = module_server(*args)
+    r = client(srv)
+    fill(r, onnx_fixtures)
+    assert r.bgrewriteaof()
+    deadline = time.time() + 30
+    while r.info("persistence")["aof_rewrite_in_progress"] or not list(tmp_path.glob("appendonlydir/*.base.aof")):
+        assert time.time() < deadline
+        time.sleep(0.05)
+    base = next(tmp_path.glob("appendonlydir/*.base.aof")).read_bytes()
+    # The rewrite is the commands that rebuild each value (the model's blob in chunks), not the commands run.
+    assert b"AI.MODELSTORE" in base and b"AI.SCRIPTSTORE" in base and b"AI.POOLSET" in base
+    assert b"AI.MODELEXECUTE" not in base
+    srv = restart(module_server, srv, *args)
+    check(client(srv))
+
+
+@pytest.mark.needs_shared_onnx
+def test_debug_reload_and_dump_restore(module_server, onnx_fixtures):
+    srv = module_server()
+    r = client(srv)
+    fill(r, onnx_fixtures)
+    assert r.execute_command("DEBUG", "RELOAD") == b"OK"
+    check(r)
+    for k in ("t", "m", "s", "c", "p"):
+        payload = r.dump(k)
+        r.delete(k)
+        assert r.restore(k, 0, payload)
+    check(r)
+    # A payload restored under another name is a value of its own there.
+    r.restore("t2", 0, r.dump("t"))
+    assert r.execute_command("AI.TENSORGET", "t2", "VALUES") == [b"1", b"2", b"3", b"4"]
+
+
+@pytest.mark.needs_shared_onnx
+def test_replica_gets_effects_serves_ro_dags_and_refuses_writes(module_server, onnx_fixtures):
+    primary = module_server()
+    replica = module_server("--replicaof", primary.host, str(primary.port))
+    p, rr = client(primary), client(replica)
+    fill(p, onnx_fixtures)
+    deadline = time.time() + 30
+    while rr.info("replication").get("master_link_status") != "up" or rr.type("p") != b"AI___POOL":
+        assert time.time() < deadline, replica.log_text()
+        time.sleep(0.05)
+
+    lines = []
+    mon = client(replica).monitor()
+
+    def watch():
+        with mon as m:
+            for cmd in m.listen():
+                lines.append(cmd["command"])
+                if "AI.TENSORSET" in cmd["command"] and "out" in cmd["command"]:
+                    return
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    time.sleep(0.3)
+    assert p.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "in", "OUTPUTS", 1, "out") == b"OK"
+    assert p.wait(1, 5000) == 1
+    t.join(10)
+    seen = " | ".join(lines)
+    assert "AI.TENSORSET out FLOAT 1 10 BLOB" in seen, seen
+    assert "MODELEXECUTE" not in seen, seen
+
+    # Read-only DAGs run on the replica; writes are refused with Redis's own error.
+    reply = rr.execute_command(
+        "AI.DAGEXECUTE_RO", "LOAD", 1, "in", "|>", "AI.MODELEXECUTE", "m", "INPUTS", 1, "in", "OUTPUTS", 1, "o",
+        "|>", "AI.TENSORGET", "o", "META")
+    assert reply[-1][reply[-1].index(b"shape") + 1] == [1, 10]
+    with pytest.raises(redis.ReadOnlyError):
+        rr.execute_command("AI.TENSORSET", "x", "FLOAT", 1, "VALUES", 1)
+    with pytest.raises(redis.ReadOnlyError):
+        rr.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "in", "OUTPUTS", 1, "o")
+
+
+def test_blocked_client_killed_mid_run_leaves_redis_serving(module_server):
+    srv = module_server()
+    r = client(srv)
+    r.execute_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 2, "add", "nap", "SOURCE", SCRIPT)
+    r.execute_command("AI.TENSORSET", "a", "FLOAT", 1, "VALUES", 1)
+    victim = client(srv, retry=Retry(NoBackoff(), 0))
+    victim_id = victim.client_id()
+    errors = []
+
+    def call():
+        try:
+            victim.execute_command("AI.SCRIPTEXECUTE", "s", "nap", "INPUTS", 1, "a", "ARGS", 1, "1.5",
+                                   "OUTPUTS", 1, "b")
+        except redis.ConnectionError as e:
+            errors.append(e)
+
+    t = threading.Thread(target=call)
+    t.start()
+    deadline = time.time() + 10
+    while int(r.info("clients")["blocked_clients"]) < 1:
+        assert time.time() < deadline
+        time.sleep(0.01)
+    assert r.client_kill_filter(_id=victim_id) == 1
+    t.join(10)
+    assert errors, "the killed client's call should have lost its connection"
+    assert r.ping()
+    time.sleep(2)  # the runner finishes and unblocks a client that is gone
+    assert r.ping()
+    assert r.execute_command("AI.SCRIPTEXECUTE", "s", "add", "INPUTS", 2, "a", "a", "OUTPUTS", 1, "c") == b"OK"
+    assert r.execute_command("AI.TENSORGET", "c", "VALUES") == [b"2"]
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["THREADS_PER_QUEUE"], "'THREADS_PER_QUEUE' has no value"),
+        (["THREADS_PER_QUEUE", "zero"], "THREADS_PER_QUEUE zero"),
+        (["port", "7000"], "unknown argument 'port'"),
+    ],
+)
+def test_bad_load_arguments_refuse_to_load_with_a_reason(args, said, tmp_path):
+    proc = subprocess.run(
+        ["redis-server", "--port", str(free_port()), "--dir", str(tmp_path), "--loadmodule", str(module_path()), *args],
+        capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert "tensorcell: bad load argument" in proc.stdout and said in proc.stdout, proc.stdout
+
+
+def test_load_arguments_and_info_modules(module_server):
+    srv = module_server(module_args=["THREADS_PER_QUEUE", "2", "MODEL_EXECUTION_TIMEOUT", "1234",
+                                     "script-time-limit", "9000", "BACKENDSPATH", "/opt/backends"])
+    r = client(srv)
+    text = subprocess.run(["redis-cli", "-p", str(srv.port), "INFO", "modules"], capture_output=True, text=True,
+                          timeout=30).stdout
+    sections = [line[2:] for line in text.splitlines() if line.startswith("# ")]
+    assert sections == ["Modules", "ai_versions", "ai_git", "ai_load_time_configs", "ai_backends_info", "ai_cpu"]
+    assert "ai_threads_per_queue:2" in text and "ai_model_execution_timeout:1234" in text
+    assert r.execute_command("AI.CONFIG", "GET", "BACKENDSPATH") == b"/opt/backends"
+
+
+def test_mass_insert_with_redis_cli_pipe(module_server):
+    srv = module_server()
+    lines = []
+    for i in range(2000):
+        parts = [b"AI.TENSORSET", b"t%d" % i, b"INT32", b"2", b"VALUES", b"%d" % i, b"%d" % -i]
+        lines.append(b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
+    proc = subprocess.run(["redis-cli", "-p", str(srv.port), "--pipe"], input=b"".join(lines),
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert b"errors: 0, replies: 2000" in proc.stdout
+    r = client(srv)
+    assert r.dbsize() == 2000
+    assert r.execute_command("AI.TENSORGET", "t1999", "VALUES") == [1999, -1999]
