@@ -6,7 +6,7 @@
 use tensorcell::config::Config;
 
 /// The standalone server's directives that mean the same inside Redis.
-const AI_DIRECTIVES: &[&str] = &[
+pub const AI_DIRECTIVES: &[&str] = &[
     "threads-per-queue",
     "intra-op-parallelism",
     "model-execution-timeout",

@@ -53,11 +53,10 @@ pub fn register_all(ctx: RawCtx) -> Result<(), String> {
 }
 
 extern "C" fn command(ctx: RawCtx, argv: *mut *mut raw::RedisModuleString, argc: c_int) -> c_int {
-    let replied = crate::guard("command", false, || {
-        run(ctx, ffi::args(argv, argc));
-        true
-    });
-    if !replied {
+    // Set once the client has its answer or is blocked (its blocked-client handle answers it then).
+    let answered = std::cell::Cell::new(false);
+    crate::guard("command", (), || run(ctx, ffi::args(argv, argc), &answered));
+    if !answered.get() {
         ffi::reply(
             ctx,
             &Reply::Error(CmdError::err("internal error in tensorcell (logged)")),
@@ -80,7 +79,12 @@ const NO_BLOCKING: u32 = raw::REDISMODULE_CTX_FLAGS_MULTI
     | raw::REDISMODULE_CTX_FLAGS_LUA
     | raw::REDISMODULE_CTX_FLAGS_DENY_BLOCKING;
 
-fn run(ctx: RawCtx, argv: Vec<Bytes>) {
+fn run(ctx: RawCtx, argv: Vec<Bytes>, answered: &std::cell::Cell<bool>) {
+    answer(ctx, argv, answered);
+    answered.set(true);
+}
+
+fn answer(ctx: RawCtx, argv: Vec<Bytes>, answered: &std::cell::Cell<bool>) {
     let Some(spec) = argv.first().and_then(|n| table::lookup(n)) else {
         return ffi::reply(ctx, &Reply::Error(CmdError::err("unknown command")), false);
     };
@@ -89,7 +93,21 @@ fn run(ctx: RawCtx, argv: Vec<Bytes>) {
             Some(find) => find(&argv),
             None => spec.key_positions(argv.len()),
         };
-        return keys.into_iter().for_each(|i| ffi::key_at(ctx, i));
+        // Redis indexes argv with each position: only ones inside it are reported.
+        return keys
+            .into_iter()
+            .filter(|&i| i > 0 && i < argv.len())
+            .for_each(|i| ffi::key_at(ctx, i));
+    }
+    if ffi::selected_db(ctx) != 0 {
+        // Work that finishes off Redis's main thread commits through a context of its own, on database 0.
+        return ffi::reply(
+            ctx,
+            &Reply::Error(CmdError::err(
+                "AI commands run in database 0 only (SELECT 0)",
+            )),
+            false,
+        );
     }
     let flags = ffi::flags(ctx);
     let replaying = flags & REPLAYING != 0;
@@ -120,7 +138,11 @@ fn run(ctx: RawCtx, argv: Vec<Bytes>) {
                 resp3,
             ),
             // Started inside the hold: work that commits at once (on this thread) reuses it.
-            (_, Some(work)) => work.start(completion(ffi::block(ctx))),
+            (_, Some(work)) => {
+                let bc = ffi::block(ctx);
+                answered.set(true);
+                work.start(completion(bc))
+            }
             (Some(r), None) => ffi::reply(ctx, &r, resp3),
             (None, None) => ffi::reply(ctx, &Reply::Nil, resp3),
         }

@@ -73,6 +73,19 @@ fn c_text(s: &str) -> CString {
     CString::new(s.replace('\0', "?")).expect("NULs were replaced")
 }
 
+/// Whether clients are paused (CLIENT PAUSE, a manual failover): Redis then propagates nothing. Called
+/// with Redis's lock held.
+pub fn writes_paused() -> bool {
+    // SAFETY: no arguments; reads server state under the lock the caller holds.
+    unsafe { api!(RedisModule_AvoidReplicaTraffic)() != 0 }
+}
+
+/// The database the calling client has selected.
+pub fn selected_db(ctx: RawCtx) -> i32 {
+    // SAFETY: the live context of a command callback.
+    unsafe { api!(RedisModule_GetSelectedDb)(ctx) }
+}
+
 /// The calling client's context flags (`REDISMODULE_CTX_FLAGS_*`).
 pub fn flags(ctx: RawCtx) -> u32 {
     // SAFETY: `ctx` is the live context of the running callback.
@@ -200,25 +213,34 @@ pub fn log(ctx: RawCtx, level: &str, text: &str) {
     unsafe { api!(RedisModule_Log)(ctx, level.as_ptr(), c"%s".as_ptr(), text.as_ptr()) };
 }
 
-/// An open key, closed when dropped.
+/// An open key, closed when dropped (unless it is Redis's own handle, lent to a scan callback).
 pub struct Key {
     ctx: RawCtx,
     key: NonNull<raw::RedisModuleKey>,
+    write: bool,
+    owned: bool,
 }
 
 impl Key {
-    /// Opens `name` for reading, or for writing too.
-    pub fn open(ctx: RawCtx, name: &[u8], write: bool) -> Key {
+    /// Opens `name` for reading (`None` when it is missing or has expired), or for writing too (a handle
+    /// to an empty key when missing). Only a write handle marks the key modified when it closes.
+    pub fn open(ctx: RawCtx, name: &[u8], write: bool) -> Option<Key> {
         let s = string(ctx, name);
         let mode = raw::REDISMODULE_READ | if write { raw::REDISMODULE_WRITE } else { 0 };
-        // SAFETY: `ctx` is live with Redis's lock held; OpenKey keeps its own reference to the name, and
-        // never returns null for a key name (it returns a handle to an empty key instead).
+        // SAFETY: `ctx` is live with Redis's lock held; OpenKey keeps its own reference to the name.
         let key = unsafe { api!(RedisModule_OpenKey)(ctx, s, mode as c_int) };
         free_string(ctx, s);
-        Key {
+        Some(Key {
             ctx,
-            key: NonNull::new(key.cast()).expect("OpenKey returned a handle"),
-        }
+            key: NonNull::new(key.cast())?,
+            write,
+            owned: true,
+        })
+    }
+
+    /// Whether the handle may change the key.
+    pub fn writable(&self) -> bool {
+        self.write
     }
 
     fn raw(&self) -> *mut raw::RedisModuleKey {
@@ -274,13 +296,16 @@ impl Key {
 
 impl Drop for Key {
     fn drop(&mut self) {
-        // SAFETY: the handle is open and closed once, while the context that opened it is alive.
-        unsafe { api!(RedisModule_CloseKey)(self.raw()) };
+        if self.owned {
+            // SAFETY: the handle is open and closed once, while the context that opened it is alive.
+            unsafe { api!(RedisModule_CloseKey)(self.raw()) };
+        }
         let _ = self.ctx;
     }
 }
 
-/// Visits every key of the selected database (`RedisModule_Scan`), each open for reading.
+/// Visits every key of the selected database (`RedisModule_Scan`), with the handle Redis opened for it
+/// (a key that expired meanwhile is skipped: it must not be opened, and so deleted, inside the scan).
 pub fn each_key(ctx: RawCtx, f: &mut dyn FnMut(&Bytes, &Key)) {
     struct Visit<'a> {
         ctx: RawCtx,
@@ -289,14 +314,22 @@ pub fn each_key(ctx: RawCtx, f: &mut dyn FnMut(&Bytes, &Key)) {
     extern "C" fn one(
         _ctx: RawCtx,
         name: *mut raw::RedisModuleString,
-        _key: *mut raw::RedisModuleKey,
+        key: *mut raw::RedisModuleKey,
         privdata: *mut c_void,
     ) {
-        // SAFETY: `privdata` is the `Visit` passed to Scan below, alive for the whole scan.
-        let v = unsafe { &mut *privdata.cast::<Visit>() };
-        let name = arg(name);
-        let key = Key::open(v.ctx, &name, false);
-        (v.f)(&name, &key);
+        crate::guard("scan", (), || {
+            // SAFETY: `privdata` is the `Visit` passed to Scan below, alive for the whole scan.
+            let v = unsafe { &mut *privdata.cast::<Visit>() };
+            let Some(key) = NonNull::new(key) else { return };
+            // Redis's own handle, valid for this callback; Redis closes it.
+            let key = Key {
+                ctx: v.ctx,
+                key,
+                write: false,
+                owned: false,
+            };
+            (v.f)(&arg(name), &key);
+        })
     }
     let mut visit = Visit { ctx, f };
     // SAFETY: a cursor is created, used with the live context under Redis's lock, and destroyed.
@@ -310,8 +343,9 @@ pub fn each_key(ctx: RawCtx, f: &mut dyn FnMut(&Bytes, &Key)) {
 }
 
 /// Runs a command through Redis for a script (`redis.execute`): replicated as Redis replicates it (`!`),
-/// refused where scripts may not run it (`S`), errors as replies (`E`), RESP2 replies as the standalone
-/// server's internal client sees them.
+/// refused where scripts may not run it (`S`) or over `maxmemory` (`M`), errors as replies (`E`), RESP2
+/// replies as the standalone server's internal client sees them. It runs as the module's context, not as
+/// the calling client's ACL user (docs/module.md).
 pub fn call(ctx: RawCtx, argv: &[Bytes]) -> Reply {
     let Some((name, rest)) = argv.split_first() else {
         return Reply::Error(tensorcell::error::CmdError::err(
@@ -329,7 +363,7 @@ pub fn call(ctx: RawCtx, argv: &[Bytes]) -> Reply {
         api!(RedisModule_Call)(
             ctx,
             name.as_ptr(),
-            c"v!SE".as_ptr(),
+            c"v!SEM".as_ptr(),
             strings.as_ptr(),
             strings.len(),
         )
@@ -496,4 +530,118 @@ pub fn on_loading_ended(
     };
     // SAFETY: called from RedisModule_OnLoad with its context.
     unsafe { api!(RedisModule_SubscribeToServerEvent)(ctx, event, Some(f)) };
+}
+
+/// A context for module work on Redis's main thread outside a command (the INFO callback), which already
+/// holds Redis's lock: a thread-safe context used without locking it, freed after `f`.
+pub fn with_main_thread_ctx<R>(f: impl FnOnce(RawCtx) -> R) -> R {
+    // SAFETY: a detached context; on the main thread, inside a Redis callback, the lock is already held,
+    // so it is used without ThreadSafeContextLock (which would wait for this very thread).
+    let ctx = unsafe { api!(RedisModule_GetThreadSafeContext)(std::ptr::null_mut()) };
+    struct Free(RawCtx);
+    impl Drop for Free {
+        fn drop(&mut self) {
+            // SAFETY: the context made above, freed once.
+            unsafe { api!(RedisModule_FreeThreadSafeContext)(self.0) };
+        }
+    }
+    let _free = Free(ctx);
+    f(ctx)
+}
+
+/// The value CONFIG GET of each module config last read, kept alive for Redis (it does not take it over).
+static CONFIG_VALUES: parking_lot::Mutex<Vec<(String, Sendable<raw::RedisModuleString>)>> =
+    parking_lot::Mutex::new(Vec::new());
+
+fn c_name(name: *const c_char) -> String {
+    if name.is_null() {
+        return String::new();
+    }
+    // SAFETY: Redis passes the NUL-terminated name the config was registered with.
+    let full = unsafe { std::ffi::CStr::from_ptr(name) }
+        .to_string_lossy()
+        .into_owned();
+    full.strip_prefix("ai.").unwrap_or(&full).to_string()
+}
+
+extern "C" fn config_get(
+    name: *const c_char,
+    _privdata: *mut c_void,
+) -> *mut raw::RedisModuleString {
+    crate::guard("config get", std::ptr::null_mut(), || {
+        let name = c_name(name);
+        let s = string(std::ptr::null_mut(), crate::config::get(&name).as_bytes());
+        let mut kept = CONFIG_VALUES.lock();
+        if let Some(i) = kept.iter().position(|(n, _)| *n == name) {
+            let (_, old) = kept.swap_remove(i);
+            free_string(std::ptr::null_mut(), old.0);
+        }
+        kept.push((name, Sendable(s)));
+        s
+    })
+}
+
+extern "C" fn config_set(
+    name: *const c_char,
+    val: *mut raw::RedisModuleString,
+    _privdata: *mut c_void,
+    err: *mut *mut raw::RedisModuleString,
+) -> c_int {
+    crate::guard("config set", raw::REDISMODULE_ERR as c_int, || {
+        let value = String::from_utf8_lossy(&arg(val)).into_owned();
+        match crate::config::set(&c_name(name), &value) {
+            Ok(()) => raw::REDISMODULE_OK as c_int,
+            Err(e) => {
+                if !err.is_null() {
+                    // SAFETY: Redis hands a slot for an error string it frees itself.
+                    unsafe { *err = string(std::ptr::null_mut(), e.as_bytes()) };
+                }
+                raw::REDISMODULE_ERR as c_int
+            }
+        }
+    })
+}
+
+/// Registers `ai.<name>`, a string config.
+pub fn register_config(
+    ctx: RawCtx,
+    name: &str,
+    default: &str,
+    immutable: bool,
+) -> Result<(), String> {
+    let (n, dflt) = (c_text(name), c_text(default));
+    let flags = if immutable {
+        raw::REDISMODULE_CONFIG_IMMUTABLE
+    } else {
+        raw::REDISMODULE_CONFIG_DEFAULT
+    };
+    // SAFETY: called from RedisModule_OnLoad with its context; Redis copies the strings.
+    let rc = unsafe {
+        api!(RedisModule_RegisterStringConfig)(
+            ctx,
+            n.as_ptr(),
+            dflt.as_ptr(),
+            flags,
+            Some(config_get),
+            Some(config_set),
+            None,
+            std::ptr::null_mut(),
+        )
+    };
+    if rc == raw::REDISMODULE_OK as c_int {
+        Ok(())
+    } else {
+        Err(format!("could not register the config ai.{name}"))
+    }
+}
+
+/// Applies the module configs redis.conf and the command line gave (or their defaults).
+pub fn load_configs(ctx: RawCtx) -> Result<(), String> {
+    // SAFETY: called from RedisModule_OnLoad with its context, after every config is registered.
+    let rc = unsafe { api!(RedisModule_LoadConfigs)(ctx) };
+    if rc == raw::REDISMODULE_OK as c_int {
+        Ok(())
+    } else {
+        Err("a module config in redis.conf was refused (see the line above)".into())
+    }
 }

@@ -9,6 +9,7 @@
 
 mod args;
 mod command;
+mod config;
 mod ffi;
 mod node;
 mod store;
@@ -80,6 +81,10 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
         );
         return Status::Err;
     }
+    if let Err(e) = config::register(raw_ctx) {
+        ffi::log(raw_ctx, "warning", &format!("tensorcell: {e}"));
+        return Status::Err;
+    }
     if let Err(e) = command::register_all(raw_ctx) {
         ffi::log(raw_ctx, "warning", &format!("tensorcell: {e}"));
         return Status::Err;
@@ -90,7 +95,11 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
 }
 
 /// INFO modules: RedisAI's sections, from the core (Redis prefixes names with the module's, `ai_`).
-extern "C" fn info(ictx: *mut raw::RedisModuleInfoCtx, _for_crash_report: c_int) {
+extern "C" fn info(ictx: *mut raw::RedisModuleInfoCtx, for_crash_report: c_int) {
+    if for_crash_report != 0 {
+        // Redis is crashing: building the sections takes locks a crashed thread may hold.
+        return;
+    }
     guard("info", (), || {
         for s in tensorcell::commands::info_modules::sections(shared()) {
             let fields: Vec<(String, String)> = s
@@ -100,6 +109,30 @@ extern "C" fn info(ictx: *mut raw::RedisModuleInfoCtx, _for_crash_report: c_int)
                 .collect();
             ffi::info_section(ictx, s.name.strip_prefix("ai_").unwrap_or(s.name), &fields);
         }
+        // Last, so RedisAI's readers find its sections where they were. Redis keeps no per-type counts: the
+        // keyspace is walked (INFO runs on Redis's main thread, which holds the lock).
+        let counts = ffi::with_main_thread_ctx(|ctx| {
+            let mut counts = [0usize; 3];
+            node::holding(ctx, || {
+                tensorcell::keyspace::Store::for_each(
+                    &mut store::ModuleStore::new(ctx),
+                    &mut |_, v| match v {
+                        tensorcell::keyspace::Value::Tensor(_) => counts[0] += 1,
+                        tensorcell::keyspace::Value::Model(_) => counts[1] += 1,
+                        tensorcell::keyspace::Value::Script(_) => counts[2] += 1,
+                        _ => {}
+                    },
+                )
+            });
+            counts
+        });
+        let ai = tensorcell::commands::info_modules::ai_section(shared(), counts);
+        let fields: Vec<(String, String)> = ai
+            .fields
+            .into_iter()
+            .map(|(k, v)| (k.strip_prefix("ai_").unwrap_or(&k).to_string(), v))
+            .collect();
+        ffi::info_section(ictx, "", &fields);
     })
 }
 

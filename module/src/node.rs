@@ -27,7 +27,8 @@ thread_local! {
     static HELD: Cell<RawCtx> = const { Cell::new(std::ptr::null_mut()) };
 }
 
-/// Runs `f` with `ctx` marked as this thread's hold of Redis's lock.
+/// Runs `f` with `ctx` (a command callback's, or one on Redis's main thread) marked as this thread's hold
+/// of Redis's lock.
 pub fn holding<R>(ctx: RawCtx, f: impl FnOnce() -> R) -> R {
     let before = HELD.replace(ctx);
     struct Restore(RawCtx);
@@ -51,6 +52,16 @@ pub fn locked<R>(f: impl FnOnce(RawCtx) -> R) -> R {
     let ctx = unsafe { api!(RedisModule_GetThreadSafeContext)(std::ptr::null_mut()) };
     // SAFETY: as above; this thread holds no Redis lock (HELD is null), so locking cannot deadlock on it.
     unsafe { api!(RedisModule_ThreadSafeContextLock)(ctx) };
+    // While clients are paused for writes (CLIENT PAUSE, a failover, a shutdown waiting for replicas), Redis
+    // may not propagate anything (it asserts so when the hold ends): the work waits, as a paused client's
+    // writes do, with the lock released in between.
+    while ffi::writes_paused() {
+        // SAFETY: the lock taken above, released and taken again by this thread.
+        unsafe { api!(RedisModule_ThreadSafeContextUnlock)(ctx) };
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        // SAFETY: as above.
+        unsafe { api!(RedisModule_ThreadSafeContextLock)(ctx) };
+    }
     struct Unlock(RawCtx);
     impl Drop for Unlock {
         fn drop(&mut self) {
@@ -103,6 +114,8 @@ impl Node for ModuleNode {
                 let mut store = ModuleStore::new(ctx);
                 apply(&mut store)
             };
+            // Redis propagates them when the hold ends (a thread-safe context's unlock, or the command's
+            // end), several wrapped in MULTI/EXEC.
             propagate(ctx, &effects, &events);
             true
         })
@@ -113,7 +126,13 @@ impl Node for ModuleNode {
     }
 
     fn execute(&self, _: &Shared, argv: Vec<Bytes>) -> Reply {
-        locked(|ctx| ffi::call(ctx, &argv))
+        match locked(|ctx| ffi::call(ctx, &argv)) {
+            // Redis's script-mode refusal, in the words the standalone server (and Redis's Lua) use.
+            Reply::Error(e) if e.line().ends_with("is not allowed on script mode") => Reply::Error(
+                CmdError::err("This Redis command is not allowed from script"),
+            ),
+            r => r,
+        }
     }
 
     fn publish(&self, _: &Shared, channel: &Bytes, message: &Bytes) {

@@ -11,8 +11,9 @@ use crate::types;
 
 pub struct ModuleStore {
     ctx: RawCtx,
-    /// Keys opened during this hold, kept open so a value handed out stays valid; closed on drop.
-    open: Vec<(Bytes, Key)>,
+    /// Keys opened during this hold, kept open so a value handed out stays valid; closed on drop. `None`:
+    /// opened for reading and missing.
+    open: Vec<(Bytes, Option<Key>)>,
     /// What a key of a Redis type reads as.
     foreign: Value,
 }
@@ -27,16 +28,26 @@ impl ModuleStore {
         }
     }
 
-    fn key(&mut self, name: &[u8]) -> &Key {
+    /// The key's handle: for reading (a read never marks the key modified for WATCH or client tracking),
+    /// or for writing, reopening a read handle. No value handed out by `get` is alive when it is
+    /// reopened: that takes `&mut self`.
+    fn key(&mut self, name: &[u8], write: bool) -> Option<&Key> {
         let i = match self.open.iter().position(|(n, _)| n.as_ref() == name) {
-            Some(i) => i,
+            Some(i) => {
+                let stale = write && !self.open[i].1.as_ref().is_some_and(Key::writable);
+                if stale {
+                    self.open[i].1 = None;
+                    self.open[i].1 = Key::open(self.ctx, name, true);
+                }
+                i
+            }
             None => {
-                let k = Key::open(self.ctx, name, true);
+                let k = Key::open(self.ctx, name, write);
                 self.open.push((Bytes::copy_from_slice(name), k));
                 self.open.len() - 1
             }
         };
-        &self.open[i].1
+        self.open[i].1.as_ref()
     }
 }
 
@@ -59,7 +70,7 @@ fn held(k: &Key) -> Held {
 
 impl Store for ModuleStore {
     fn get(&mut self, key: &[u8]) -> Option<&Value> {
-        match held(self.key(key)) {
+        match held(self.key(key, false)?) {
             Held::Empty => None,
             // SAFETY: a pointer of one of our types, alive while the key stays open in `self.open` and
             // unchanged (changes need `&mut self`, which the returned borrow excludes).
@@ -73,19 +84,33 @@ impl Store for ModuleStore {
             return;
         };
         let p = types::boxed(value);
-        if !self.key(&key).set(types::handle(i), p) {
+        if !self
+            .key(&key, true)
+            .is_some_and(|k| k.set(types::handle(i), p))
+        {
             // SAFETY: Redis refused the pointer, so it is still ours alone.
             drop(unsafe { Box::from_raw(p.cast::<Value>()) });
         }
     }
 
     fn remove(&mut self, key: &[u8]) -> bool {
-        let k = self.key(key);
-        !matches!(held(k), Held::Empty) && k.delete()
+        if self
+            .key(key, false)
+            .is_none_or(|k| matches!(held(k), Held::Empty))
+        {
+            return false;
+        }
+        self.key(key, true).is_some_and(Key::delete)
     }
 
     fn modify(&mut self, key: &[u8], f: &mut dyn FnMut(Value) -> Option<Value>) {
-        let k = self.key(key);
+        if !self
+            .key(key, false)
+            .is_some_and(|k| matches!(held(k), Held::Ours(_)))
+        {
+            return;
+        }
+        let Some(k) = self.key(key, true) else { return };
         let Held::Ours(p) = held(k) else { return };
         // SAFETY: our live pointer (see `get`); the value is taken out so `f` may change it in place.
         let slot = unsafe { types::value_ref(p) };
@@ -125,7 +150,7 @@ impl Store for ModuleStore {
     }
 
     fn expire_at(&mut self, key: &[u8]) -> Option<u64> {
-        self.key(key)
+        self.key(key, false)?
             .ttl()
             .map(|left| tensorcell::util::now_ms() + left)
     }

@@ -149,6 +149,15 @@ extern "C" fn rdb_load(io: *mut raw::RedisModuleIO, encver: c_int) -> *mut c_voi
         unsafe { api!(RedisModule_Free)(p.cast()) };
         let threads = crate::shared().pool.intra_op;
         match tensorcell::codec::records::decode_one(frame, threads) {
+            // A script knows its key: one restored or renamed under another is rebuilt under that one.
+            Ok((saved, v @ Value::Script(_))) => {
+                let key = io_key(io);
+                if key.is_empty() || key == saved {
+                    boxed(v)
+                } else {
+                    rekeyed(&v, &key).map_or(std::ptr::null_mut(), boxed)
+                }
+            }
             Ok((_, v)) => boxed(v),
             Err(e) => {
                 log_io(
@@ -240,6 +249,14 @@ extern "C" fn free(value: *mut c_void) {
     })
 }
 
+/// A script rebuilt (compiled, not run) under `key`.
+fn rekeyed(v: &Value, key: &[u8]) -> Option<Value> {
+    let frame = Bytes::from(tensorcell::codec::records::encode_one(key, v));
+    tensorcell::codec::records::decode_one(frame, 1)
+        .ok()
+        .map(|(_, v)| v)
+}
+
 /// COPY: values are immutable behind `Arc`s, so a copy shares them, except a script, which knows its key:
 /// it is rebuilt (compiled, not run) under the new one.
 extern "C" fn copy2(_from: *mut raw::RedisModuleKeyOptCtx, value: *const c_void) -> *mut c_void {
@@ -250,12 +267,7 @@ extern "C" fn copy2(_from: *mut raw::RedisModuleKeyOptCtx, value: *const c_void)
             Value::Script(_) => {
                 // SAFETY: the key-options context Redis passed; the destination key's name.
                 let to = unsafe { api!(RedisModule_GetToKeyNameFromOptCtx)(_from) };
-                let to = crate::ffi::arg(to.cast_mut());
-                let frame = Bytes::from(tensorcell::codec::records::encode_one(&to, v));
-                match tensorcell::codec::records::decode_one(frame, 1) {
-                    Ok((_, copy)) => boxed(copy),
-                    Err(_) => std::ptr::null_mut(),
-                }
+                rekeyed(v, &crate::ffi::arg(to.cast_mut())).map_or(std::ptr::null_mut(), boxed)
             }
             other => boxed(other.clone()),
         }

@@ -117,9 +117,10 @@ pub fn record_of<'a>(key: &'a [u8], e: &'a Entry) -> Record<'a> {
             tag: Raw::new(&s.tag),
             entry_points: s.entry_points.clone(),
             source: Raw::new(&s.source),
+            // The lock-free copy: this may run in a forked child (the module's RDB save).
             state: s
                 .state
-                .lock()
+                .entries()
                 .iter()
                 .map(|(k, n)| (k.to_string(), serde_bytes::ByteBuf::from(n.to_vec())))
                 .collect(),

@@ -66,8 +66,79 @@ pub fn host() -> Option<&'static dyn Host> {
 
 /// The cells and pools a script has touched (its *state*, what a snapshot of it captures): (kind, name)
 /// with kind `cell` or `pool`.
-pub type State =
-    std::sync::Arc<parking_lot::Mutex<std::collections::BTreeSet<(&'static str, Bytes)>>>;
+pub type State = std::sync::Arc<StateSet>;
+
+/// One state entry: its kind (`cell` or `pool`) and key.
+pub type StateEntry = (&'static str, Bytes);
+
+/// The cells and pools a script has touched. The set is behind a lock; `copy` holds the same entries,
+/// swapped in whole after each change, for readers that may take no lock: the Redis module's RDB save and
+/// AOF rewrite run in a forked child, where a lock a runner's driver held at the fork is never released.
+pub struct StateSet {
+    set: parking_lot::Mutex<std::collections::BTreeSet<StateEntry>>,
+    copy: arc_swap::ArcSwap<Vec<StateEntry>>,
+}
+
+impl Default for StateSet {
+    fn default() -> Self {
+        StateSet {
+            set: Default::default(),
+            copy: arc_swap::ArcSwap::from_pointee(Vec::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for StateSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.entries().iter()).finish()
+    }
+}
+
+impl StateSet {
+    /// The set, to read or change; a change refreshes the lock-free copy when the guard drops.
+    pub fn lock(&self) -> StateGuard<'_> {
+        StateGuard {
+            set: self.set.lock(),
+            owner: self,
+            changed: false,
+        }
+    }
+
+    /// The entries in order, without taking the lock.
+    pub fn entries(&self) -> std::sync::Arc<Vec<StateEntry>> {
+        self.copy.load_full()
+    }
+}
+
+/// [`StateSet::lock`]'s guard.
+pub struct StateGuard<'a> {
+    set: parking_lot::MutexGuard<'a, std::collections::BTreeSet<StateEntry>>,
+    owner: &'a StateSet,
+    changed: bool,
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = std::collections::BTreeSet<StateEntry>;
+    fn deref(&self) -> &Self::Target {
+        &self.set
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.changed = true;
+        &mut self.set
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        if self.changed {
+            let copy: Vec<StateEntry> = self.set.iter().cloned().collect();
+            self.owner.copy.store(std::sync::Arc::new(copy));
+        }
+    }
+}
 
 thread_local! {
     /// The state of the script this thread serves callbacks for (a driver serves one script for life).
@@ -83,7 +154,11 @@ pub fn record_into(state: State) {
 pub fn touched(kind: &'static str, name: &[u8]) {
     RECORDING.with(|r| {
         if let Some(state) = r.borrow().as_ref() {
-            state.lock().insert((kind, Bytes::copy_from_slice(name)));
+            let mut set = state.lock();
+            // Only a new entry changes the set (and refreshes its copy).
+            if !set.iter().any(|(k, n)| *k == kind && n.as_ref() == name) {
+                set.insert((kind, Bytes::copy_from_slice(name)));
+            }
         }
     });
 }

@@ -21,7 +21,7 @@ pub mod score;
 pub mod wire;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -178,6 +178,9 @@ struct Queue {
 struct Inner {
     spec: Spec,
     queue: Mutex<Queue>,
+    /// `queue.target`, readable without the queue's lock: a save in a forked child (the module's RDB and
+    /// AOF rewrite) must take no lock another thread may have held at the fork.
+    target: AtomicUsize,
     /// One per driver slot: a task wakes exactly the driver chosen for it.
     wakers: Vec<Condvar>,
     stats: Stats,
@@ -254,6 +257,7 @@ impl Runners {
         let runners = Runners {
             inner: Arc::new(Inner {
                 spec,
+                target: AtomicUsize::new(target.clamp(1, MAX_RUNNERS)),
                 queue: Mutex::new(Queue {
                     tasks: VecDeque::new(),
                     target: target.clamp(1, MAX_RUNNERS),
@@ -293,7 +297,7 @@ impl Runners {
     }
 
     pub fn target(&self) -> usize {
-        self.inner.queue.lock().target
+        self.inner.target.load(Relaxed)
     }
 
     /// Queues a task for the next free runner. The first task starts the first runner; the others start
@@ -345,6 +349,7 @@ impl Runners {
     pub fn scale(&self, n: usize, start: bool) {
         let mut q = self.inner.queue.lock();
         q.target = n.clamp(1, MAX_RUNNERS);
+        self.inner.target.store(q.target, Relaxed);
         if start && self.inner.healthy.load(Relaxed) {
             grow(&self.inner, &mut q);
         }

@@ -62,6 +62,9 @@ pub struct Process {
     scratch: Vec<u8>,
     /// Set once the process has been reaped.
     status: Option<ExitStatus>,
+    /// Another waiter reaped it (redis-server's `waitpid(-1)` while a save child runs, in the module): it
+    /// is gone with its status, and its pid may belong to someone else now, so it is never signalled again.
+    lost: bool,
 }
 
 impl Process {
@@ -142,6 +145,7 @@ impl Process {
             pending: Vec::new(),
             scratch: vec![0; 64 * 1024],
             status: None,
+            lost: false,
         };
         // Frames are written with a deadline (a runner that stops reading cannot hold its driver) and reads
         // never block (`recv` polls first, then sleeps in poll(2) with the deadline). With a socketpair both
@@ -252,28 +256,40 @@ impl Process {
 
     /// Asks the runner to stop what it is doing (the script sees `ScriptTimedOut`).
     pub fn interrupt(&self) {
+        if self.status.is_some() || self.lost {
+            return;
+        }
         let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGINT);
     }
 
     /// Kills the runner (and whatever it started: its process group) and reaps it.
     pub fn kill(&mut self) {
-        if self.status.is_none() {
+        if self.status.is_none() && !self.lost {
             let _ = kill(Pid::from_raw(-(self.child.id() as i32)), Signal::SIGKILL);
             let _ = self.child.kill();
-            self.status = self.child.wait().ok();
+            match self.child.wait() {
+                Ok(status) => self.status = Some(status),
+                Err(_) => self.lost = true,
+            }
         }
     }
 
     /// Whether the process has ended (reaping it if so).
     pub fn exited(&mut self) -> bool {
-        if self.status.is_none() {
-            self.status = self.child.try_wait().ok().flatten();
+        if self.status.is_none() && !self.lost {
+            match self.child.try_wait() {
+                Ok(status) => self.status = status,
+                Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ECHILD as i32) => {
+                    self.lost = true;
+                }
+                Err(_) => {}
+            }
             if self.status.is_some() {
                 // What the runner started dies with it (its group outlives a reaped leader only briefly).
                 let _ = kill(Pid::from_raw(-(self.child.id() as i32)), Signal::SIGKILL);
             }
         }
-        self.status.is_some()
+        self.status.is_some() || self.lost
     }
 
     /// Why the runner is gone: it is reaped (waiting a little for it: its socket closes as it dies); one
@@ -287,7 +303,10 @@ impl Process {
             self.kill();
             return "it closed its connection".into();
         }
-        describe(self.status.expect("reaped"))
+        match self.status {
+            Some(status) => describe(status),
+            None => "it exited (the host process collected its status)".into(),
+        }
     }
 }
 

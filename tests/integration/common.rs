@@ -26,6 +26,9 @@ impl Server {
 
     /// A server with extra environment variables (`None` removes one).
     pub fn with_env(extra: &[&str], env: &[(&str, Option<&str>)]) -> Server {
+        if module_front() {
+            return Self::module(extra, env);
+        }
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tensorcell-server"));
         for (k, v) in env {
             match v {
@@ -64,6 +67,89 @@ impl Server {
                 break addr.rsplit(':').next().unwrap().trim().parse().unwrap();
             }
         };
+        Server {
+            child,
+            port,
+            log: rx,
+            _dir: own_dir,
+        }
+    }
+
+    /// Debian's redis-server with the module loaded, on a free port: the AI directives among `extra` become
+    /// load arguments, the rest are redis-server's own.
+    fn module(extra: &[&str], env: &[(&str, Option<&str>)]) -> Server {
+        let so = std::env::var("TENSORCELL_MODULE").unwrap_or_else(|_| {
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/target/debug/libtensorcell_module.so"
+            )
+            .into()
+        });
+        let (mut module_args, mut rest) = (Vec::new(), Vec::new());
+        let mut i = 0;
+        while i < extra.len() {
+            let name = extra[i].trim_start_matches("--");
+            if extra[i].starts_with("--") && MODULE_ARGS.contains(&name) && i + 1 < extra.len() {
+                module_args.extend([name.to_string(), extra[i + 1].to_string()]);
+                i += 2;
+            } else {
+                rest.push(extra[i].to_string());
+                i += 1;
+            }
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let own_dir = (!extra.contains(&"--dir")).then(TempDir::new);
+        let mut cmd = Command::new("redis-server");
+        for (k, v) in env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        if let Some(d) = &own_dir {
+            cmd.args(["--dir", d.path()]);
+        }
+        let port_text = port.to_string();
+        let mut child = cmd
+            .args([
+                "--port",
+                &port_text,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--enable-debug-command", "yes"])
+            .args(&rest)
+            .args(["--loadmodule", &so])
+            .args(&module_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start redis-server (TENSORCELL_FRONT=module)");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("redis-server with the module became ready");
+            if line.contains("Ready to accept connections") {
+                break;
+            }
+        }
         Server {
             child,
             port,
@@ -195,6 +281,187 @@ impl Raw {
 /// Runs a whitespace-separated command (no spaces inside arguments) and converts its reply.
 /// A RESP2 connection to the server on `port`, without a read timeout (for a thread that outlives the
 /// borrow of its `Server`, or a call that is meant to wait).
+/// The front end the suite runs against: the standalone server, or with `TENSORCELL_FRONT=module` Debian's
+/// redis-server with the module (scripts/test runs the AI test groups both ways).
+pub fn module_front() -> bool {
+    std::env::var("TENSORCELL_FRONT").is_ok_and(|f| f == "module")
+}
+
+/// What Redis propagates, read as a replica reads it (`PSYNC ? -1`): the module's stand-in for the
+/// standalone server's `DEBUG EFFECTS`. One per server, by port.
+pub struct ReplicaTap {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    seen: Vec<Vec<Vec<u8>>>,
+}
+
+static TAPS: std::sync::Mutex<Vec<(u16, ReplicaTap)>> = std::sync::Mutex::new(Vec::new());
+
+fn port_of(c: &mut redis::Connection) -> u16 {
+    let v: Vec<String> = q(c, "CONFIG GET port").unwrap();
+    v[1].parse().unwrap()
+}
+
+impl ReplicaTap {
+    /// Connects as a replica, reads the initial snapshot, and keeps the stream for [`Self::newest`].
+    pub fn start(c: &mut redis::Connection) {
+        let port = port_of(c);
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream.write_all(b"PSYNC ? -1\r\n").unwrap();
+        let mut r = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert!(line.starts_with("+FULLRESYNC"), "{line}");
+        // Newlines are keep-alives until the snapshot's header.
+        let header = loop {
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                continue;
+            }
+            break line.trim().to_string();
+        };
+        let mut rest = r.buffer().to_vec();
+        if let Some(mark) = header.strip_prefix("$EOF:") {
+            // Diskless: the snapshot ends with the 40-byte mark.
+            let mark = mark.as_bytes().to_vec();
+            let mut chunk = [0u8; 65536];
+            loop {
+                if let Some(at) = rest.windows(mark.len()).position(|w| w == mark) {
+                    rest.drain(..at + mark.len());
+                    break;
+                }
+                let n = stream.read(&mut chunk).unwrap();
+                assert!(n > 0, "the stream closed during the snapshot");
+                rest.extend_from_slice(&chunk[..n]);
+            }
+        } else {
+            let len: usize = header.trim_start_matches('$').parse().unwrap();
+            while rest.len() < len {
+                let mut chunk = vec![0u8; len - rest.len()];
+                let n = stream.read(&mut chunk).unwrap();
+                assert!(n > 0, "the stream closed during the snapshot");
+                rest.extend_from_slice(&chunk[..n]);
+            }
+            rest.drain(..len);
+        }
+        let tap = ReplicaTap {
+            stream,
+            buf: rest,
+            seen: Vec::new(),
+        };
+        let mut taps = TAPS.lock().unwrap();
+        taps.retain(|(p, _)| *p != port);
+        taps.push((port, tap));
+    }
+
+    /// The newest `n` effects propagated since [`Self::start`].
+    pub fn newest(c: &mut redis::Connection, n: usize) -> Vec<Vec<Vec<u8>>> {
+        let port = port_of(c);
+        let mut taps = TAPS.lock().unwrap();
+        let (_, tap) = taps
+            .iter_mut()
+            .find(|(p, _)| *p == port)
+            .expect("tap() was called on this server first");
+        // Everything Redis has sent by now: read until the stream stays quiet.
+        tap.stream
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut chunk = [0u8; 65536];
+        while let Ok(k) = tap.stream.read(&mut chunk) {
+            if k == 0 {
+                break;
+            }
+            tap.buf.extend_from_slice(&chunk[..k]);
+        }
+        while let Some((argv, used)) = parse_command(&tap.buf) {
+            tap.buf.drain(..used);
+            let name = argv
+                .first()
+                .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
+                .unwrap_or_default();
+            if !matches!(
+                name.as_str(),
+                "SELECT" | "PING" | "MULTI" | "EXEC" | "REPLCONF"
+            ) {
+                tap.seen.push(argv);
+            }
+        }
+        let from = tap.seen.len().saturating_sub(n);
+        tap.seen[from..].to_vec()
+    }
+}
+
+/// One RESP array of bulk strings at the start of `b`, and the bytes it took.
+fn parse_command(b: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
+    let line = |at: usize| -> Option<(&[u8], usize)> {
+        let end = b[at..].windows(2).position(|w| w == b"\r\n")? + at;
+        Some((&b[at..end], end + 2))
+    };
+    let (head, mut at) = line(0)?;
+    let n: usize = std::str::from_utf8(head.strip_prefix(b"*")?)
+        .ok()?
+        .parse()
+        .ok()?;
+    let mut argv = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (h, next) = line(at)?;
+        let len: usize = std::str::from_utf8(h.strip_prefix(b"$")?)
+            .ok()?
+            .parse()
+            .ok()?;
+        if b.len() < next + len + 2 {
+            return None;
+        }
+        argv.push(b[next..next + len].to_vec());
+        at = next + len + 2;
+    }
+    Some((argv, at))
+}
+
+/// How CONFIG names an AI directive: as itself in the standalone server, `ai.<name>` (a module config)
+/// inside redis-server.
+pub fn ai_config(name: &str) -> String {
+    if module_front() {
+        format!("ai.{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// Directives that are module load arguments inside redis-server (module/src/args.rs).
+const MODULE_ARGS: &[&str] = &[
+    "threads-per-queue",
+    "intra-op-parallelism",
+    "model-execution-timeout",
+    "model-chunk-size",
+    "enable-python-scripts",
+    "script-time-limit",
+    "script-memory-limit",
+    "script-user",
+    "script-python",
+    "script-venv",
+    "script-rscript",
+    "dag-result-ttl",
+    "snapshot-dir",
+    "snapshot-store",
+    "snapshot-codec",
+];
+
+/// Ends a test that checks what only the standalone server has, when the suite runs against the module.
+#[macro_export]
+macro_rules! standalone_only {
+    ($why:literal) => {
+        if $crate::common::module_front() {
+            eprintln!("skipped on the module front end: {}", $why);
+            return;
+        }
+    };
+}
+
 pub fn connect(port: u16) -> redis::Connection {
     redis::Client::open(format!("redis://127.0.0.1:{port}/"))
         .unwrap()

@@ -556,7 +556,14 @@ fn modelget_meta_blob_and_chunks() {
     assert_eq!(chunks.len(), 4);
     assert_eq!(chunks.concat(), blob);
     assert_eq!(
-        q::<Vec<String>>(&mut c, "CONFIG GET model-chunk-size").unwrap()[1],
+        q::<Vec<String>>(
+            &mut c,
+            &format!(
+                "CONFIG GET {}",
+                crate::common::ai_config("model-chunk-size")
+            )
+        )
+        .unwrap()[1],
         (blob.len() / 3).to_string()
     );
     assert_eq!(
@@ -613,14 +620,8 @@ fn model_effects_replay_without_running() {
     assert_eq!(store(&mut c, "m", &lin, &["TAG", "t"]).unwrap(), "OK");
     q::<()>(&mut c, "AI.TENSORSET x FLOAT 1 4 VALUES 1 2 3 4").unwrap();
     let y = run_rows(&mut c, "m", "x", "y");
-    let eff: Vec<(i64, Vec<Value>)> = q(&mut c, "DEBUG EFFECTS 3").unwrap();
-    let argv = |i: usize| -> Vec<Vec<u8>> {
-        eff[i]
-            .1
-            .iter()
-            .map(|v| redis::from_redis_value(v.clone()).unwrap())
-            .collect()
-    };
+    let eff = crate::strings::effects_raw(&mut c, 3);
+    let argv = |i: usize| -> Vec<Vec<u8>> { eff[i].clone() };
     let store_eff = argv(0);
     let words: Vec<String> = store_eff[..13]
         .iter()

@@ -115,7 +115,7 @@ fn concurrent_calls_spread_over_runners_and_scale_live() {
     assert_eq!(info_field(&mut c, "p", "runners_alive"), 2);
 
     // Scale up, then down; the effect carries the count.
-    let _: Value = q(&mut c, "DEBUG EFFECTS 0").unwrap();
+    crate::strings::tap(&mut c);
     assert_eq!(
         q::<String>(&mut c, "AI.CONFIG SCRIPT_RUNNERS p 3").unwrap(),
         "OK"
@@ -133,7 +133,7 @@ fn concurrent_calls_spread_over_runners_and_scale_live() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(info_field(&mut c, "p", "runners_alive"), 1);
-    let effects: Vec<Value> = q(&mut c, "DEBUG EFFECTS 1").unwrap();
+    let effects = crate::strings::effects(&mut c, 1);
     assert!(
         format!("{effects:?}").contains("SCRIPT_RUNNERS"),
         "{effects:?}"

@@ -74,7 +74,8 @@ fn sum_model_snapshots_in_every_codec_and_both_stores() {
         // One end-of-stream snapshot per codec, each of a different sum.
         let mut saved = Vec::new();
         for (i, codec) in CODECS.iter().enumerate() {
-            let _: () = q(&mut c, &format!("CONFIG SET snapshot-codec {codec}")).unwrap();
+            let name = crate::common::ai_config("snapshot-codec");
+            let _: () = q(&mut c, &format!("CONFIG SET {name} {codec}")).unwrap();
             let out: Vec<f64> =
                 q(&mut c, &format!("AI.SCORE summodel RECORDS 2 {i} 1 EOF")).unwrap();
             let sum: f64 = q(&mut c, "AI.CELLGET sum").unwrap();
@@ -113,15 +114,10 @@ fn sum_model_snapshots_in_every_codec_and_both_stores() {
             );
         }
         // The restore is propagated as effects (the AOF and replicas follow).
-        let effects = format!(
-            "{:?}",
-            q::<redis::Value>(&mut c, "DEBUG EFFECTS 1").unwrap()
-        );
+        crate::strings::tap(&mut c);
+        let effects = format!("{:?}", crate::strings::effects(&mut c, 1));
         let _: () = q(&mut c, "AI.SNAPSHOT RESTORE summodel").unwrap();
-        let effects2 = format!(
-            "{:?}",
-            q::<redis::Value>(&mut c, "DEBUG EFFECTS 3").unwrap()
-        );
+        let effects2 = format!("{:?}", crate::strings::effects(&mut c, 3));
         assert!(effects2.contains("AI.CELLSET"), "{effects} / {effects2}");
         // No id: the latest.
         assert_eq!(

@@ -7,14 +7,34 @@ use redis::Value;
 use crate::common::{q, qerr, Server};
 
 /// Starts the effect backlog (as a replica would), so later `effects` calls can read what was propagated.
+/// Against the module, a replication stream Redis sends to a replica (PSYNC) is read instead.
 pub fn tap(c: &mut redis::Connection) {
+    if crate::common::module_front() {
+        return crate::common::ReplicaTap::start(c);
+    }
     let none: Vec<redis::Value> = q(c, "DEBUG EFFECTS 0").unwrap();
     assert!(none.is_empty());
 }
 
-/// The newest `n` effects from `DEBUG EFFECTS`, as argv vectors.
+/// The newest `n` effects from `DEBUG EFFECTS`, as argv vectors (against the module: from the tap's
+/// replication stream, without Redis's SELECT, PING and MULTI/EXEC framing).
 pub fn effects(c: &mut redis::Connection, n: usize) -> Vec<Vec<String>> {
-    let v: Vec<(i64, Vec<String>)> = q(c, &format!("DEBUG EFFECTS {n}")).unwrap();
+    effects_raw(c, n)
+        .into_iter()
+        .map(|argv| {
+            argv.iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// [`effects`] with each argument's bytes.
+pub fn effects_raw(c: &mut redis::Connection, n: usize) -> Vec<Vec<Vec<u8>>> {
+    if crate::common::module_front() {
+        return crate::common::ReplicaTap::newest(c, n);
+    }
+    let v: Vec<(i64, Vec<Vec<u8>>)> = q(c, &format!("DEBUG EFFECTS {n}")).unwrap();
     v.into_iter().map(|(_, argv)| argv).collect()
 }
 

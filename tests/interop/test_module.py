@@ -207,6 +207,51 @@ def test_blocked_client_killed_mid_run_leaves_redis_serving(module_server):
     assert r.execute_command("AI.TENSORGET", "c", "VALUES") == [b"2"]
 
 
+def test_work_finishing_during_client_pause_waits_for_it(module_server):
+    """Redis propagates nothing while clients are paused: a commit waits for the pause to end."""
+    srv = module_server()
+    r = client(srv)
+    r.execute_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 2, "add", "nap", "SOURCE", SCRIPT)
+    r.execute_command("AI.TENSORSET", "a", "FLOAT", 1, "VALUES", 1)
+    caller = client(srv)
+    done = []
+    t = threading.Thread(target=lambda: done.append(caller.execute_command(
+        "AI.SCRIPTEXECUTE", "s", "nap", "INPUTS", 1, "a", "ARGS", 1, "0.3", "OUTPUTS", 1, "b")))
+    t.start()
+    time.sleep(0.1)
+    assert r.execute_command("CLIENT", "PAUSE", 1500, "WRITE")
+    time.sleep(0.8)
+    assert done == [] and r.ping()
+    t.join(10)
+    assert done == [b"OK"]
+    assert r.execute_command("AI.TENSORGET", "b", "VALUES") == [b"1"]
+
+
+def test_hostile_inputs_leave_redis_serving(module_server):
+    srv = module_server()
+    r = client(srv)
+    # Key finders with nothing to find (Redis indexes argv with what they report).
+    assert r.command_getkeys("AI.MODELEXECUTE", "m") == ["m"]
+    for cmd in ("AI.MODELEXECUTE", "AI.SCRIPTEXECUTE", "AI.MODELRUN", "AI.SCRIPTRUN", "AI.DAGEXECUTE"):
+        with pytest.raises(redis.ResponseError):
+            r.command_getkeys(cmd)
+    # A scan meets a key that expired but was not yet removed.
+    r.set("gone", "x", px=1)
+    r.execute_command("AI.TENSORSET", "t", "FLOAT", 1, "VALUES", 1)
+    time.sleep(0.05)
+    assert r.execute_command("AI._MODELSCAN") == []
+    # AI commands run in database 0 only; the connection stays usable.
+    r.execute_command("SELECT", 1)
+    with pytest.raises(redis.ResponseError, match="database 0"):
+        r.execute_command("AI.TENSORGET", "t", "META")
+    r.execute_command("SELECT", 0)
+    assert r.execute_command("AI.TENSORGET", "t", "VALUES") == [b"1"]
+    # A RESTORE payload that is not ours.
+    with pytest.raises(redis.ResponseError):
+        r.restore("bad", 0, b"\x07\x81garbage\x0a\x00" + b"\x00" * 8)
+    assert r.ping()
+
+
 @pytest.mark.parametrize(
     "args, said",
     [
@@ -230,9 +275,20 @@ def test_load_arguments_and_info_modules(module_server):
     text = subprocess.run(["redis-cli", "-p", str(srv.port), "INFO", "modules"], capture_output=True, text=True,
                           timeout=30).stdout
     sections = [line[2:] for line in text.splitlines() if line.startswith("# ")]
-    assert sections == ["Modules", "ai_versions", "ai_git", "ai_load_time_configs", "ai_backends_info", "ai_cpu"]
+    # RedisAI's sections where its readers look for them, then the module's own `ai` section.
+    assert sections == ["Modules", "ai_versions", "ai_git", "ai_load_time_configs", "ai_backends_info", "ai_cpu",
+                        "ai"]
+    assert "ai_tensors:0" in text
     assert "ai_threads_per_queue:2" in text and "ai_model_execution_timeout:1234" in text
     assert r.execute_command("AI.CONFIG", "GET", "BACKENDSPATH") == b"/opt/backends"
+    # The AI directives are Redis module configs too.
+    assert r.config_get("ai.script-time-limit") == {"ai.script-time-limit": "9000"}
+    assert r.config_set("ai.script-time-limit", "500")
+    assert r.config_get("ai.script-time-limit") == {"ai.script-time-limit": "500"}
+    with pytest.raises(redis.ResponseError, match="immutable"):
+        r.config_set("ai.threads-per-queue", "3")
+    with pytest.raises(redis.ResponseError, match="one of the following"):
+        r.config_set("ai.snapshot-codec", "bogus")
 
 
 def test_mass_insert_with_redis_cli_pipe(module_server):

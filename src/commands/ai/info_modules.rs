@@ -17,6 +17,75 @@ fn field(name: impl Into<String>, value: impl ToString) -> (String, String) {
     (name.into(), value.to_string())
 }
 
+/// The `ai` section (the standalone server's `INFO ai`; the module's section named after it, last): key
+/// counts by kind (`counts`: tensors, models, scripts, which each front end counts its own way), settings,
+/// script runners per script, and each device queue's workers, load and batching.
+pub fn ai_section(shared: &Shared, counts: [usize; 3]) -> Section {
+    let s = shared.settings();
+    let [tensors, models, scripts] = counts;
+    let mut fields = vec![
+        field("ai_tensors", tensors),
+        field("ai_models", models),
+        field("ai_threads_per_queue", s.threads_per_queue),
+        field("ai_intra_op_parallelism", s.intra_op_parallelism),
+        field("ai_model_execution_timeout", s.model_execution_timeout),
+        field(
+            "ai_onnx_backend",
+            format!("tract {}", crate::model::onnx::TRACT_VERSION),
+        ),
+    ];
+    let pools = crate::runner::all();
+    fields.push(field("ai_scripts", scripts));
+    fields.push(field(
+        "ai_script_runners_alive",
+        pools.iter().map(|p| p.alive).sum::<u64>(),
+    ));
+    for p in &pools {
+        // One line per script, as Redis's keyspace lines: `ai_script_<key>:runners=2,alive=2,...`. A key is
+        // client input: no line breaks or separators in INFO's field names.
+        let name: String = p
+            .name
+            .chars()
+            .map(|c| if c.is_control() || c == ':' { '_' } else { c })
+            .collect();
+        fields.push(field(
+            format!("ai_script_{name}"),
+            format!(
+                "language={},runners={},alive={},busy={},restarts={},calls={},errors={},timeouts={},kills={}",
+                p.language.name(),
+                p.runners,
+                p.alive,
+                p.busy,
+                p.restarts,
+                p.calls,
+                p.errors,
+                p.timeouts,
+                p.kills
+            ),
+        ));
+    }
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+    for q in shared.pool.queues() {
+        let name = &q.name;
+        fields.push(field(format!("ai_queue_{name}_workers"), q.workers));
+        fields.push(field(format!("ai_queue_{name}_busy"), q.busy.load(relaxed)));
+        fields.push(field(format!("ai_queue_{name}_queued"), q.len()));
+        fields.push(field(
+            format!("ai_queue_{name}_processed"),
+            q.processed.load(relaxed),
+        ));
+        fields.push(field(
+            format!("ai_queue_{name}_batches"),
+            q.batches.load(relaxed),
+        ));
+        fields.push(field(
+            format!("ai_queue_{name}_batched_requests"),
+            q.batched_requests.load(relaxed),
+        ));
+    }
+    Section { name: "ai", fields }
+}
+
 /// The sections as they stand now.
 pub fn sections(shared: &Shared) -> Vec<Section> {
     let s = shared.settings();

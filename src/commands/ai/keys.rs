@@ -19,10 +19,20 @@ fn counted(argv: &[Bytes], at: usize) -> (Vec<usize>, usize) {
     ((at + 1..end).collect(), end)
 }
 
+/// The model or script key at position 1, when the command has one (a bare name has no keys: Redis
+/// indexes argv with every position a finder reports).
+fn first_key(argv: &[Bytes]) -> Vec<usize> {
+    if argv.len() > 1 {
+        vec![1]
+    } else {
+        vec![]
+    }
+}
+
 /// Counted scopes from `from` on: the keys of each `keyed` scope (`KW n key...`), `skipped` scopes jumped
 /// over (`KW n arg...`), anything else passed by.
 fn scopes(argv: &[Bytes], from: usize, keyed: &[&str], skipped: &[&str]) -> Vec<usize> {
-    let mut keys = vec![1];
+    let mut keys = first_key(argv);
     let mut i = from;
     while i < argv.len() {
         let a = &argv[i];
@@ -46,7 +56,7 @@ pub fn modelexecute(argv: &[Bytes]) -> Vec<usize> {
 
 /// `AI.MODELRUN key INPUTS in... OUTPUTS out...` (no counts: a list runs to the next keyword).
 pub fn modelrun(argv: &[Bytes]) -> Vec<usize> {
-    let mut keys = vec![1];
+    let mut keys = first_key(argv);
     let mut listing = false;
     for (i, a) in argv.iter().enumerate().skip(2) {
         if eq_ic(a, "INPUTS") || eq_ic(a, "OUTPUTS") {
@@ -65,7 +75,7 @@ pub fn scriptexecute(argv: &[Bytes]) -> Vec<usize> {
 
 /// `AI.SCRIPTRUN key fn [TIMEOUT t] INPUTS in... [$ in...] OUTPUTS out...` (`$` marks the variadic inputs).
 pub fn scriptrun(argv: &[Bytes]) -> Vec<usize> {
-    let mut keys = vec![1];
+    let mut keys = first_key(argv);
     let mut listing = false;
     let mut i = 3;
     while i < argv.len() {

@@ -88,7 +88,8 @@ use crate::tensor::Tensor;
 /// The effect that records a script's state list: `AI._SCRIPTSTATE key kind name ...`.
 fn state_effect(key: Bytes, script: &Script) -> Vec<Bytes> {
     let mut argv = vec![word("AI._SCRIPTSTATE"), key];
-    for (kind, name) in script.state.lock().iter() {
+    // The lock-free copy: an AOF rewrite in the module runs this in a forked child.
+    for (kind, name) in script.state.entries().iter() {
         argv.push(word(kind));
         argv.push(name.clone());
     }
@@ -222,7 +223,7 @@ pub fn rebuild(key: &Bytes, value: &Value, chunk: usize) -> Vec<Vec<Bytes>> {
         Value::Model(m) => vec![modelstore_effect(key.clone(), m, chunk)],
         Value::Script(s) => {
             let mut out = vec![scriptstore_effect(key.clone(), s)];
-            if !s.state.lock().is_empty() {
+            if !s.state.entries().is_empty() {
                 out.push(state_effect(key.clone(), s));
             }
             out

@@ -6,17 +6,20 @@ use crate::error::CmdResult;
 use crate::keyspace::{Store, Value};
 use crate::reply::Reply;
 
-/// `[[key, tag], ...]` for every script, in keyspace order.
+/// `[[key, tag], ...]` for every script, in key order.
 pub fn scriptscan(ctx: &mut Ctx, _args: &mut Args) -> CmdResult<Outcome> {
     crate::warning!("AI._SCRIPTSCAN is experimental and might be removed in future versions");
     let mut pairs = Vec::new();
     ctx.store().for_each(&mut |k, v| {
         if let Value::Script(s) = v {
-            pairs.push(Reply::Array(vec![
-                Reply::Bulk(k.clone()),
-                Reply::Bulk(s.tag.clone()),
-            ]));
+            pairs.push((k.clone(), s.tag.clone()));
         }
     });
-    Ok(Reply::Array(pairs).into())
+    // In key order: the same in every front end (a Redis keyspace has no order of its own).
+    pairs.sort();
+    let rows = pairs
+        .into_iter()
+        .map(|(k, tag)| Reply::Array(vec![Reply::Bulk(k), Reply::Bulk(tag)]))
+        .collect();
+    Ok(Reply::Array(rows).into())
 }

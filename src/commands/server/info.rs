@@ -7,7 +7,6 @@ use crate::error::CmdResult;
 use crate::keyspace::ValueKind;
 use crate::reply::Reply;
 use crate::stats::Stats;
-use std::sync::atomic::Ordering::Relaxed;
 
 pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let asked: Vec<String> = args
@@ -195,79 +194,11 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
         }
         "ai" => {
             out.push_str("# AI\r\n");
-            let tensors = ctx.db().count_kind(ValueKind::Tensor);
-            let models = ctx.db().count_kind(ValueKind::Model);
-            line(out, "ai_tensors", tensors);
-            line(out, "ai_models", models);
-            let settings = ctx.shared.config.read().settings.clone();
-            line(out, "ai_threads_per_queue", settings.threads_per_queue);
-            line(
-                out,
-                "ai_intra_op_parallelism",
-                settings.intra_op_parallelism,
-            );
-            line(
-                out,
-                "ai_model_execution_timeout",
-                settings.model_execution_timeout,
-            );
-            line(
-                out,
-                "ai_onnx_backend",
-                format!("tract {}", crate::model::onnx::TRACT_VERSION),
-            );
-            let pools = crate::runner::all();
-            line(out, "ai_scripts", ctx.db().count_kind(ValueKind::Script));
-            line(
-                out,
-                "ai_script_runners_alive",
-                pools.iter().map(|p| p.alive).sum::<u64>(),
-            );
-            for p in &pools {
-                // One line per script, as Redis's keyspace lines: `ai_script_<key>:runners=2,alive=2,...`.
-                // A key is client input: no line breaks or separators in INFO's field names.
-                let name: String = p
-                    .name
-                    .chars()
-                    .map(|c| if c.is_control() || c == ':' { '_' } else { c })
-                    .collect();
-                line(
-                    out,
-                    &format!("ai_script_{name}"),
-                    format!(
-                        "language={},runners={},alive={},busy={},restarts={},calls={},errors={},timeouts={},kills={}",
-                        p.language.name(),
-                        p.runners,
-                        p.alive,
-                        p.busy,
-                        p.restarts,
-                        p.calls,
-                        p.errors,
-                        p.timeouts,
-                        p.kills
-                    ),
-                );
-            }
-            for q in ctx.shared.pool.queues() {
-                let name = &q.name;
-                line(out, &format!("ai_queue_{name}_workers"), q.workers);
-                line(out, &format!("ai_queue_{name}_busy"), q.busy.load(Relaxed));
-                line(out, &format!("ai_queue_{name}_queued"), q.len());
-                line(
-                    out,
-                    &format!("ai_queue_{name}_processed"),
-                    q.processed.load(Relaxed),
-                );
-                line(
-                    out,
-                    &format!("ai_queue_{name}_batches"),
-                    q.batches.load(Relaxed),
-                );
-                line(
-                    out,
-                    &format!("ai_queue_{name}_batched_requests"),
-                    q.batched_requests.load(Relaxed),
-                );
+            let db = ctx.db();
+            let counts =
+                [ValueKind::Tensor, ValueKind::Model, ValueKind::Script].map(|k| db.count_kind(k));
+            for (k, v) in crate::commands::ai::info_modules::ai_section(ctx.shared, counts).fields {
+                line(out, &k, v);
             }
         }
         "commandstats" => {
