@@ -136,8 +136,9 @@ extern "C" fn info(ictx: *mut raw::RedisModuleInfoCtx, for_crash_report: c_int) 
     })
 }
 
-/// When Redis ends loading an RDB or AOF on a primary, stored FastScore scripts run `begin()`, on a thread
-/// of their own (a runner call; its state writes commit under Redis's lock like any other).
+/// When Redis ends loading an RDB or AOF on a primary, stored FastScore scripts run `begin()` once, before
+/// any call: their first runner's load runs it (started now on a thread of its own; calls that arrive
+/// meanwhile wait for that load). Set here, on Redis's main thread, before any client command can run.
 extern "C" fn loading_event(
     ctx: ffi::RawCtx,
     _e: raw::RedisModuleEvent,
@@ -150,10 +151,23 @@ extern "C" fn loading_event(
         {
             return;
         }
-        let shared = shared().clone();
-        let _ = std::thread::Builder::new()
-            .name("tc-begin".into())
-            .spawn(move || tensorcell::commands::run_begins(&shared));
+        tensorcell::commands::install_script_host(shared().clone());
+        let mut scripts = Vec::new();
+        ffi::with_main_thread_ctx(|c| {
+            node::holding(c, || {
+                tensorcell::keyspace::Store::for_each(
+                    &mut store::ModuleStore::new(c),
+                    &mut |_, v| {
+                        if let tensorcell::keyspace::Value::Script(s) = v {
+                            scripts.push(s.clone());
+                        }
+                    },
+                )
+            })
+        });
+        for s in scripts {
+            s.begin_before_first_call();
+        }
     })
 }
 

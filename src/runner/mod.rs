@@ -343,6 +343,22 @@ impl Runners {
             .map_err(|_| "the script's runner task failed".to_string())
     }
 
+    /// The script's key, as its runners know it.
+    pub fn name(&self) -> &str {
+        &self.inner.spec.name
+    }
+
+    /// Makes the first runner's load run `begin()` live, before it serves any call (a front end that loaded
+    /// the script while already serving clients: the module at the end of Redis's loading). Only while no
+    /// runner has loaded the script yet; whether it was set.
+    pub fn begin_at_first_load(&self) -> bool {
+        if self.inner.healthy.load(Relaxed) {
+            return false;
+        }
+        self.inner.begin_pending.store(true, Relaxed);
+        true
+    }
+
     /// Changes the runner count (AI.CONFIG SCRIPT_RUNNERS): new runners start at once when `start` and the
     /// script has loaded (a replica applying the count only records it); extra ones stop after their
     /// current call.

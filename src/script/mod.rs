@@ -185,6 +185,27 @@ impl Script {
         runner.load().map_err(|f| f.message())
     }
 
+    /// For a front end that loaded this script while serving clients (the module): `begin()` runs as its
+    /// first runner loads it, before any call, and that load starts now, on a thread of its own. Nothing for a
+    /// script without `begin()`.
+    pub fn begin_before_first_call(self: &std::sync::Arc<Self>) {
+        if self.fastscore.is_none() || !self.runners.begin_at_first_load() {
+            return;
+        }
+        let me = self.clone();
+        let _ = std::thread::Builder::new()
+            .name("tc-begin".into())
+            .spawn(move || {
+                if let Ok(Err(e)) = me.runners.run(|r| r.load()) {
+                    crate::warning!(
+                        "begin() of the script at {}: {}",
+                        me.runners.name(),
+                        e.message()
+                    );
+                }
+            });
+    }
+
     /// Runs a FastScore model's `begin()` for effect (once at start-up on a primary that loaded it from
     /// disk), waiting for it, and records the state it touches.
     pub fn begin(self: &std::sync::Arc<Self>, limit: std::time::Duration) -> Result<(), String> {
