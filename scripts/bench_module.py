@@ -69,6 +69,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out")
     o = ap.parse_args()
+    # redis-server changes to its --dir before it loads modules: the path must not be relative.
+    o.module = os.path.abspath(o.module)
     scale = 5 if o.quick else 1
     tport, mport = free_port(), free_port()
     procs = [
@@ -85,8 +87,9 @@ def main():
             setup(redis.Redis(port=port, protocol=2))
         blob = "x" * 1024
         run = ["AI.MODELEXECUTE", "mlp", "INPUTS", "2", "x:__rand_int__", "r:__rand_int__", "OUTPUTS", "1", "o"]
-        dag = ["AI.DAGEXECUTE", "LOAD", "1", "r:__rand_int__", "|>", "AI.TENSORSET", "in", "FLOAT", "1", "30", "BLOB",
-               "x" * 120, "|>", "AI.MODELEXECUTE", "mlp", "INPUTS", "2", "in", "r:__rand_int__", "OUTPUTS", "1", "out",
+        # One reference key (redis-benchmark draws each __rand_int__ on its own).
+        dag = ["AI.DAGEXECUTE", "LOAD", "1", "r:000000000007", "|>", "AI.TENSORSET", "in", "FLOAT", "1", "30", "BLOB",
+               "x" * 120, "|>", "AI.MODELEXECUTE", "mlp", "INPUTS", "2", "in", "r:000000000007", "OUTPUTS", "1", "out",
                "|>", "AI.TENSORGET", "out", "BLOB"]
         # (label, args, clients, requests, pipeline)
         rows = [

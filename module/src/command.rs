@@ -6,7 +6,6 @@
 use std::ffi::c_int;
 use std::sync::{Arc, OnceLock};
 
-use bytes::Bytes;
 use redis_module::raw;
 use tensorcell::clients::ClientHandle;
 use tensorcell::commands::flags::*;
@@ -55,7 +54,9 @@ pub fn register_all(ctx: RawCtx) -> Result<(), String> {
 extern "C" fn command(ctx: RawCtx, argv: *mut *mut raw::RedisModuleString, argc: c_int) -> c_int {
     // Set once the client has its answer or is blocked (its blocked-client handle answers it then).
     let answered = std::cell::Cell::new(false);
-    crate::guard("command", (), || run(ctx, ffi::args(argv, argc), &answered));
+    crate::guard("command", (), || {
+        run(ctx, ffi::Argv::new(argv, argc), &answered)
+    });
     if !answered.get() {
         ffi::reply(
             ctx,
@@ -79,12 +80,13 @@ const NO_BLOCKING: u32 = raw::REDISMODULE_CTX_FLAGS_MULTI
     | raw::REDISMODULE_CTX_FLAGS_LUA
     | raw::REDISMODULE_CTX_FLAGS_DENY_BLOCKING;
 
-fn run(ctx: RawCtx, argv: Vec<Bytes>, answered: &std::cell::Cell<bool>) {
-    answer(ctx, argv, answered);
+fn run(ctx: RawCtx, sent: ffi::Argv, answered: &std::cell::Cell<bool>) {
+    answer(ctx, sent, answered);
     answered.set(true);
 }
 
-fn answer(ctx: RawCtx, argv: Vec<Bytes>, answered: &std::cell::Cell<bool>) {
+fn answer(ctx: RawCtx, sent: ffi::Argv, answered: &std::cell::Cell<bool>) {
+    let argv = sent.copied();
     let Some(spec) = argv.first().and_then(|n| table::lookup(n)) else {
         return ffi::reply(ctx, &Reply::Error(CmdError::err("unknown command")), false);
     };
@@ -121,14 +123,14 @@ fn answer(ctx: RawCtx, argv: Vec<Bytes>, answered: &std::cell::Cell<bool>) {
     }
     node::holding(ctx, || {
         let outcome = {
-            let mut store = ModuleStore::new(ctx);
+            let mut store = ModuleStore::with_argv(ctx, sent);
             let mut c = Ctx::over(shared, &mut session, tensorcell::util::now_ms(), &mut store);
             if no_blocking {
                 c = c.in_transaction();
             }
             dispatch::run_over(&mut c, spec, argv)
         };
-        node::propagate(ctx, &outcome.effects, &outcome.events);
+        node::propagate(ctx, Some(sent), &outcome.effects, &outcome.events);
         match (outcome.reply, outcome.deferred) {
             (_, Some(_)) if no_blocking || replaying => ffi::reply(
                 ctx,

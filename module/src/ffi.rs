@@ -36,25 +36,81 @@ unsafe impl<T> Send for Sendable<T> {}
 // SAFETY: as above.
 unsafe impl<T> Sync for Sendable<T> {}
 
-/// A command argument's bytes (copied: Redis frees its strings after the call).
-pub fn arg(s: *mut raw::RedisModuleString) -> Bytes {
+/// A Redis string's bytes, borrowed: valid while the string is (an argv string: for the callback).
+pub fn bytes_of<'a>(s: *mut raw::RedisModuleString) -> &'a [u8] {
     let mut len = 0usize;
-    // SAFETY: `s` is one of the argv strings Redis passed to the running callback, alive for its duration;
-    // StringPtrLen returns a pointer to `len` bytes inside it.
+    // SAFETY: `s` is a live Redis string; StringPtrLen returns a pointer to its `len` bytes.
     let p = unsafe { api!(RedisModule_StringPtrLen)(s, &mut len) };
     if p.is_null() || len == 0 {
-        return Bytes::new();
+        return &[];
     }
-    // SAFETY: `p` points at `len` readable bytes owned by `s` (see above).
-    Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) })
+    // SAFETY: `p` points at `len` readable bytes owned by `s`, which outlives the borrow (see above).
+    unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) }
 }
 
-/// Every argument of a command callback.
-pub fn args(argv: *mut *mut raw::RedisModuleString, argc: c_int) -> Vec<Bytes> {
-    (0..argc.max(0) as usize)
-        // SAFETY: Redis passes `argc` valid string pointers in `argv`.
-        .map(|i| arg(unsafe { *argv.add(i) }))
-        .collect()
+/// A Redis string's bytes, copied (Redis frees its strings after the call).
+pub fn arg(s: *mut raw::RedisModuleString) -> Bytes {
+    Bytes::copy_from_slice(bytes_of(s))
+}
+
+/// A command callback's argv as Redis passed it, for looking at without copying.
+#[derive(Clone, Copy)]
+pub struct Argv {
+    argv: *mut *mut raw::RedisModuleString,
+    argc: usize,
+}
+
+impl Argv {
+    pub fn new(argv: *mut *mut raw::RedisModuleString, argc: c_int) -> Argv {
+        Argv {
+            argv,
+            argc: argc.max(0) as usize,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.argc
+    }
+
+    /// Argument `i`'s Redis string.
+    pub fn string(&self, i: usize) -> *mut raw::RedisModuleString {
+        assert!(i < self.argc);
+        // SAFETY: Redis passes `argc` valid string pointers in `argv`, alive for the callback.
+        unsafe { *self.argv.add(i) }
+    }
+
+    pub fn get(&self, i: usize) -> &[u8] {
+        bytes_of(self.string(i))
+    }
+
+    /// Every argument, copied into one buffer (one allocation: the core copies what it keeps of a small
+    /// argument); an argument of `BIG_ARG` bytes or more gets a buffer of its own, which the core keeps as is.
+    pub fn copied(self) -> Vec<Bytes> {
+        let big = tensorcell::resp::request::BIG_ARG;
+        let small: usize = (0..self.argc)
+            .map(|i| self.get(i).len())
+            .filter(|&n| n < big)
+            .sum();
+        let mut buf = Vec::with_capacity(small);
+        for i in 0..self.argc {
+            let a = self.get(i);
+            if a.len() < big {
+                buf.extend_from_slice(a);
+            }
+        }
+        let buf = Bytes::from(buf);
+        let mut at = 0;
+        (0..self.argc)
+            .map(|i| {
+                let a = self.get(i);
+                if a.len() >= big {
+                    return Bytes::copy_from_slice(a);
+                }
+                at += a.len();
+                buf.slice(at - a.len()..at)
+            })
+            .collect()
+    }
 }
 
 /// A Redis string the module owns until [`free_string`] (or until Redis takes a reference of its own).
@@ -181,7 +237,14 @@ pub fn replicate(ctx: RawCtx, argv: &[Bytes]) {
     strings.into_iter().for_each(|s| free_string(ctx, s));
 }
 
-/// Raises a keyspace event (Redis's own `notify-keyspace-events` decides who hears it).
+/// Replicates the running command as the client sent it (its one effect is the command itself).
+pub fn replicate_verbatim(ctx: RawCtx) {
+    // SAFETY: the live context of a command callback.
+    unsafe { api!(RedisModule_ReplicateVerbatim)(ctx) };
+}
+
+/// Raises a keyspace event (Redis's own `notify-keyspace-events` decides who hears it; nothing is built
+/// for a class it does not ask for).
 pub fn notify(ctx: RawCtx, class: u32, event: &str, key: &[u8]) {
     use tensorcell::config::notify as n;
     let class = match class {
@@ -190,6 +253,10 @@ pub fn notify(ctx: RawCtx, class: u32, event: &str, key: &[u8]) {
         n::STRING => raw::REDISMODULE_NOTIFY_STRING,
         _ => raw::REDISMODULE_NOTIFY_GENERIC,
     };
+    // SAFETY: reads a server setting; Redis's lock is held.
+    if unsafe { api!(RedisModule_GetNotifyKeyspaceEvents)() } & class == 0 {
+        return;
+    }
     let event = c_text(event);
     let key = string(ctx, key);
     // SAFETY: `ctx` is live and Redis's lock is held (a command or a locked thread-safe context).
@@ -230,6 +297,19 @@ impl Key {
         // SAFETY: `ctx` is live with Redis's lock held; OpenKey keeps its own reference to the name.
         let key = unsafe { api!(RedisModule_OpenKey)(ctx, s, mode as c_int) };
         free_string(ctx, s);
+        Some(Key {
+            ctx,
+            key: NonNull::new(key.cast())?,
+            write,
+            owned: true,
+        })
+    }
+
+    /// Opens the key named by a Redis string the caller holds (an argv string: no copy of the name).
+    pub fn open_string(ctx: RawCtx, name: *mut raw::RedisModuleString, write: bool) -> Option<Key> {
+        let mode = raw::REDISMODULE_READ | if write { raw::REDISMODULE_WRITE } else { 0 };
+        // SAFETY: `ctx` is live with Redis's lock held; `name` is a live string (OpenKey takes a reference).
+        let key = unsafe { api!(RedisModule_OpenKey)(ctx, name, mode as c_int) };
         Some(Key {
             ctx,
             key: NonNull::new(key.cast())?,

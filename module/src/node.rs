@@ -77,9 +77,20 @@ pub fn locked<R>(f: impl FnOnce(RawCtx) -> R) -> R {
 }
 
 /// Sends a command's or a commit's writes on: effects to replicas and the AOF, events to subscribers.
-pub fn propagate(ctx: RawCtx, effects: &Effects, events: &Events) {
-    for argv in effects {
-        ffi::replicate(ctx, argv);
+/// `command`: the argv of the command callback running (`None` off it); when its one effect is the command
+/// exactly as sent, Redis replicates the client's own argv (no copy of the arguments).
+pub fn propagate(ctx: RawCtx, command: Option<ffi::Argv>, effects: &Effects, events: &Events) {
+    let verbatim = |argv: &[Bytes], sent: ffi::Argv| {
+        argv.len() == sent.len()
+            && argv[0].eq_ignore_ascii_case(sent.get(0))
+            && argv[1..]
+                .iter()
+                .enumerate()
+                .all(|(i, a)| a.as_ref() == sent.get(i + 1))
+    };
+    match (command, effects.as_slice()) {
+        (Some(sent), [only]) if verbatim(only, sent) => ffi::replicate_verbatim(ctx),
+        _ => effects.iter().for_each(|argv| ffi::replicate(ctx, argv)),
     }
     for ev in events {
         ffi::notify(ctx, ev.class, ev.name, &ev.key);
@@ -116,7 +127,7 @@ impl Node for ModuleNode {
             };
             // Redis propagates them when the hold ends (a thread-safe context's unlock, or the command's
             // end), several wrapped in MULTI/EXEC.
-            propagate(ctx, &effects, &events);
+            propagate(ctx, None, &effects, &events);
             true
         })
     }

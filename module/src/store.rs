@@ -16,6 +16,8 @@ pub struct ModuleStore {
     open: Vec<(Bytes, Option<Key>)>,
     /// What a key of a Redis type reads as.
     foreign: Value,
+    /// The running command's argv, whose strings name keys without a copy.
+    argv: Option<crate::ffi::Argv>,
 }
 
 impl ModuleStore {
@@ -25,6 +27,27 @@ impl ModuleStore {
             ctx,
             open: Vec::new(),
             foreign: Value::Str(Bytes::new()),
+            argv: None,
+        }
+    }
+
+    /// Keys of a command callback's `ctx`; keys named in `argv` are opened by its strings.
+    pub fn with_argv(ctx: RawCtx, argv: crate::ffi::Argv) -> Self {
+        ModuleStore {
+            argv: Some(argv),
+            ..ModuleStore::new(ctx)
+        }
+    }
+
+    fn open_key(&self, name: &[u8], write: bool) -> Option<Key> {
+        let named = self.argv.and_then(|a| {
+            (1..a.len())
+                .find(|&i| a.get(i) == name)
+                .map(|i| a.string(i))
+        });
+        match named {
+            Some(s) => Key::open_string(self.ctx, s, write),
+            None => Key::open(self.ctx, name, write),
         }
     }
 
@@ -37,12 +60,12 @@ impl ModuleStore {
                 let stale = write && !self.open[i].1.as_ref().is_some_and(Key::writable);
                 if stale {
                     self.open[i].1 = None;
-                    self.open[i].1 = Key::open(self.ctx, name, true);
+                    self.open[i].1 = self.open_key(name, true);
                 }
                 i
             }
             None => {
-                let k = Key::open(self.ctx, name, write);
+                let k = self.open_key(name, write);
                 self.open.push((Bytes::copy_from_slice(name), k));
                 self.open.len() - 1
             }
