@@ -41,15 +41,39 @@ pub fn holding<R>(ctx: RawCtx, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// This thread's thread-safe context (no blocked client), made on its first hold and reused by the next
+/// ones: making one builds a whole Redis client. Freed when the thread ends.
+fn own_ctx() -> RawCtx {
+    struct Own(Cell<RawCtx>);
+    impl Drop for Own {
+        fn drop(&mut self) {
+            let ctx = self.0.get();
+            if !ctx.is_null() {
+                // SAFETY: made by this thread below, not held (a hold never outlives `locked`), freed once.
+                unsafe { api!(RedisModule_FreeThreadSafeContext)(ctx) };
+            }
+        }
+    }
+    thread_local! {
+        static OWN: Own = const { Own(Cell::new(std::ptr::null_mut())) };
+    }
+    OWN.with(|own| {
+        if own.0.get().is_null() {
+            // SAFETY: a detached context, used only by this thread and only while it holds Redis's lock.
+            own.0
+                .set(unsafe { api!(RedisModule_GetThreadSafeContext)(std::ptr::null_mut()) });
+        }
+        own.0.get()
+    })
+}
+
 /// Runs `f` under Redis's lock: the hold this thread already has, or a thread-safe context's.
 pub fn locked<R>(f: impl FnOnce(RawCtx) -> R) -> R {
     let held = HELD.get();
     if !held.is_null() {
         return f(held);
     }
-    // SAFETY: a detached thread-safe context (no blocked client) is made for this hold, locked, and freed
-    // after the unlock, which is when Redis propagates what was replicated in it.
-    let ctx = unsafe { api!(RedisModule_GetThreadSafeContext)(std::ptr::null_mut()) };
+    let ctx = own_ctx();
     // SAFETY: as above; this thread holds no Redis lock (HELD is null), so locking cannot deadlock on it.
     unsafe { api!(RedisModule_ThreadSafeContextLock)(ctx) };
     // While clients are paused for writes (CLIENT PAUSE, a failover, a shutdown waiting for replicas), Redis
@@ -65,11 +89,9 @@ pub fn locked<R>(f: impl FnOnce(RawCtx) -> R) -> R {
     struct Unlock(RawCtx);
     impl Drop for Unlock {
         fn drop(&mut self) {
-            // SAFETY: the context locked above, unlocked and freed once.
-            unsafe {
-                api!(RedisModule_ThreadSafeContextUnlock)(self.0);
-                api!(RedisModule_FreeThreadSafeContext)(self.0);
-            }
+            // SAFETY: the context locked above, unlocked once; Redis propagates what was replicated in the
+            // hold now.
+            unsafe { api!(RedisModule_ThreadSafeContextUnlock)(self.0) };
         }
     }
     let _unlock = Unlock(ctx);

@@ -252,6 +252,40 @@ def test_hostile_inputs_leave_redis_serving(module_server):
     assert r.ping()
 
 
+@pytest.mark.needs_shared_onnx
+def test_keyspace_events_and_dag_completion_messages(module_server, onnx_fixtures):
+    """The standalone server's AI events, raised through Redis (`d`: module events), including those of
+    work that committed on a worker; an async DAG's status on `__dag__:<id>`."""
+    srv = module_server("--notify-keyspace-events", "KEA")
+    r = client(srv)
+    sub = client(srv).pubsub()
+    sub.psubscribe("__keyevent@0__:ai.*", "__dag__:*")
+    assert sub.get_message(timeout=5)["type"] == "psubscribe"
+    assert sub.get_message(timeout=5)["type"] == "psubscribe"
+    fill(r, onnx_fixtures)
+    run_id = r.execute_command(
+        "AI.DAGRUNASYNC", "LOAD", 1, "in", "PERSIST", 1, "o", "|>", "AI.MODELRUN", "m", "INPUTS", "in",
+        "OUTPUTS", "o").decode()
+    seen = []
+    deadline = time.time() + 20
+    while time.time() < deadline and (b"done" not in [m["data"] for m in seen]):
+        m = sub.get_message(timeout=1)
+        if m and m["type"] == "pmessage":
+            seen.append(m)
+    events = [(m["channel"], m["data"]) for m in seen]
+    for expected in [
+        (b"__keyevent@0__:ai.tensorset", b"t"),
+        (b"__keyevent@0__:ai.modelstore", b"m"),
+        (b"__keyevent@0__:ai.scriptstore", b"s"),
+        (b"__keyevent@0__:ai.cellset", b"c"),
+        (b"__keyevent@0__:ai.poolset", b"p"),
+        (b"__keyevent@0__:ai.tensorset", b"o"),
+        (f"__dag__:{run_id}".encode(), b"done"),
+    ]:
+        assert expected in events, events
+    sub.close()
+
+
 @pytest.mark.parametrize(
     "args, said",
     [
