@@ -13,15 +13,22 @@ use crate::shared::{Hot, Shared};
 
 pub trait Node: Send + Sync {
     /// Refuses a command before it is queued or run: a replica's READONLY and MASTERDOWN, a primary's
-    /// NOREPLICAS. `writes`: the command (or the EXEC it is) writes.
-    fn refuses(&self, shared: &Shared, spec: &CommandSpec, writes: bool) -> Option<CmdError>;
+    /// NOREPLICAS. `writes`: the command (or the EXEC it is) writes. By default nothing is refused.
+    fn refuses(&self, _shared: &Shared, _spec: &CommandSpec, _writes: bool) -> Option<CmdError> {
+        None
+    }
 
-    /// Refuses a write about to run (not one queued in MULTI): persistence is failing (MISCONF).
-    fn refuses_write(&self, hot: &Hot) -> Option<Misconf>;
+    /// Refuses a write about to run (not one queued in MULTI): persistence is failing (MISCONF). By
+    /// default never.
+    fn refuses_write(&self, _hot: &Hot) -> Option<Misconf> {
+        None
+    }
 
     /// One of the node's parts by type (the standalone server's `Persist`, `Repl`), for the front end's own
-    /// commands and threads.
-    fn part(&self, t: TypeId) -> Option<&dyn Any>;
+    /// commands and threads. By default none.
+    fn part(&self, _t: TypeId) -> Option<&dyn Any> {
+        None
+    }
 
     /// Commits work that ran off the command's thread (a model's outputs, a script's cell update): `apply`
     /// changes the keys under the front end's lock and returns the effects and events to propagate, all or
@@ -60,16 +67,4 @@ pub trait Node: Send + Sync {
 #[derive(Debug, Default)]
 pub struct Bare;
 
-impl Node for Bare {
-    fn refuses(&self, _: &Shared, _: &CommandSpec, _: bool) -> Option<CmdError> {
-        None
-    }
-
-    fn refuses_write(&self, _: &Hot) -> Option<Misconf> {
-        None
-    }
-
-    fn part(&self, _: TypeId) -> Option<&dyn Any> {
-        None
-    }
-}
+impl Node for Bare {}

@@ -27,6 +27,18 @@ pub struct Engine {
     pub effects: EffectLog,
 }
 
+impl Engine {
+    /// The keyspace as the core's [`crate::keyspace::Store`] at time `now` (Unix ms), with the stream's
+    /// offset while it is held.
+    pub fn store(&mut self, now: u64) -> crate::keyspace::DbStore<'_> {
+        crate::keyspace::DbStore {
+            offset: self.effects.offset(),
+            db: &mut self.db,
+            now,
+        }
+    }
+}
+
 /// What the front end registers to be told to stop.
 pub type ShutdownHook = Box<dyn Fn(ShutdownMode) + Send + Sync>;
 

@@ -3,27 +3,7 @@
 //! MODEL_CHUNK_SIZE) and the standalone server's AI directives (`script-time-limit 5000`, in either
 //! spelling), checked by the core's directive table. Redis's own settings belong in redis.conf.
 
-use tensorcell::config::Config;
-
-/// The standalone server's directives that mean the same inside Redis.
-pub const AI_DIRECTIVES: &[&str] = &[
-    "threads-per-queue",
-    "intra-op-parallelism",
-    "model-execution-timeout",
-    "model-chunk-size",
-    "enable-python-scripts",
-    "script-time-limit",
-    "script-memory-limit",
-    "script-user",
-    "script-python",
-    "script-venv",
-    "script-rscript",
-    "dag-result-ttl",
-    "snapshot-dir",
-    "snapshot-store",
-    "snapshot-codec",
-    "loglevel",
-];
+use tensorcell::config::{Config, ENGINE_DIRECTIVES};
 
 /// What the arguments set.
 pub struct Loaded {
@@ -54,7 +34,7 @@ pub fn parse(args: &[String]) -> Result<Loaded, String> {
                     ));
                 }
             }
-            d if AI_DIRECTIVES.contains(&d) => config
+            d if ENGINE_DIRECTIVES.contains(&d) => config
                 .set_at_start(d, value)
                 .map_err(|e| format!("{name} {value}: {e}"))?,
             _ => {

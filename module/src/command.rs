@@ -55,7 +55,8 @@ extern "C" fn command(ctx: RawCtx, argv: *mut *mut raw::RedisModuleString, argc:
     // Set once the client has its answer or is blocked (its blocked-client handle answers it then).
     let answered = std::cell::Cell::new(false);
     crate::guard("command", (), || {
-        run(ctx, ffi::Argv::new(argv, argc), &answered)
+        answer(ctx, ffi::Argv::new(argv, argc), &answered);
+        answered.set(true);
     });
     if !answered.get() {
         ffi::reply(
@@ -79,11 +80,6 @@ const REPLAYING: u32 = raw::REDISMODULE_CTX_FLAGS_LOADING | raw::REDISMODULE_CTX
 const NO_BLOCKING: u32 = raw::REDISMODULE_CTX_FLAGS_MULTI
     | raw::REDISMODULE_CTX_FLAGS_LUA
     | raw::REDISMODULE_CTX_FLAGS_DENY_BLOCKING;
-
-fn run(ctx: RawCtx, sent: ffi::Argv, answered: &std::cell::Cell<bool>) {
-    answer(ctx, sent, answered);
-    answered.set(true);
-}
 
 fn answer(ctx: RawCtx, sent: ffi::Argv, answered: &std::cell::Cell<bool>) {
     let argv = sent.copied();

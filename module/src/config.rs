@@ -7,18 +7,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::ffi::{self, RawCtx};
 
+static FNS: ffi::ConfigFns = ffi::ConfigFns { get, set };
+
 /// While Redis applies the configs at load (`RedisModule_LoadConfigs`): immutable ones may be set then.
 static LOADING: AtomicBool = AtomicBool::new(false);
 
-/// Registers every load-time directive (module/src/args.rs) as a module config and applies what
+/// Registers every engine directive (`tensorcell::config::ENGINE_DIRECTIVES`) as a module config and applies what
 /// redis.conf or the command line gave for them.
 pub fn register(ctx: RawCtx) -> Result<(), String> {
     let current = crate::shared().config.read().clone();
-    for &name in crate::args::AI_DIRECTIVES {
+    for &name in tensorcell::config::ENGINE_DIRECTIVES {
         let d =
             tensorcell::config::directive(name).ok_or_else(|| format!("no directive {name}"))?;
         let value = current.get(name).unwrap_or(d.default).to_string();
-        ffi::register_config(ctx, name, &value, !d.mutable)?;
+        ffi::register_config(ctx, name, &value, !d.mutable, &FNS)?;
     }
     LOADING.store(true, Ordering::SeqCst);
     let loaded = ffi::load_configs(ctx);
@@ -27,7 +29,7 @@ pub fn register(ctx: RawCtx) -> Result<(), String> {
 }
 
 /// The directive's current value (CONFIG GET).
-pub fn get(name: &str) -> String {
+fn get(name: &str) -> String {
     crate::shared()
         .config
         .read()
@@ -37,7 +39,7 @@ pub fn get(name: &str) -> String {
 }
 
 /// Sets a directive (CONFIG SET, or redis.conf at load); the error is Redis's reply text.
-pub fn set(name: &str, value: &str) -> Result<(), String> {
+fn set(name: &str, value: &str) -> Result<(), String> {
     let shared = crate::shared();
     let mut next = shared.config.read().clone();
     let result = if LOADING.load(Ordering::SeqCst) {

@@ -1,7 +1,7 @@
 //! The one place that calls Redis's C API (`redismodule.h`, through the `redis-module` crate's bindings).
 //! Everything else in the module works with plain Rust values: argument bytes, [`Reply`], key handles that
-//! close themselves. Every `unsafe` block of the module is here or in `types.rs` (the type callbacks), each
-//! with the reason it is sound.
+//! close themselves. Every `unsafe` block of the module is here, in `types.rs` (the type callbacks) or in
+//! `store.rs` (the values behind module pointers), each with the reason it is sound.
 
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::ptr::NonNull;
@@ -91,23 +91,14 @@ impl Argv {
             .map(|i| self.get(i).len())
             .filter(|&n| n < big)
             .sum();
-        let mut buf = Vec::with_capacity(small);
-        for i in 0..self.argc {
-            let a = self.get(i);
-            if a.len() < big {
-                buf.extend_from_slice(a);
-            }
-        }
-        let buf = Bytes::from(buf);
-        let mut at = 0;
+        let mut buf = bytes::BytesMut::with_capacity(small);
         (0..self.argc)
-            .map(|i| {
-                let a = self.get(i);
-                if a.len() >= big {
-                    return Bytes::copy_from_slice(a);
+            .map(|i| match self.get(i) {
+                a if a.len() >= big => Bytes::copy_from_slice(a),
+                a => {
+                    buf.extend_from_slice(a);
+                    buf.split().freeze()
                 }
-                at += a.len();
-                buf.slice(at - a.len()..at)
             })
             .collect()
     }
@@ -122,6 +113,43 @@ pub fn string(ctx: RawCtx, b: &[u8]) -> *mut raw::RedisModuleString {
 pub fn free_string(ctx: RawCtx, s: *mut raw::RedisModuleString) {
     // SAFETY: `s` came from `string` with the same context and is not used afterwards.
     unsafe { api!(RedisModule_FreeString)(ctx, s) }
+}
+
+/// Arguments as Redis strings for the variadic calls' `"v"` format (Replicate, Call, EmitAOF), freed when
+/// dropped: Redis takes references of its own to what it keeps.
+pub struct Strings {
+    ctx: RawCtx,
+    pub name: CString,
+    all: Vec<*mut raw::RedisModuleString>,
+}
+
+impl Strings {
+    /// `argv[0]` as the command name, the rest as strings of `ctx` (null: of no context). `None` for an
+    /// empty argv or a name holding NUL.
+    pub fn new(ctx: RawCtx, argv: &[Bytes]) -> Option<Strings> {
+        let (name, rest) = argv.split_first()?;
+        Some(Strings {
+            ctx,
+            name: CString::new(name.to_vec()).ok()?,
+            all: rest.iter().map(|a| string(ctx, a)).collect(),
+        })
+    }
+
+    pub fn ptr(&self) -> *const *mut raw::RedisModuleString {
+        self.all.as_ptr()
+    }
+
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+}
+
+impl Drop for Strings {
+    fn drop(&mut self) {
+        for &s in &self.all {
+            free_string(self.ctx, s);
+        }
+    }
 }
 
 /// A C string for Redis (interior NULs, which no name or status the module sends contains, become `?`).
@@ -218,23 +246,18 @@ pub fn reply(ctx: RawCtx, r: &Reply, resp3: bool) {
 /// Replicates (and AOF-logs) one effect. Several from one command or one thread-safe lock hold are
 /// wrapped by Redis in MULTI/EXEC.
 pub fn replicate(ctx: RawCtx, argv: &[Bytes]) {
-    let Some((name, rest)) = argv.split_first() else {
-        return;
-    };
-    let name = CString::new(name.to_vec()).unwrap_or_else(|_| c"PING".into());
-    let strings: Vec<_> = rest.iter().map(|a| string(ctx, a)).collect();
+    let args = Strings::new(ctx, argv).expect("an effect is a command with a name");
     // SAFETY: format "v" takes an array of RedisModuleString pointers and its length; Redis takes its own
-    // references to them, so they are freed right after.
+    // references to them.
     unsafe {
         api!(RedisModule_Replicate)(
             ctx,
-            name.as_ptr(),
+            args.name.as_ptr(),
             c"v".as_ptr(),
-            strings.as_ptr(),
-            strings.len(),
+            args.ptr(),
+            args.len(),
         );
     }
-    strings.into_iter().for_each(|s| free_string(ctx, s));
 }
 
 /// Replicates the running command as the client sent it (its one effect is the command itself).
@@ -282,7 +305,6 @@ pub fn log(ctx: RawCtx, level: &str, text: &str) {
 
 /// An open key, closed when dropped (unless it is Redis's own handle, lent to a scan callback).
 pub struct Key {
-    ctx: RawCtx,
     key: NonNull<raw::RedisModuleKey>,
     write: bool,
     owned: bool,
@@ -293,16 +315,9 @@ impl Key {
     /// to an empty key when missing). Only a write handle marks the key modified when it closes.
     pub fn open(ctx: RawCtx, name: &[u8], write: bool) -> Option<Key> {
         let s = string(ctx, name);
-        let mode = raw::REDISMODULE_READ | if write { raw::REDISMODULE_WRITE } else { 0 };
-        // SAFETY: `ctx` is live with Redis's lock held; OpenKey keeps its own reference to the name.
-        let key = unsafe { api!(RedisModule_OpenKey)(ctx, s, mode as c_int) };
+        let key = Key::open_string(ctx, s, write);
         free_string(ctx, s);
-        Some(Key {
-            ctx,
-            key: NonNull::new(key.cast())?,
-            write,
-            owned: true,
-        })
+        key
     }
 
     /// Opens the key named by a Redis string the caller holds (an argv string: no copy of the name).
@@ -311,7 +326,6 @@ impl Key {
         // SAFETY: `ctx` is live with Redis's lock held; `name` is a live string (OpenKey takes a reference).
         let key = unsafe { api!(RedisModule_OpenKey)(ctx, name, mode as c_int) };
         Some(Key {
-            ctx,
             key: NonNull::new(key.cast())?,
             write,
             owned: true,
@@ -380,15 +394,13 @@ impl Drop for Key {
             // SAFETY: the handle is open and closed once, while the context that opened it is alive.
             unsafe { api!(RedisModule_CloseKey)(self.raw()) };
         }
-        let _ = self.ctx;
     }
 }
 
-/// Visits every key of the selected database (`RedisModule_Scan`), with the handle Redis opened for it
-/// (a key that expired meanwhile is skipped: it must not be opened, and so deleted, inside the scan).
+/// Visits every key of the selected database (`RedisModule_Scan`), with the handle Redis opened for it: a
+/// key is never opened again inside the scan (opening an expired one would delete it under the scan).
 pub fn each_key(ctx: RawCtx, f: &mut dyn FnMut(&Bytes, &Key)) {
     struct Visit<'a> {
-        ctx: RawCtx,
         f: &'a mut dyn FnMut(&Bytes, &Key),
     }
     extern "C" fn one(
@@ -403,7 +415,6 @@ pub fn each_key(ctx: RawCtx, f: &mut dyn FnMut(&Bytes, &Key)) {
             let Some(key) = NonNull::new(key) else { return };
             // Redis's own handle, valid for this callback; Redis closes it.
             let key = Key {
-                ctx: v.ctx,
                 key,
                 write: false,
                 owned: false,
@@ -411,7 +422,7 @@ pub fn each_key(ctx: RawCtx, f: &mut dyn FnMut(&Bytes, &Key)) {
             (v.f)(&arg(name), &key);
         })
     }
-    let mut visit = Visit { ctx, f };
+    let mut visit = Visit { f };
     // SAFETY: a cursor is created, used with the live context under Redis's lock, and destroyed.
     unsafe {
         let cursor = api!(RedisModule_ScanCursorCreate)();
@@ -427,28 +438,26 @@ pub fn each_key(ctx: RawCtx, f: &mut dyn FnMut(&Bytes, &Key)) {
 /// replies as the standalone server's internal client sees them. It runs as the module's context, not as
 /// the calling client's ACL user (docs/module.md).
 pub fn call(ctx: RawCtx, argv: &[Bytes]) -> Reply {
-    let Some((name, rest)) = argv.split_first() else {
+    if argv.is_empty() {
         return Reply::Error(tensorcell::error::CmdError::err(
             "redis.execute needs a command",
         ));
-    };
-    let Ok(name) = CString::new(name.to_vec()) else {
+    }
+    let Some(args) = Strings::new(ctx, argv) else {
         return Reply::Error(tensorcell::error::CmdError::err(
             "a command name cannot hold NUL",
         ));
     };
-    let strings: Vec<_> = rest.iter().map(|a| string(ctx, a)).collect();
     // SAFETY: format "v" with an array of strings and its length, plus flag letters; Redis's lock is held.
     let r = unsafe {
         api!(RedisModule_Call)(
             ctx,
-            name.as_ptr(),
+            args.name.as_ptr(),
             c"v!SEM".as_ptr(),
-            strings.as_ptr(),
-            strings.len(),
+            args.ptr(),
+            args.len(),
         )
     };
-    strings.into_iter().for_each(|s| free_string(ctx, s));
     if r.is_null() {
         let errno = std::io::Error::last_os_error();
         return Reply::Error(tensorcell::error::CmdError::err(format!(
@@ -612,21 +621,28 @@ pub fn on_loading_ended(
     unsafe { api!(RedisModule_SubscribeToServerEvent)(ctx, event, Some(f)) };
 }
 
-/// A context for module work on Redis's main thread outside a command (the INFO callback), which already
-/// holds Redis's lock: a thread-safe context used without locking it, freed after `f`.
-pub fn with_main_thread_ctx<R>(f: impl FnOnce(RawCtx) -> R) -> R {
-    // SAFETY: a detached context; on the main thread, inside a Redis callback, the lock is already held,
-    // so it is used without ThreadSafeContextLock (which would wait for this very thread).
-    let ctx = unsafe { api!(RedisModule_GetThreadSafeContext)(std::ptr::null_mut()) };
-    struct Free(RawCtx);
-    impl Drop for Free {
-        fn drop(&mut self) {
-            // SAFETY: the context made above, freed once.
-            unsafe { api!(RedisModule_FreeThreadSafeContext)(self.0) };
-        }
-    }
-    let _free = Free(ctx);
-    f(ctx)
+/// A new thread-safe context with no blocked client (of database 0).
+pub fn new_thread_safe_ctx() -> RawCtx {
+    // SAFETY: no arguments but a null blocked client; callable from any thread.
+    unsafe { api!(RedisModule_GetThreadSafeContext)(std::ptr::null_mut()) }
+}
+
+/// Frees a context made by [`new_thread_safe_ctx`], not held.
+pub fn free_thread_safe_ctx(ctx: RawCtx) {
+    // SAFETY: the caller's own context, not locked, freed once.
+    unsafe { api!(RedisModule_FreeThreadSafeContext)(ctx) };
+}
+
+/// Takes Redis's lock for `ctx` (a thread-safe context); the calling thread must not hold it already.
+pub fn lock(ctx: RawCtx) {
+    // SAFETY: a live thread-safe context; the caller does not hold the lock (it would wait for itself).
+    unsafe { api!(RedisModule_ThreadSafeContextLock)(ctx) };
+}
+
+/// Releases Redis's lock taken with [`lock`]; Redis propagates what was replicated in the hold now.
+pub fn unlock(ctx: RawCtx) {
+    // SAFETY: the context this thread locked.
+    unsafe { api!(RedisModule_ThreadSafeContextUnlock)(ctx) };
 }
 
 /// The value CONFIG GET of each module config last read, kept alive for Redis (it does not take it over).
@@ -644,13 +660,27 @@ fn c_name(name: *const c_char) -> String {
     full.strip_prefix("ai.").unwrap_or(&full).to_string()
 }
 
+/// What a module config reads and writes, reached from Redis's callbacks through their private data.
+pub struct ConfigFns {
+    pub get: fn(&str) -> String,
+    /// The error is Redis's reply text.
+    pub set: fn(&str, &str) -> Result<(), String>,
+}
+
+/// The `ConfigFns` a callback's private data points at.
+fn config_fns<'a>(privdata: *mut c_void) -> &'a ConfigFns {
+    // SAFETY: `register_config` passes a `&'static ConfigFns` as the private data of every config.
+    unsafe { &*privdata.cast::<ConfigFns>() }
+}
+
 extern "C" fn config_get(
     name: *const c_char,
-    _privdata: *mut c_void,
+    privdata: *mut c_void,
 ) -> *mut raw::RedisModuleString {
     crate::guard("config get", std::ptr::null_mut(), || {
         let name = c_name(name);
-        let s = string(std::ptr::null_mut(), crate::config::get(&name).as_bytes());
+        let value = (config_fns(privdata).get)(&name);
+        let s = string(std::ptr::null_mut(), value.as_bytes());
         let mut kept = CONFIG_VALUES.lock();
         if let Some(i) = kept.iter().position(|(n, _)| *n == name) {
             let (_, old) = kept.swap_remove(i);
@@ -664,12 +694,12 @@ extern "C" fn config_get(
 extern "C" fn config_set(
     name: *const c_char,
     val: *mut raw::RedisModuleString,
-    _privdata: *mut c_void,
+    privdata: *mut c_void,
     err: *mut *mut raw::RedisModuleString,
 ) -> c_int {
     crate::guard("config set", raw::REDISMODULE_ERR as c_int, || {
-        let value = String::from_utf8_lossy(&arg(val)).into_owned();
-        match crate::config::set(&c_name(name), &value) {
+        let value = String::from_utf8_lossy(bytes_of(val)).into_owned();
+        match (config_fns(privdata).set)(&c_name(name), &value) {
             Ok(()) => raw::REDISMODULE_OK as c_int,
             Err(e) => {
                 if !err.is_null() {
@@ -682,12 +712,13 @@ extern "C" fn config_set(
     })
 }
 
-/// Registers `ai.<name>`, a string config.
+/// Registers `ai.<name>`, a string config read and written through `fns`.
 pub fn register_config(
     ctx: RawCtx,
     name: &str,
     default: &str,
     immutable: bool,
+    fns: &'static ConfigFns,
 ) -> Result<(), String> {
     let (n, dflt) = (c_text(name), c_text(default));
     let flags = if immutable {
@@ -705,7 +736,7 @@ pub fn register_config(
             Some(config_get),
             Some(config_set),
             None,
-            std::ptr::null_mut(),
+            (fns as *const ConfigFns).cast_mut().cast(),
         )
     };
     if rc == raw::REDISMODULE_OK as c_int {

@@ -20,6 +20,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 
 use redis_module::{raw, redis_module, Context, RedisString, Status};
+use tensorcell::keyspace::{Store, Value};
 use tensorcell::shared::Shared;
 
 static SHARED: OnceLock<Arc<Shared>> = OnceLock::new();
@@ -51,50 +52,51 @@ pub(crate) fn guard<R>(what: &str, fallback: R, f: impl FnOnce() -> R) -> R {
 }
 
 fn init(ctx: &Context, args: &[RedisString]) -> Status {
-    let raw_ctx = ctx.ctx;
     let args: Vec<String> = args.iter().map(|a| a.to_string_lossy()).collect();
-    let loaded = match args::parse(&args) {
-        Ok(l) => l,
+    match start(ctx.ctx, &args) {
+        Ok(()) => Status::Ok,
         Err(e) => {
-            ffi::log(
-                raw_ctx,
-                "warning",
-                &format!("tensorcell: bad load argument: {e}"),
-            );
-            return Status::Err;
+            ffi::log(ctx.ctx, "warning", &format!("tensorcell: {e}"));
+            Status::Err
         }
-    };
-    if let Err(e) = types::register(raw_ctx) {
-        ffi::log(raw_ctx, "warning", &format!("tensorcell: {e}"));
-        return Status::Err;
     }
+}
+
+/// Everything the module sets up at load; the error says what stopped it.
+fn start(ctx: ffi::RawCtx, args: &[String]) -> Result<(), String> {
+    let loaded = args::parse(args).map_err(|e| format!("bad load argument: {e}"))?;
+    types::register(ctx)?;
     // The core's rows only: Redis's own commands are Redis's.
     tensorcell::commands::table::install(&[]);
     let shared = Shared::new(loaded.config, Box::new(node::ModuleNode));
     *shared.backends_path.lock() = loaded.backends_path;
     tensorcell::commands::install_script_host(shared.clone());
-    if SHARED.set(shared).is_err() {
-        ffi::log(
-            raw_ctx,
-            "warning",
-            "tensorcell: the module is already loaded",
-        );
-        return Status::Err;
-    }
-    if let Err(e) = config::register(raw_ctx) {
-        ffi::log(raw_ctx, "warning", &format!("tensorcell: {e}"));
-        return Status::Err;
-    }
-    if let Err(e) = command::register_all(raw_ctx) {
-        ffi::log(raw_ctx, "warning", &format!("tensorcell: {e}"));
-        return Status::Err;
-    }
-    ffi::set_info(raw_ctx, info);
-    ffi::on_loading_ended(raw_ctx, loading_event);
-    Status::Ok
+    SHARED
+        .set(shared)
+        .map_err(|_| "the module is already loaded".to_string())?;
+    config::register(ctx)?;
+    command::register_all(ctx)?;
+    ffi::set_info(ctx, info);
+    ffi::on_loading_ended(ctx, loading_event);
+    Ok(())
 }
 
-/// INFO modules: RedisAI's sections, from the core (Redis prefixes names with the module's, `ai_`).
+/// Adds one of the core's INFO sections: Redis prefixes section and field names with the module's
+/// (`ai_`), so the core's own prefix is left out.
+fn add_section(ictx: *mut raw::RedisModuleInfoCtx, s: tensorcell::commands::info_modules::Section) {
+    let fields: Vec<(String, String)> = s
+        .fields
+        .into_iter()
+        .map(|(k, v)| (k.strip_prefix("ai_").unwrap_or(&k).to_string(), v))
+        .collect();
+    let name = match s.name {
+        "ai" => "",
+        n => n.strip_prefix("ai_").unwrap_or(n),
+    };
+    ffi::info_section(ictx, name, &fields);
+}
+
+/// INFO modules: RedisAI's sections, from the core.
 extern "C" fn info(ictx: *mut raw::RedisModuleInfoCtx, for_crash_report: c_int) {
     if for_crash_report != 0 {
         // Redis is crashing: building the sections takes locks a crashed thread may hold.
@@ -102,37 +104,23 @@ extern "C" fn info(ictx: *mut raw::RedisModuleInfoCtx, for_crash_report: c_int) 
     }
     guard("info", (), || {
         for s in tensorcell::commands::info_modules::sections(shared()) {
-            let fields: Vec<(String, String)> = s
-                .fields
-                .into_iter()
-                .map(|(k, v)| (k.strip_prefix("ai_").unwrap_or(&k).to_string(), v))
-                .collect();
-            ffi::info_section(ictx, s.name.strip_prefix("ai_").unwrap_or(s.name), &fields);
+            add_section(ictx, s);
         }
         // Last, so RedisAI's readers find its sections where they were. Redis keeps no per-type counts: the
         // keyspace is walked (INFO runs on Redis's main thread, which holds the lock).
-        let counts = ffi::with_main_thread_ctx(|ctx| {
-            let mut counts = [0usize; 3];
-            node::holding(ctx, || {
-                tensorcell::keyspace::Store::for_each(
-                    &mut store::ModuleStore::new(ctx),
-                    &mut |_, v| match v {
-                        tensorcell::keyspace::Value::Tensor(_) => counts[0] += 1,
-                        tensorcell::keyspace::Value::Model(_) => counts[1] += 1,
-                        tensorcell::keyspace::Value::Script(_) => counts[2] += 1,
-                        _ => {}
-                    },
-                )
-            });
-            counts
+        let mut counts = [0usize; 3];
+        node::on_main_thread(|ctx| {
+            store::ModuleStore::new(ctx).for_each(&mut |_, v| match v {
+                Value::Tensor(_) => counts[0] += 1,
+                Value::Model(_) => counts[1] += 1,
+                Value::Script(_) => counts[2] += 1,
+                _ => {}
+            })
         });
-        let ai = tensorcell::commands::info_modules::ai_section(shared(), counts);
-        let fields: Vec<(String, String)> = ai
-            .fields
-            .into_iter()
-            .map(|(k, v)| (k.strip_prefix("ai_").unwrap_or(&k).to_string(), v))
-            .collect();
-        ffi::info_section(ictx, "", &fields);
+        add_section(
+            ictx,
+            tensorcell::commands::info_modules::ai_section(shared(), counts),
+        );
     })
 }
 
@@ -151,21 +139,8 @@ extern "C" fn loading_event(
         {
             return;
         }
-        tensorcell::commands::install_script_host(shared().clone());
-        let mut scripts = Vec::new();
-        ffi::with_main_thread_ctx(|c| {
-            node::holding(c, || {
-                tensorcell::keyspace::Store::for_each(
-                    &mut store::ModuleStore::new(c),
-                    &mut |_, v| {
-                        if let tensorcell::keyspace::Value::Script(s) = v {
-                            scripts.push(s.clone());
-                        }
-                    },
-                )
-            })
-        });
-        for s in scripts {
+        let scripts = node::on_main_thread(|_| tensorcell::commands::fastscore_scripts(shared()));
+        for (_, s) in scripts {
             s.begin_before_first_call();
         }
     })

@@ -4,19 +4,18 @@
 //! MULTI/EXEC); a script's `redis.execute` goes through `RedisModule_Call`. Policy (auth, ACLs, OOM,
 //! READONLY on replicas) is Redis's own, so the node refuses nothing itself.
 
-use std::any::{Any, TypeId};
 use std::cell::Cell;
 
 use bytes::Bytes;
 use redis_module::raw;
-use tensorcell::commands::{CommandSpec, Effects, Events};
-use tensorcell::error::{CmdError, Misconf};
+use tensorcell::commands::{Effects, Events};
+use tensorcell::error::CmdError;
 use tensorcell::keyspace::Store;
 use tensorcell::node::Node;
 use tensorcell::reply::Reply;
-use tensorcell::shared::{Hot, Shared};
+use tensorcell::shared::Shared;
 
-use crate::ffi::{self, api, RawCtx};
+use crate::ffi::{self, RawCtx};
 use crate::store::ModuleStore;
 
 pub struct ModuleNode;
@@ -47,10 +46,9 @@ fn own_ctx() -> RawCtx {
     struct Own(Cell<RawCtx>);
     impl Drop for Own {
         fn drop(&mut self) {
-            let ctx = self.0.get();
-            if !ctx.is_null() {
-                // SAFETY: made by this thread below, not held (a hold never outlives `locked`), freed once.
-                unsafe { api!(RedisModule_FreeThreadSafeContext)(ctx) };
+            if !self.0.get().is_null() {
+                // Not held: a hold never outlives `locked`.
+                ffi::free_thread_safe_ctx(self.0.get());
             }
         }
     }
@@ -59,12 +57,17 @@ fn own_ctx() -> RawCtx {
     }
     OWN.with(|own| {
         if own.0.get().is_null() {
-            // SAFETY: a detached context, used only by this thread and only while it holds Redis's lock.
-            own.0
-                .set(unsafe { api!(RedisModule_GetThreadSafeContext)(std::ptr::null_mut()) });
+            own.0.set(ffi::new_thread_safe_ctx());
         }
         own.0.get()
     })
+}
+
+/// Runs `f` on Redis's main thread outside a command (the INFO callback, a server event), where Redis's
+/// lock is already held: with this thread's own context marked as the hold, never locked again.
+pub fn on_main_thread<R>(f: impl FnOnce(RawCtx) -> R) -> R {
+    let ctx = own_ctx();
+    holding(ctx, || f(ctx))
 }
 
 /// Runs `f` under Redis's lock: the hold this thread already has, or a thread-safe context's.
@@ -74,24 +77,20 @@ pub fn locked<R>(f: impl FnOnce(RawCtx) -> R) -> R {
         return f(held);
     }
     let ctx = own_ctx();
-    // SAFETY: as above; this thread holds no Redis lock (HELD is null), so locking cannot deadlock on it.
-    unsafe { api!(RedisModule_ThreadSafeContextLock)(ctx) };
+    // This thread holds no Redis lock (HELD is null), so taking it cannot wait for itself.
+    ffi::lock(ctx);
     // While clients are paused for writes (CLIENT PAUSE, a failover, a shutdown waiting for replicas), Redis
     // may not propagate anything (it asserts so when the hold ends): the work waits, as a paused client's
     // writes do, with the lock released in between.
     while ffi::writes_paused() {
-        // SAFETY: the lock taken above, released and taken again by this thread.
-        unsafe { api!(RedisModule_ThreadSafeContextUnlock)(ctx) };
+        ffi::unlock(ctx);
         std::thread::sleep(std::time::Duration::from_millis(5));
-        // SAFETY: as above.
-        unsafe { api!(RedisModule_ThreadSafeContextLock)(ctx) };
+        ffi::lock(ctx);
     }
     struct Unlock(RawCtx);
     impl Drop for Unlock {
         fn drop(&mut self) {
-            // SAFETY: the context locked above, unlocked once; Redis propagates what was replicated in the
-            // hold now.
-            unsafe { api!(RedisModule_ThreadSafeContextUnlock)(self.0) };
+            ffi::unlock(self.0);
         }
     }
     let _unlock = Unlock(ctx);
@@ -120,18 +119,6 @@ pub fn propagate(ctx: RawCtx, command: Option<ffi::Argv>, effects: &Effects, eve
 }
 
 impl Node for ModuleNode {
-    fn refuses(&self, _: &Shared, _: &CommandSpec, _: bool) -> Option<CmdError> {
-        None
-    }
-
-    fn refuses_write(&self, _: &Hot) -> Option<Misconf> {
-        None
-    }
-
-    fn part(&self, _: TypeId) -> Option<&dyn Any> {
-        None
-    }
-
     fn commit(
         &self,
         _: &Shared,

@@ -196,27 +196,18 @@ extern "C" fn aof_rewrite(
         let v = unsafe { value_ref(value) };
         let chunk = crate::shared().settings().model_chunk_size;
         for argv in tensorcell::commands::rebuild(&key, v, chunk) {
-            let Some((name, rest)) = argv.split_first() else {
-                continue;
-            };
-            let name = CString::new(name.to_vec()).expect("command names have no NUL");
-            let strings: Vec<_> = rest
-                .iter()
-                .map(|a| crate::ffi::string(std::ptr::null_mut(), a))
-                .collect();
+            let args = crate::ffi::Strings::new(std::ptr::null_mut(), &argv)
+                .expect("a rebuild command has a name");
             // SAFETY: format "v" with an array of strings and its length; Redis copies them into the AOF.
             unsafe {
                 api!(RedisModule_EmitAOF)(
                     io,
-                    name.as_ptr(),
+                    args.name.as_ptr(),
                     c"v".as_ptr(),
-                    strings.as_ptr(),
-                    strings.len(),
+                    args.ptr(),
+                    args.len(),
                 );
             }
-            strings
-                .into_iter()
-                .for_each(|s| crate::ffi::free_string(std::ptr::null_mut(), s));
         }
     })
 }

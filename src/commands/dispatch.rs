@@ -438,14 +438,7 @@ pub fn commit<R>(
 /// [`read`] on the engine's own keyspace (the standalone server's node, and a bare one). Keys found expired
 /// are left for the next commit to propagate, as a command's own lookups are.
 pub fn read_engine(shared: &Shared, f: &mut dyn FnMut(&mut dyn crate::keyspace::Store)) {
-    let now = crate::util::now_ms();
-    let mut g = shared.engine.lock();
-    let g = &mut *g;
-    f(&mut crate::keyspace::DbStore {
-        db: &mut g.db,
-        now,
-        offset: g.effects.offset(),
-    })
+    f(&mut shared.engine.lock().store(crate::util::now_ms()))
 }
 
 /// [`commit`] on the engine's own keyspace: applied under the engine lock, the effects appended to its
@@ -463,12 +456,7 @@ pub fn commit_engine(
         if refusable && g.effects.follower {
             return false;
         }
-        let g = &mut *g;
-        let (effects, events) = apply(&mut crate::keyspace::DbStore {
-            db: &mut g.db,
-            now,
-            offset: g.effects.offset(),
-        });
+        let (effects, events) = apply(&mut g.store(now));
         let expired = g.db.take_expired();
         let n = expired.len() + effects.len();
         Stats::add(&shared.stats.expired_keys, expired.len() as u64);

@@ -23,7 +23,7 @@ use bytes::Bytes;
 use parking_lot::MutexGuard;
 use smallvec::SmallVec;
 
-pub use ai::{info_modules, install_script_host, rebuild, run_begins};
+pub use ai::{fastscore_scripts, info_modules, install_script_host, rebuild, run_begins};
 pub use dispatch::execute;
 pub use table::{lookup, CommandSpec};
 
@@ -319,12 +319,7 @@ impl<'a> Ctx<'a> {
             return StoreRef::Front(front);
         }
         let now = self.now;
-        let engine = self.engine();
-        StoreRef::Engine(crate::keyspace::DbStore {
-            offset: engine.effects.offset(),
-            db: &mut engine.db,
-            now,
-        })
+        StoreRef::Engine(self.engine().store(now))
     }
 
     /// Releases the engine lock early, for read-only work on `Arc`s taken out of the keyspace (encoding a

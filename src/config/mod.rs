@@ -73,6 +73,28 @@ mod directives;
 pub use directives::DIRECTIVES;
 
 /// Looks a directive up by name, case-insensitively.
+/// The directives of the engine itself, which mean the same in every front end: the Redis module takes
+/// them as load arguments and module configs (`ai.<name>`); the others are the standalone server's own
+/// (Redis has its own of those).
+pub const ENGINE_DIRECTIVES: &[&str] = &[
+    "threads-per-queue",
+    "intra-op-parallelism",
+    "model-execution-timeout",
+    "model-chunk-size",
+    "enable-python-scripts",
+    "script-time-limit",
+    "script-memory-limit",
+    "script-user",
+    "script-python",
+    "script-venv",
+    "script-rscript",
+    "dag-result-ttl",
+    "snapshot-dir",
+    "snapshot-store",
+    "snapshot-codec",
+    "loglevel",
+];
+
 pub fn directive(name: &str) -> Option<&'static Directive> {
     DIRECTIVES
         .iter()

@@ -154,10 +154,11 @@ pub fn record_into(state: State) {
 pub fn touched(kind: &'static str, name: &[u8]) {
     RECORDING.with(|r| {
         if let Some(state) = r.borrow().as_ref() {
+            let entry = (kind, Bytes::copy_from_slice(name));
             let mut set = state.lock();
-            // Only a new entry changes the set (and refreshes its copy).
-            if !set.iter().any(|(k, n)| *k == kind && n.as_ref() == name) {
-                set.insert((kind, Bytes::copy_from_slice(name)));
+            // Only a new entry changes the set (and refreshes its copy): a lookup does not.
+            if !set.contains(&entry) {
+                set.insert(entry);
             }
         }
     });

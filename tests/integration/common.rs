@@ -29,50 +29,20 @@ impl Server {
         if module_front() {
             return Self::module(extra, env);
         }
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tensorcell-server"));
-        for (k, v) in env {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
-        // Each server persists into a directory of its own (never the checkout, never another test's),
-        // unless the test names one to restart a server on the same files.
-        let own_dir = (!extra.contains(&"--dir")).then(TempDir::new);
-        if let Some(d) = &own_dir {
-            cmd.args(["--dir", d.path()]);
-        }
-        let mut child = cmd
-            .args(["--port", "0", "--loglevel", "verbose"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start tensorcell-server");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let port = loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("server printed its port");
-            if let Some(addr) = line.split("Listening on ").nth(1) {
-                break addr.rsplit(':').next().unwrap().trim().parse().unwrap();
-            }
-        };
-        Server {
-            child,
-            port,
-            log: rx,
-            _dir: own_dir,
-        }
+        let mut args: Vec<String> = ["--port", "0", "--loglevel", "verbose"]
+            .map(String::from)
+            .into();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        Self::launch(
+            env!("CARGO_BIN_EXE_tensorcell-server"),
+            &args,
+            env,
+            "server printed its port",
+            |line| {
+                let addr = line.split("Listening on ").nth(1)?;
+                Some(addr.rsplit(':').next().unwrap().trim().parse().unwrap())
+            },
+        )
     }
 
     /// Debian's redis-server with the module loaded, on a free port: the AI directives among `extra` become
@@ -89,7 +59,11 @@ impl Server {
         let mut i = 0;
         while i < extra.len() {
             let name = extra[i].trim_start_matches("--");
-            if extra[i].starts_with("--") && MODULE_ARGS.contains(&name) && i + 1 < extra.len() {
+            // The engine's directives go to the module; Redis's own (`--loglevel` among them, for
+            // redis-server's log) to redis-server.
+            let engine =
+                name != "loglevel" && tensorcell::config::ENGINE_DIRECTIVES.contains(&name);
+            if extra[i].starts_with("--") && engine && i + 1 < extra.len() {
                 module_args.extend([name.to_string(), extra[i + 1].to_string()]);
                 i += 2;
             } else {
@@ -101,37 +75,60 @@ impl Server {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let own_dir = (!extra.contains(&"--dir")).then(TempDir::new);
-        let mut cmd = Command::new("redis-server");
+        let mut args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ]
+        .map(String::from)
+        .into();
+        args.extend(rest);
+        args.extend(["--loadmodule".to_string(), so]);
+        args.extend(module_args);
+        Self::launch(
+            "redis-server",
+            &args,
+            env,
+            "redis-server with the module became ready",
+            |line| line.contains("Ready to accept connections").then_some(port),
+        )
+    }
+
+    /// Starts `program` with `args` (after a `--dir` of its own, unless `args` name one) and `env`, and
+    /// waits for the log line `ready` finds the port in.
+    fn launch(
+        program: &str,
+        args: &[String],
+        env: &[(&str, Option<&str>)],
+        what: &str,
+        ready: impl Fn(&str) -> Option<u16>,
+    ) -> Server {
+        let mut cmd = Command::new(program);
         for (k, v) in env {
             match v {
                 Some(v) => cmd.env(k, v),
                 None => cmd.env_remove(k),
             };
         }
+        // Each server persists into a directory of its own (never the checkout, never another test's),
+        // unless the test names one to restart a server on the same files.
+        let own_dir = (!args.iter().any(|a| a == "--dir")).then(TempDir::new);
         if let Some(d) = &own_dir {
             cmd.args(["--dir", d.path()]);
         }
-        let port_text = port.to_string();
         let mut child = cmd
-            .args([
-                "--port",
-                &port_text,
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(["--enable-debug-command", "yes"])
-            .args(&rest)
-            .args(["--loadmodule", &so])
-            .args(&module_args)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start redis-server (TENSORCELL_FRONT=module)");
+            .unwrap_or_else(|e| panic!("start {program}: {e}"));
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -142,14 +139,14 @@ impl Server {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
+        let port = loop {
             let line = rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("redis-server with the module became ready");
-            if line.contains("Ready to accept connections") {
-                break;
+                .expect(what);
+            if let Some(port) = ready(&line) {
+                break port;
             }
-        }
+        };
         Server {
             child,
             port,
@@ -431,25 +428,6 @@ pub fn ai_config(name: &str) -> String {
         name.to_string()
     }
 }
-
-/// Directives that are module load arguments inside redis-server (module/src/args.rs).
-const MODULE_ARGS: &[&str] = &[
-    "threads-per-queue",
-    "intra-op-parallelism",
-    "model-execution-timeout",
-    "model-chunk-size",
-    "enable-python-scripts",
-    "script-time-limit",
-    "script-memory-limit",
-    "script-user",
-    "script-python",
-    "script-venv",
-    "script-rscript",
-    "dag-result-ttl",
-    "snapshot-dir",
-    "snapshot-store",
-    "snapshot-codec",
-];
 
 /// Ends a test that checks what only the standalone server has, when the suite runs against the module.
 #[macro_export]

@@ -76,7 +76,8 @@ class ServerInfo:
 # standalone server has (its Redis commands, AOF, replication) are marked `standalone_only`.
 FRONT = os.environ.get("TENSORCELL_FRONT", "standalone")
 DEFAULT_MODULE = REPO_ROOT / "target" / "debug" / "libtensorcell_module.so"
-# Directives that are module load arguments inside redis-server (module/src/args.rs); the rest are Redis's.
+# Directives that are module load arguments inside redis-server (tensorcell::config::ENGINE_DIRECTIVES, less
+# loglevel, which the suite means for redis-server); the rest are Redis's.
 MODULE_ARGS = {
     "threads-per-queue", "intra-op-parallelism", "model-execution-timeout", "model-chunk-size",
     "enable-python-scripts", "script-time-limit", "script-memory-limit", "script-user", "script-python",

@@ -189,17 +189,41 @@ struct StoreRequest {
     replaying: bool,
 }
 
-/// Runs `begin()` of every stored FastScore script once a front end has loaded its data (the standalone
-/// server at start-up, the module when Redis ends loading), on a primary: the caller decides that. Loading
-/// builds scripts without running anything; this is where their shared state starts.
-pub fn run_begins(shared: &Arc<crate::shared::Shared>) {
-    let mut scripts: Vec<(Bytes, Arc<Script>)> = Vec::new();
+/// `[[key, tag], ...]` of every value `tag_of` gives a tag for (AI._MODELSCAN, AI._SCRIPTSCAN), in key
+/// order: the same in every front end (a Redis keyspace has no order of its own).
+fn tagged(ctx: &mut Ctx, tag_of: fn(&Value) -> Option<&Bytes>) -> Reply {
+    let mut pairs = Vec::new();
+    ctx.store().for_each(&mut |k, v| {
+        if let Some(tag) = tag_of(v) {
+            pairs.push((k.clone(), tag.clone()));
+        }
+    });
+    pairs.sort();
+    Reply::Array(
+        pairs
+            .into_iter()
+            .map(|(k, tag)| Reply::Array(vec![Reply::Bulk(k), Reply::Bulk(tag)]))
+            .collect(),
+    )
+}
+
+/// Every stored FastScore script (one with `begin()`), for a front end that has just loaded its data.
+pub fn fastscore_scripts(shared: &crate::shared::Shared) -> Vec<(Bytes, Arc<Script>)> {
+    let mut scripts = Vec::new();
     shared.node.read(shared, &mut |store| {
         store.for_each(&mut |k, v| match v {
             Value::Script(s) if s.fastscore.is_some() => scripts.push((k.clone(), s.clone())),
             _ => {}
         })
     });
+    scripts
+}
+
+/// Runs `begin()` of every stored FastScore script once a front end has loaded its data (the standalone
+/// server at start-up, the module when Redis ends loading), on a primary: the caller decides that. Loading
+/// builds scripts without running anything; this is where their shared state starts.
+pub fn run_begins(shared: &Arc<crate::shared::Shared>) {
+    let scripts = fastscore_scripts(shared);
     if scripts.is_empty() {
         return;
     }
