@@ -77,9 +77,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(binary):
+def start(binary, extra=()):
     port = free_port()
-    p = subprocess.Popen([binary, "--port", str(port), "--save", "", "--dir", tempfile.mkdtemp(prefix="tc-bench-")],
+    p = subprocess.Popen([binary, "--port", str(port), "--save", "", "--dir", tempfile.mkdtemp(prefix="tc-bench-"),
+                          *extra],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:
@@ -185,8 +186,23 @@ def main():
         a = np.arange(256, dtype=np.float32).reshape(1, 256)
         tc.execute_command("AI.TENSORSET", "a", "FLOAT", 1, 256, "BLOB", a.tobytes())
         tc.execute_command("AI.TENSORSET", "b", "FLOAT", 1, 256, "BLOB", a.tobytes())
-        ex_ops, ex_p50, _ = rb(port, 1, n, ["AI.SCRIPTEXECUTE", "s", "add", "INPUTS", "2", "a", "b", "OUTPUTS", "1", "c"])
+        execute = ["AI.SCRIPTEXECUTE", "s", "add", "INPUTS", "2", "a", "b", "OUTPUTS", "1", "c"]
+        line = tc.info("ai").get("ai_script_s")  # redis-py parses `k=v,...` into a dict
+        if not (isinstance(line, dict) and str(line.get("native")) == "1" or "native=1" in str(line)):
+            sys.exit("the runners did not load their native half (cargo build --release --workspace builds it)")
+        ex_ops, ex_p50, _ = rb(port, 1, n, execute)
         _, get_p50, _ = rb(o.redis_port, 1, n, ["GET", "x"])
+        # The same call on runners without their native half (a second server, side by side).
+        pproc, pport = start(o.tc_bin, ["--script-python-native", "no"])
+        try:
+            ptc = redis.Redis(port=pport)
+            store(ptc, "s", SCRIPT, 1, eps=("add",))
+            ptc.execute_command("AI.TENSORSET", "a", "FLOAT", 1, 256, "BLOB", a.tobytes())
+            ptc.execute_command("AI.TENSORSET", "b", "FLOAT", 1, 256, "BLOB", a.tobytes())
+            pure_ops, pure_p50, _ = rb(pport, 1, n, execute)
+        finally:
+            pproc.kill()
+            pproc.wait()
         ns = {"tensors": [a, a], "keys": [], "args": []}
         exec(SCRIPT, ns)
         reps = 20000
@@ -202,6 +218,7 @@ def main():
             f"| redis-server GET round trip (baseline) | {get_p50 * 1000:.0f} |",
             f"| AI.SCRIPTEXECUTE round trip ({ex_ops:,.0f} ops/s) | {ex_p50 * 1000:.0f} |",
             f"| overhead: round trip - GET round trip - in-process call | {overhead:.0f} |",
+            f"| for comparison: the round trip on pure-Python runners ({pure_ops:,.0f} ops/s) | {pure_p50 * 1000:.0f} |",
             "",
         ]
 

@@ -226,6 +226,7 @@ fn runner_settings(s: &crate::config::Settings) -> crate::runner::Settings {
     crate::runner::Settings {
         python,
         venv: s.script_venv.clone(),
+        native: s.script_python_native.clone(),
         rscript: s.script_rscript.clone(),
         memory_limit: s.script_memory_limit,
         user: s.script_user.clone(),

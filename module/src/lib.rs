@@ -65,6 +65,10 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
 /// Everything the module sets up at load; the error says what stopped it.
 fn start(ctx: ffi::RawCtx, args: &[String]) -> Result<(), String> {
     let loaded = args::parse(args).map_err(|e| format!("bad load argument: {e}"))?;
+    // Python runners find their native half beside this library, as beside the standalone server.
+    if let Some(dir) = own_dir() {
+        tensorcell::runner::python::look_beside(&dir);
+    }
     types::register(ctx)?;
     // The core's rows only: Redis's own commands are Redis's.
     tensorcell::commands::table::install(&[]);
@@ -79,6 +83,25 @@ fn start(ctx: ffi::RawCtx, args: &[String]) -> Result<(), String> {
     ffi::set_info(ctx, info);
     ffi::on_loading_ended(ctx, loading_event);
     Ok(())
+}
+
+/// The directory this library was loaded from: the mapping in /proc/self/maps that holds this function's
+/// code.
+fn own_dir() -> Option<std::path::PathBuf> {
+    let here = own_dir as *const () as usize;
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines().find_map(|line| {
+        let mut parts = line.split_whitespace();
+        let (lo, hi) = parts.next()?.split_once('-')?;
+        let (lo, hi) = (
+            usize::from_str_radix(lo, 16).ok()?,
+            usize::from_str_radix(hi, 16).ok()?,
+        );
+        let path = parts.nth(4)?;
+        (lo <= here && here < hi && path.starts_with('/'))
+            .then(|| std::path::Path::new(path).parent().map(|p| p.to_path_buf()))
+            .flatten()
+    })
 }
 
 /// Adds one of the core's INFO sections: Redis prefixes section and field names with the module's

@@ -290,6 +290,14 @@ pub const DIRECTIVES: &[super::Directive] = &[
         "A virtualenv whose Python (and packages) script runners use; overrides script-python.",
     ),
     d(
+        "script-python-native",
+        Kind::Str,
+        "",
+        true,
+        "The Python runner's native half (lib_tensorcell_native.so); empty: beside the server (or the \
+         module), if built; no: pure-Python runners.",
+    ),
+    d(
         "script-rscript",
         Kind::Str,
         "Rscript",

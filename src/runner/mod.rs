@@ -67,6 +67,9 @@ pub struct Settings {
     pub python: String,
     /// `script-venv`: a virtualenv whose Python (and so packages) runners use.
     pub venv: String,
+    /// `script-python-native`: the Python runner's native half; empty: found beside the server or the
+    /// module; `no`: none.
+    pub native: String,
     /// `script-rscript`.
     pub rscript: String,
     /// `script-memory-limit` in bytes; 0 for none.
@@ -80,6 +83,7 @@ pub struct Settings {
 static SETTINGS: RwLock<Settings> = RwLock::new(Settings {
     python: String::new(),
     venv: String::new(),
+    native: String::new(),
     rscript: String::new(),
     memory_limit: 0,
     user: String::new(),
@@ -149,6 +153,11 @@ pub struct Stats {
     pub timeouts: AtomicU64,
     /// Runners killed for overrunning their time limit.
     pub kills: AtomicU64,
+    /// Requests sent to runners: AI.SCORE calls batched into one request count once here and each in
+    /// `calls`, so `calls / requests` is what batching saved.
+    pub requests: AtomicU64,
+    /// The latest runner started loaded the Python runner's native half (python.rs).
+    pub native: AtomicBool,
 }
 
 /// A unit of work for one runner, run on its driver thread: any closure, or an AI.SCORE call (which the
@@ -405,6 +414,8 @@ pub struct Summary {
     pub errors: u64,
     pub timeouts: u64,
     pub kills: u64,
+    pub requests: u64,
+    pub native: bool,
 }
 
 fn summary(inner: &Inner) -> Summary {
@@ -420,6 +431,8 @@ fn summary(inner: &Inner) -> Summary {
         errors: s.errors.load(Relaxed),
         timeouts: s.timeouts.load(Relaxed),
         kills: s.kills.load(Relaxed),
+        requests: s.requests.load(Relaxed),
+        native: s.native.load(Relaxed),
     }
 }
 
@@ -654,7 +667,8 @@ impl Runner {
             Duration::ZERO,
             &inner.contention,
         ) {
-            Ok(_) => {
+            Ok(reply) => {
+                native_loaded(&inner, &reply.header["native"]);
                 self.warm = true;
                 if !inner.healthy.swap(true, Relaxed) {
                     let mut q = inner.queue.lock();
@@ -704,6 +718,7 @@ impl Runner {
         };
         let stats = &inner.stats;
         stats.calls.fetch_add(calls as u64, Relaxed);
+        stats.requests.fetch_add(1, Relaxed);
         let result = call::exchange(p, frame, Mode::Live, limit, GRACE, spin, &inner.contention);
         if result.is_ok() && p.has_pending() {
             // The runner sent more than one answer: it is out of step; never trust it again.
@@ -766,6 +781,21 @@ impl Runner {
     }
 }
 
+/// Records whether a runner loaded its native half (a Python runner's `init` answer says, with the reason
+/// when not); a configured one that fails to load is logged once.
+fn native_loaded(inner: &Inner, said: &Value) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    inner.stats.native.store(said == &Value::Bool(true), Relaxed);
+    if let Some(why) = said.as_str() {
+        if why != "not configured" && !WARNED.swap(true, Relaxed) {
+            crate::warning!(
+                "Python script runners cannot load their native half ({why}): they run in pure Python, \
+                 with a higher cost per call"
+            );
+        }
+    }
+}
+
 /// Start-up checks, logged: which Python runners use (and whether it has numpy), and a warning when runners
 /// would run as root.
 pub fn check_at_start() {
@@ -800,6 +830,15 @@ pub fn check_at_start() {
         _ => crate::warning!(
             "Python script runners cannot start: {} does not run (set script-python or script-venv)",
             python.display()
+        ),
+    }
+    match python::native(&s) {
+        Some(path) => crate::verbose!("Python script runners' native half: {}", path.display()),
+        None if s.native == "no" => {}
+        None => crate::notice!(
+            "Python script runners run in pure Python: no {} beside the server (build it with `cargo \
+             build --release --workspace`, or set script-python-native)",
+            python::NATIVE_FILE
         ),
     }
 }

@@ -109,6 +109,8 @@ impl Process {
         cmd.args(&launch.args)
             // A key is client input: no NUL may reach an argument.
             .arg(name.replace('\0', "?"))
+            // What the server's own environment says of these is not the runner's: the launch decides.
+            .env_remove("TENSORCELL_NATIVE")
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
             // How a runner knows its parent (it exits when that is gone).
             .env("TENSORCELL_PID", std::process::id().to_string())

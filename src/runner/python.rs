@@ -1,6 +1,11 @@
 //! How a Python runner starts: the configured interpreter (or a virtualenv's) runs `python/runner.py`,
 //! which the server compiles in and hands over on standard input, so no file needs installing and the
-//! runner always matches the server.
+//! runner always matches the server. Its native half (`python/native`, a Python extension built with the
+//! workspace) is handed over by path: the runner loads it when it can and runs in pure Python when not.
+
+use std::path::{Path, PathBuf};
+
+use parking_lot::Mutex;
 
 use super::process::{Launch, Transport};
 use super::Settings;
@@ -21,6 +26,42 @@ pub fn interpreter(s: &Settings) -> std::path::PathBuf {
     std::path::PathBuf::from(&s.python)
 }
 
+/// The native half's file name, as cargo builds it.
+pub const NATIVE_FILE: &str = "lib_tensorcell_native.so";
+
+/// Directories searched for [`NATIVE_FILE`] when `script-python-native` is empty, besides the server
+/// executable's own: a front end that is a library (the Redis module) adds its own directory.
+static BESIDE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Makes runners look for the native half in `dir` too.
+pub fn look_beside(dir: &Path) {
+    let mut v = BESIDE.lock();
+    if !v.iter().any(|d| d == dir) {
+        v.push(dir.to_path_buf());
+    }
+}
+
+/// The native half runners are given: `script-python-native`'s path, `no` for none, or when empty the
+/// first [`NATIVE_FILE`] found beside the front end (cargo builds it there with `--workspace`).
+pub fn native(s: &Settings) -> Option<PathBuf> {
+    match s.native.as_str() {
+        "no" => None,
+        "" => {
+            let exe_dir = std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf));
+            BESIDE
+                .lock()
+                .iter()
+                .cloned()
+                .chain(exe_dir)
+                .map(|d| d.join(NATIVE_FILE))
+                .find(|p| p.is_file())
+        }
+        path => Some(PathBuf::from(path)),
+    }
+}
+
 pub fn launch(s: &Settings) -> Launch {
     let mut env = vec![("PYTHONUNBUFFERED".to_string(), "1".to_string())];
     // One runner is one core's worth of work: scale with RUNNERS, not with BLAS threads (which also reserve
@@ -32,6 +73,9 @@ pub fn launch(s: &Settings) -> Launch {
     }
     if !s.venv.is_empty() {
         env.push(("VIRTUAL_ENV".to_string(), s.venv.clone()));
+    }
+    if let Some(path) = native(s) {
+        env.push(("TENSORCELL_NATIVE".to_string(), path.display().to_string()));
     }
     Launch {
         program: interpreter(s),

@@ -8,6 +8,7 @@ mod dags;
 mod keys;
 mod model_load;
 mod models;
+mod native;
 mod persistence;
 mod protocol;
 mod pubsub;

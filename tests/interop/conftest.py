@@ -81,7 +81,7 @@ DEFAULT_MODULE = REPO_ROOT / "target" / "debug" / "libtensorcell_module.so"
 MODULE_ARGS = {
     "threads-per-queue", "intra-op-parallelism", "model-execution-timeout", "model-chunk-size",
     "enable-python-scripts", "script-time-limit", "script-memory-limit", "script-user", "script-python",
-    "script-venv", "script-rscript", "dag-result-ttl", "snapshot-dir", "snapshot-store", "snapshot-codec",
+    "script-venv", "script-python-native", "script-rscript", "dag-result-ttl", "snapshot-dir", "snapshot-store", "snapshot-codec",
 }
 
 

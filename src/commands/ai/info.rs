@@ -85,6 +85,8 @@ pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             int(r.timeouts),
             Reply::lit("kills"),
             int(r.kills),
+            Reply::lit("requests"),
+            int(r.requests),
         ]);
     }
     Ok(Reply::Array(fields).into())

@@ -51,7 +51,7 @@ pub fn ai_section(shared: &Shared, counts: [usize; 3]) -> Section {
         fields.push(field(
             format!("ai_script_{name}"),
             format!(
-                "language={},runners={},alive={},busy={},restarts={},calls={},errors={},timeouts={},kills={}",
+                "language={},runners={},alive={},busy={},restarts={},calls={},errors={},timeouts={},kills={},requests={},native={}",
                 p.language.name(),
                 p.runners,
                 p.alive,
@@ -60,7 +60,9 @@ pub fn ai_section(shared: &Shared, counts: [usize; 3]) -> Section {
                 p.calls,
                 p.errors,
                 p.timeouts,
-                p.kills
+                p.kills,
+                p.requests,
+                u8::from(p.native)
             ),
         ));
     }

@@ -32,6 +32,29 @@ _shm_fd = 4
 _shm = None  # an mmap of fd 4, remapped when the file has grown past it
 
 
+def _load_native():
+    """The native half of this runner (`_tensorcell_native`, src/runner/python/native), from the path the
+    server gives in TENSORCELL_NATIVE: frames and the `call` request in Rust. Without it (no path, or an
+    interpreter that cannot load it) the runner does the same in Python, only slower; `native` in the `init`
+    answer tells the server which."""
+    path = os.environ.get("TENSORCELL_NATIVE")
+    if not path:
+        return None, "not configured"
+    try:
+        import importlib.machinery
+        import importlib.util
+        loader = importlib.machinery.ExtensionFileLoader("_tensorcell_native", path)
+        spec = importlib.util.spec_from_file_location("_tensorcell_native", path, loader=loader)
+        mod = importlib.util.module_from_spec(spec)
+        loader.exec_module(mod)
+        return mod.Channel(3, lambda result: _result_frame(result)), None
+    except Exception as e:  # ImportError, OSError (an unreadable file): run without it
+        return None, f"{type(e).__name__}: {e}"
+
+
+_native, _native_error = _load_native()
+
+
 class ScriptTimedOut(BaseException):
     """Raised in a script the server interrupted (a BaseException: `except Exception` does not stop it)."""
 
@@ -80,7 +103,10 @@ def _more():
     _inbuf.extend(data)
 
 
-def _recv():
+def _recv_frame():
+    """The next whole frame (length words included)."""
+    if _native is not None:
+        return _native.recv(_spin[0])[2]
     while len(_inbuf) < 8:
         _more()
     total, hlen = _HDR.unpack_from(_inbuf)
@@ -100,7 +126,17 @@ def _recv():
     else:
         frame = bytes(_inbuf[:end])
         del _inbuf[:end]
-    return _decode_header(frame[8:8 + hlen].decode())[0], memoryview(frame)[8 + hlen:]
+    return frame
+
+
+def _split(frame):
+    """A frame's header (decoded) and blob area."""
+    hlen = _HDR.unpack_from(frame)[1]
+    return _decode_header(bytes(frame[8:8 + hlen]).decode())[0], memoryview(frame)[8 + hlen:]
+
+
+def _recv():
+    return _split(_recv_frame())
 
 
 # Built once: `json.loads` / `json.dumps` with options build their decoder and encoder on every call, which
@@ -110,10 +146,21 @@ _encode_header = json.JSONEncoder(separators=(",", ":")).encode
 _encode_value = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # cells, pools, outputs
 
 
-def _send(header, blobs=()):
+def _frame(header, blobs=()):
     h = _encode_header(header).encode()
     size = 4 + len(h) + sum(len(b) for b in blobs)
-    _sock.sendall(b"".join([_HDR.pack(size, len(h)), h, *blobs]))
+    return b"".join([_HDR.pack(size, len(h)), h, *blobs])
+
+
+def _send(header, blobs=()):
+    _write(_frame(header, blobs))
+
+
+def _write(frame):
+    if _native is not None:
+        _native.send(frame)
+    else:
+        _sock.sendall(frame)
 
 
 def _b(s):
@@ -182,8 +229,12 @@ def _exchange(header, blobs=()):
         was_user = _Flags.user
         _Flags.user = False  # a SIGINT now must not cut a frame in half
         try:
-            _send(header, blobs)
-            reply, rblobs = _recv()
+            if _native is not None:
+                reply, frame, at = _native.exchange(header, blobs, _spin[0])
+                rblobs = memoryview(frame)[at:]
+            else:
+                _send(header, blobs)
+                reply, rblobs = _recv()
         finally:
             _Flags.user = was_user
     if _Flags.interrupted and was_user:
@@ -223,6 +274,8 @@ def _numpy():
             _NP_DT[name] = little
             _NP_BACK[little] = name
             _NP_BACK[numpy.dtype(np_name).newbyteorder(">")] = name
+        if _native is not None:
+            _native.numpy(numpy.frombuffer, numpy.asarray, dict(_NP_DT), {v: k for k, v in _NP_DT.items()})
         _np = numpy
     return _np
 
@@ -264,6 +317,12 @@ class _Out:
             ref = {"$blob": [self.inline, n]}
             self.inline += n
         return {"dtype": dtype, "shape": list(a.shape), "data": ref}
+
+
+def _result_frame(result):
+    """A `call`'s answer frame (the native half hands results it does not encode itself to this)."""
+    heads, blobs = _outputs(result)
+    return _frame({"op": "result", "tensors": heads}, blobs)
 
 
 def _outputs(result):
@@ -570,7 +629,7 @@ def _init(req, blobs):
     if req["fastscore"] and req.get("begin"):
         _begin()
     _seen.clear()  # a replayed begin() saw swaps that wrote nothing
-    return {"op": "ok"}, ()
+    return {"op": "ok", "native": _native_error or True}, ()
 
 
 def _call(req, blobs):
@@ -620,38 +679,61 @@ def _begin_req(req, blobs):
 _HANDLERS = {"init": _init, "call": _call, "score": _score, "begin": _begin_req}
 
 
+def _next():
+    """The next request: its op, and its header and blob area (None and the whole frame for a `call` the
+    native half will serve)."""
+    if _native is not None:
+        op, spin_us, frame = _native.recv(_spin[0])
+        _spin[0] = spin_us * 1e-6
+        if op == "call" and _np is not None:
+            return op, None, frame
+        req, blobs = _split(frame)
+        return op, req, blobs
+    req, blobs = _recv()
+    _spin[0] = req.get("spin_us", 0) * 1e-6
+    return req.get("op"), req, blobs
+
+
+def _serve(op, req, blobs):
+    """One request's answer frame."""
+    if req is None:
+        frame = _native.call(blobs, _module)
+        if frame is not None:
+            return frame
+        req, blobs = _split(blobs)  # what only the Python half handles: string or shared-memory tensors
+    handler = _HANDLERS.get(op)
+    if handler is None:
+        raise ReplyError(f"unknown request {op!r}")
+    return _frame(*handler(req, blobs))
+
+
 def main():
     while True:
         # Read without the lock: only this thread reads while no request runs (a background thread that
         # tries is refused in _exchange).
-        req, blobs = _recv()
-        _spin[0] = req.get("spin_us", 0) * 1e-6
+        op, req, blobs = _next()
         _Active.request = True
-        handler = _HANDLERS.get(req.get("op"))
         _Flags.interrupted = False
         try:
-            if handler is None:
-                raise ReplyError(f"unknown request {req.get('op')!r}")
             _Flags.user = True
             try:
-                header, oblobs = handler(req, blobs)
+                frame = _serve(op, req, blobs)
             finally:
                 _Flags.user = False
         except ScriptTimedOut:
-            header, oblobs = {"op": "error", "kind": "timeout", "message": "script timed out"}, ()
+            frame = _frame({"op": "error", "kind": "timeout", "message": "script timed out"})
         except KeyboardInterrupt:
-            header, oblobs = {"op": "error", "kind": "timeout", "message": "script timed out"}, ()
+            frame = _frame({"op": "error", "kind": "timeout", "message": "script timed out"})
         except MemoryError as e:
             if _limit:
-                header = {"op": "error", "kind": "memory", "message": "script memory limit reached"}
+                frame = _frame({"op": "error", "kind": "memory", "message": "script memory limit reached"})
             else:
-                header = {"op": "error", "kind": "error", "message": _err_text(e)}
-            oblobs = ()
+                frame = _frame({"op": "error", "kind": "error", "message": _err_text(e)})
         except BaseException as e:  # SystemExit too: a script cannot end its runner by raising it
-            header, oblobs = {"op": "error", "kind": "error", "message": _err_text(e)}, ()
+            frame = _frame({"op": "error", "kind": "error", "message": _err_text(e)})
         with _lock:  # waits for a background thread's callback in flight
             _Active.request = False
-            _send(header, oblobs)
+            _write(frame)
 
 
 try:
