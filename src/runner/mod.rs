@@ -785,7 +785,10 @@ impl Runner {
 /// when not); a configured one that fails to load is logged once.
 fn native_loaded(inner: &Inner, said: &Value) {
     static WARNED: AtomicBool = AtomicBool::new(false);
-    inner.stats.native.store(said == &Value::Bool(true), Relaxed);
+    inner
+        .stats
+        .native
+        .store(said == &Value::Bool(true), Relaxed);
     if let Some(why) = said.as_str() {
         if why != "not configured" && !WARNED.swap(true, Relaxed) {
             crate::warning!(

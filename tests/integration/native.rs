@@ -183,15 +183,15 @@ fn runners_serve_calls_through_the_native_half() {
 
 #[test]
 fn runners_without_the_native_half_give_the_same_answers() {
-    calls_work(
-        &Server::with_args(&["--script-python-native", "no"]),
-        "0",
-    );
+    calls_work(&Server::with_args(&["--script-python-native", "no"]), "0");
 }
 
 #[test]
 fn a_native_half_that_cannot_load_leaves_runners_in_pure_python() {
-    let s = Server::with_args(&["--script-python-native", "/nonexistent/lib_tensorcell_native.so"]);
+    let s = Server::with_args(&[
+        "--script-python-native",
+        "/nonexistent/lib_tensorcell_native.so",
+    ]);
     let mut c = s.con();
     assert_eq!(store(&mut c, "p", &[], &["add"], SCRIPT), "OK");
     assert_eq!(native_of(&mut c, "p"), "0");
