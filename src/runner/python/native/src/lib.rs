@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::socket::{recv, send, MsgFlags};
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PySystemExit};
+use pyo3::exceptions::{PyMemoryError, PyOSError, PyRuntimeError, PySystemExit};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 use serde::Deserialize;
@@ -348,6 +348,13 @@ fn fill(fd: i32, py: Python<'_>, spin: f64, inbuf: &mut Inbuf) -> PyResult<(usiz
         };
         let have = inbuf.filled;
         if inbuf.buf.len() < have + want {
+            // Under script-memory-limit a big frame may not fit: a MemoryError, as Python's own would be,
+            // rather than the abort a failed Rust allocation is.
+            let more = have + want - inbuf.buf.len();
+            inbuf
+                .buf
+                .try_reserve(more)
+                .map_err(|_| PyMemoryError::new_err("no memory for the server's frame"))?;
             inbuf.buf.resize(have + want, 0);
         }
         let room = &mut inbuf.buf[have..];
