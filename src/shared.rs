@@ -226,7 +226,13 @@ fn runner_settings(s: &crate::config::Settings) -> crate::runner::Settings {
     crate::runner::Settings {
         python,
         venv: s.script_venv.clone(),
-        native: s.script_python_native.clone(),
+        // A relative path is the configuration's directory's: the module's Redis changes directory on
+        // `CONFIG SET dir`, and runners start later.
+        native: match s.script_python_native.as_str() {
+            "" | "no" => s.script_python_native.clone(),
+            path => std::path::absolute(path)
+                .map_or_else(|_| path.to_string(), |p| p.display().to_string()),
+        },
         rscript: s.script_rscript.clone(),
         memory_limit: s.script_memory_limit,
         user: s.script_user.clone(),

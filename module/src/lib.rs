@@ -91,14 +91,14 @@ fn own_dir() -> Option<std::path::PathBuf> {
     let here = own_dir as *const () as usize;
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
     maps.lines().find_map(|line| {
-        let mut parts = line.split_whitespace();
-        let (lo, hi) = parts.next()?.split_once('-')?;
+        let (lo, hi) = line.split_whitespace().next()?.split_once('-')?;
         let (lo, hi) = (
             usize::from_str_radix(lo, 16).ok()?,
             usize::from_str_radix(hi, 16).ok()?,
         );
-        let path = parts.nth(4)?;
-        (lo <= here && here < hi && path.starts_with('/'))
+        // The path is the rest of the line from its first '/' (the fields before hold none), spaces and all.
+        let path = &line[line.find('/')?..];
+        (lo <= here && here < hi)
             .then(|| std::path::Path::new(path).parent().map(|p| p.to_path_buf()))
             .flatten()
     })

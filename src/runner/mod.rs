@@ -836,6 +836,10 @@ pub fn check_at_start() {
         ),
     }
     match python::native(&s) {
+        Some(path) if !path.is_file() => crate::warning!(
+            "script-python-native {} is not a file: Python script runners will run in pure Python",
+            path.display()
+        ),
         Some(path) => crate::verbose!("Python script runners' native half: {}", path.display()),
         None if s.native == "no" => {}
         None => crate::notice!(

@@ -36,6 +36,21 @@ def fails(tensors, keys, args):
 
 def nothing(tensors, keys, args):
     return None
+
+def kinds(tensors, keys, args):
+    # BOOL and INT8 in and out, a transposed (not C-contiguous) output, inputs that own their data
+    b, i = tensors
+    owns = all(t.flags.owndata and t.flags.writeable for t in tensors)
+    t = np.arange(6, dtype=np.float32).reshape(2, 3).T
+    return [~b, i * 2, t, np.array([owns, b.dtype == np.bool_, i.dtype == np.int8])]
+
+def hungry(tensors, keys, args):
+    # past script-memory-limit inside a callback's answer: a MemoryError the script can catch
+    try:
+        redis.execute("GET", "huge")
+    except MemoryError:
+        return np.array([1], dtype=np.int8)
+    return np.array([0], dtype=np.int8)
 "#;
 
 /// The `native=` field of the script's `INFO ai` line.
@@ -67,7 +82,15 @@ fn calls_work(s: &Server, native: &str) {
             &mut c,
             "nat",
             &[],
-            &["add", "mixed", "big", "calls_back", "fails", "nothing"],
+            &[
+                "add",
+                "mixed",
+                "big",
+                "calls_back",
+                "fails",
+                "nothing",
+                "kinds"
+            ],
             SCRIPT
         ),
         "OK"
@@ -151,7 +174,74 @@ fn calls_work(s: &Server, native: &str) {
     )
     .unwrap();
     assert_eq!(floats(&mut c, "sum"), [20.0, 40.0, 60.0, 80.0]);
+
+    // Other dtypes, and an output numpy does not hold in C order.
+    let _: String = q(&mut c, "AI.TENSORSET bools BOOL 3 VALUES 1 0 1").unwrap();
+    let _: String = q(&mut c, "AI.TENSORSET small INT8 2 VALUES -1 60").unwrap();
+    let _: String = q(
+        &mut c,
+        "AI.SCRIPTEXECUTE nat kinds INPUTS 2 bools small OUTPUTS 4 k1 k2 k3 k4",
+    )
+    .unwrap();
+    assert_eq!(
+        q::<Vec<i64>>(&mut c, "AI.TENSORGET k1 VALUES").unwrap(),
+        [0, 1, 0]
+    );
+    assert_eq!(
+        q::<Vec<i64>>(&mut c, "AI.TENSORGET k2 VALUES").unwrap(),
+        [-2, 120]
+    );
+    let meta: Vec<Value> = q(&mut c, "AI.TENSORGET k2 META").unwrap();
+    assert_eq!(meta[1], Value::BulkString(b"INT8".to_vec()));
+    assert_eq!(floats(&mut c, "k3"), [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+    let meta: Vec<Value> = q(&mut c, "AI.TENSORGET k3 META").unwrap();
+    assert_eq!(meta[3], Value::Array(vec![Value::Int(3), Value::Int(2)]));
+    assert_eq!(
+        q::<Vec<i64>>(&mut c, "AI.TENSORGET k4 VALUES").unwrap(),
+        [1, 1, 1]
+    );
     assert_eq!(native_of(&mut c, "nat"), native);
+}
+
+/// A callback's answer too big for `script-memory-limit`: the script gets a MemoryError it can handle and
+/// its runner goes on serving, with the native half as without it.
+fn memory_limit_holds(extra: &[&str]) {
+    // A debug build takes seconds to move 100 MB through a callback's JSON answer.
+    let mut args = vec![
+        "--script-memory-limit",
+        "256mb",
+        "--script-time-limit",
+        "60000",
+    ];
+    args.extend(extra);
+    let s = Server::with_args(&args);
+    let mut c = s.con();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    assert_eq!(store(&mut c, "nat", &[], &["hungry", "add"], SCRIPT), "OK");
+    let _: String = redis::cmd("SET")
+        .arg("huge")
+        .arg(vec![b'x'; 100 << 20])
+        .query(&mut c)
+        .unwrap();
+    let _: String = q(
+        &mut c,
+        "AI.SCRIPTEXECUTE nat hungry KEYS 1 huge OUTPUTS 1 ok",
+    )
+    .unwrap();
+    assert_eq!(
+        q::<Vec<i64>>(&mut c, "AI.TENSORGET ok VALUES").unwrap(),
+        [1]
+    );
+    let _: String = q(&mut c, "AI.TENSORSET a FLOAT 2 VALUES 1 2").unwrap();
+    let _: String = q(&mut c, "AI.SCRIPTEXECUTE nat add INPUTS 2 a a OUTPUTS 1 s").unwrap();
+    assert_eq!(floats(&mut c, "s"), [2.0, 4.0]);
+    let restarts = q::<Vec<Value>>(&mut c, "AI.INFO nat").unwrap();
+    let at = restarts
+        .iter()
+        .position(|v| v == &Value::BulkString(b"restarts".to_vec()))
+        .unwrap();
+    assert_eq!(restarts[at + 1], Value::Int(0), "the runner was restarted");
 }
 
 /// Whether the native half was built beside the binary the tests run (cargo build --workspace).
@@ -179,11 +269,13 @@ fn runners_serve_calls_through_the_native_half() {
         return;
     }
     calls_work(&Server::start(), "1");
+    memory_limit_holds(&[]);
 }
 
 #[test]
 fn runners_without_the_native_half_give_the_same_answers() {
     calls_work(&Server::with_args(&["--script-python-native", "no"]), "0");
+    memory_limit_holds(&["--script-python-native", "no"]);
 }
 
 #[test]

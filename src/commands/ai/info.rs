@@ -40,6 +40,10 @@ pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let s = holder.stats();
     if args.next().is_some_and(|a| eq_ic(&a, "RESETSTAT")) {
         s.reset();
+        if let Holder::Script(sc) = &holder {
+            // `calls / requests` says what batching saved: both start over.
+            sc.runners.stats().requests.store(0, Relaxed);
+        }
         return Ok(Reply::OK.into());
     }
     let n = |c: &std::sync::atomic::AtomicU64| Reply::Int(c.load(Relaxed) as i64);

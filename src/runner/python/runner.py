@@ -32,14 +32,23 @@ _shm_fd = 4
 _shm = None  # an mmap of fd 4, remapped when the file has grown past it
 
 
+# What the native half's `PROTOCOL` must say (`PROTOCOL` in src/runner/python/native/src/lib.rs).
+_NATIVE_PROTOCOL = 2
+
+
 def _load_native():
     """The native half of this runner (`_tensorcell_native`, src/runner/python/native), from the path the
     server gives in TENSORCELL_NATIVE: frames and the `call` request in Rust. Without it (no path, or an
     interpreter that cannot load it) the runner does the same in Python, only slower; `native` in the `init`
     answer tells the server which."""
-    path = os.environ.get("TENSORCELL_NATIVE")
+    path = os.environ.pop("TENSORCELL_NATIVE", None)  # not the script's, nor its subprocesses'
     if not path:
         return None, "not configured"
+    if hasattr(sys, "_is_gil_enabled"):
+        import sysconfig
+        if sysconfig.get_config_var("Py_GIL_DISABLED"):
+            # A free-threaded CPython has another object layout than the stable ABI this module is built for.
+            return None, "a free-threaded Python cannot load a stable-ABI extension"
     try:
         import importlib.machinery
         import importlib.util
@@ -47,6 +56,9 @@ def _load_native():
         spec = importlib.util.spec_from_file_location("_tensorcell_native", path, loader=loader)
         mod = importlib.util.module_from_spec(spec)
         loader.exec_module(mod)
+        if getattr(mod, "PROTOCOL", None) != _NATIVE_PROTOCOL:
+            # An older (or newer) build than this runner: its calls would not match.
+            return None, f"{path} speaks protocol {getattr(mod, 'PROTOCOL', 1)}, this runner {_NATIVE_PROTOCOL}"
         return mod.Channel(3, lambda result: _result_frame(result)), None
     except Exception as e:  # ImportError, OSError (an unreadable file): run without it
         return None, f"{type(e).__name__}: {e}"
@@ -103,6 +115,16 @@ def _more():
     _inbuf.extend(data)
 
 
+def _skip(n):
+    """Reads and drops the rest of a frame whose start `_inbuf` holds."""
+    _inbuf.clear()
+    while n > 0:
+        data = _sock.recv(min(n, 1 << 16))
+        if not data:
+            sys.exit(0)
+        n -= len(data)
+
+
 def _recv_frame():
     """The next whole frame (length words included)."""
     if _native is not None:
@@ -113,7 +135,11 @@ def _recv_frame():
     end = 4 + total
     if len(_inbuf) < end:
         # A big frame: read the rest straight into place.
-        frame = bytearray(end)
+        try:
+            frame = bytearray(end)
+        except MemoryError:
+            _skip(end - len(_inbuf))  # the next read starts at the next frame
+            raise
         have = len(_inbuf)
         frame[:have] = _inbuf
         _inbuf.clear()
@@ -231,6 +257,8 @@ def _exchange(header, blobs=()):
         try:
             if _native is not None:
                 reply, frame, at = _native.exchange(header, blobs, _spin[0])
+                if reply is None:  # a big header, decoded here (a MemoryError, not an abort, if it must be)
+                    reply = _decode_header(frame[8:at].decode())[0]
                 rblobs = memoryview(frame)[at:]
             else:
                 _send(header, blobs)
@@ -620,6 +648,8 @@ def _init(req, blobs):
     sys.modules[name] = module
     exec(compile(source, "<script>", "exec"), module.__dict__)
     _module = module
+    if "numpy" in sys.modules:
+        _numpy()  # the script has imported it: its first call can take the native half's path too
     for ep in req["entry_points"]:
         n = _arity(ep)
         if n == -1:

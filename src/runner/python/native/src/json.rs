@@ -2,10 +2,33 @@
 //! small and made of a few kinds of value, and going through `json.dumps`/`json.loads` costs several
 //! microseconds of interpreter time per callback that this does in well under one.
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::Value;
+
+/// `Vec<u8>` as a writer whose growth fails with an error (MemoryError) instead of aborting the runner.
+struct Fallible<'a>(&'a mut Vec<u8>);
+
+impl std::io::Write for Fallible<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .try_reserve(buf.len())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `s` as a JSON string, appended.
+fn string(s: &str, out: &mut Vec<u8>) -> PyResult<()> {
+    serde_json::to_writer(Fallible(out), s)
+        .map_err(|_| PyMemoryError::new_err("no memory for a callback's header"))
+}
 
 /// Appends `obj` as JSON: None, bools, ints, floats, strings, lists, tuples and dicts with string keys,
 /// as Python's encoder writes them (NaN and infinities as `NaN`/`Infinity`, which the server's reader of
@@ -16,8 +39,7 @@ pub fn write(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     } else if let Ok(b) = obj.cast::<PyBool>() {
         out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
     } else if let Ok(s) = obj.cast::<PyString>() {
-        let text = s.to_cow()?;
-        serde_json::to_writer(&mut *out, text.as_ref()).expect("JSON of a string");
+        string(s.to_cow()?.as_ref(), out)?;
     } else if obj.is_instance_of::<PyInt>() {
         match obj.extract::<i64>() {
             Ok(i) => out.extend_from_slice(i.to_string().as_bytes()),
@@ -44,7 +66,7 @@ pub fn write(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
             let k = k
                 .cast::<PyString>()
                 .map_err(|_| PyTypeError::new_err("callback header keys must be str"))?;
-            serde_json::to_writer(&mut *out, k.to_cow()?.as_ref()).expect("JSON of a string");
+            string(k.to_cow()?.as_ref(), out)?;
             out.push(b':');
             write(&v, out)?;
         }

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::socket::{recv, send, MsgFlags};
-use pyo3::exceptions::{PyMemoryError, PyOSError, PyRuntimeError, PySystemExit};
+use pyo3::exceptions::{PyMemoryError, PyOSError, PyRuntimeError, PySystemExit, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use serde::Deserialize;
 
 mod json;
@@ -26,6 +26,18 @@ mod json;
 /// Tensors of at least this many bytes cross through the shared-memory file (`SHM_MIN` in
 /// src/runner/wire.rs): the Python side handles those.
 const SHM_MIN: usize = 4096;
+
+/// Largest frame either side sends (`MAX_FRAME` in src/runner/wire.rs).
+const MAX_FRAME: usize = 1 << 31;
+
+/// Headers longer than this are decoded by `runner.py`: a big one (a callback's answer holding a big value,
+/// a call with big arguments) would be a big Rust allocation, and under `script-memory-limit` a failed one
+/// aborts the runner where Python's raises MemoryError.
+const BIG_HEADER: usize = 64 << 10;
+
+/// What `runner.py` expects of this module: it runs without a native half whose `PROTOCOL` differs (an old
+/// build left beside a newer server), rather than failing on its first request.
+const PROTOCOL: u32 = 2;
 
 /// The runner's end of its channel: frames in and out, and the `call` request's fast path.
 #[pyclass(module = "_tensorcell_native")]
@@ -99,6 +111,34 @@ fn whole_frame(buf: &[u8]) -> PyResult<Option<(usize, usize)>> {
     Ok((buf.len() >= 4 + body).then_some((4 + body, hlen)))
 }
 
+/// `data` as a Python bytes object; MemoryError (not a panic) when Python has no room for it, as under
+/// `script-memory-limit`.
+fn py_bytes<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, data.len(), |b| {
+        b.copy_from_slice(data);
+        Ok(())
+    })
+}
+
+/// Room for `n` more bytes in `v`: MemoryError rather than the abort a failed Rust allocation is.
+fn room(v: &mut Vec<u8>, n: usize) -> PyResult<()> {
+    v.try_reserve(n)
+        .map_err(|_| PyMemoryError::new_err("no memory for a frame to the server"))
+}
+
+/// The two length words of a frame of `body` bytes after the first word, `hlen` of them the header.
+fn lengths(body: usize, hlen: usize) -> PyResult<[u8; 8]> {
+    if body > MAX_FRAME {
+        return Err(PyValueError::new_err(format!(
+            "a frame of {body} bytes is over the runner protocol's 2 GiB limit"
+        )));
+    }
+    let mut w = [0u8; 8];
+    w[..4].copy_from_slice(&(body as u32).to_le_bytes());
+    w[4..].copy_from_slice(&(hlen as u32).to_le_bytes());
+    Ok(w)
+}
+
 /// A protocol byte string (latin-1 code points) as the text a script sees (UTF-8, bad bytes replaced).
 fn script_text(s: &str) -> String {
     let bytes: Vec<u8> = s.chars().map(|c| c as u32 as u8).collect();
@@ -106,7 +146,7 @@ fn script_text(s: &str) -> String {
 }
 
 /// The frame of a `result` answer whose tensors are all inline.
-fn result_frame(outputs: &[(String, Vec<i64>, Bound<'_, PyBytes>)]) -> Vec<u8> {
+fn result_frame(outputs: &[(String, Vec<i64>, Bound<'_, PyBytes>)]) -> PyResult<Vec<u8>> {
     use std::fmt::Write;
     let mut h = String::with_capacity(64 + 80 * outputs.len());
     h.push_str(r#"{"op":"result","tensors":["#);
@@ -127,14 +167,14 @@ fn result_frame(outputs: &[(String, Vec<i64>, Bound<'_, PyBytes>)]) -> Vec<u8> {
         at += n;
     }
     h.push_str("]}");
-    let mut f = Vec::with_capacity(8 + h.len() + at);
-    f.extend_from_slice(&((4 + h.len() + at) as u32).to_le_bytes());
-    f.extend_from_slice(&(h.len() as u32).to_le_bytes());
+    let mut f = Vec::new();
+    room(&mut f, 8 + h.len() + at)?;
+    f.extend_from_slice(&lengths(4 + h.len() + at, h.len())?);
     f.extend_from_slice(h.as_bytes());
     for (_, _, data) in outputs {
         f.extend_from_slice(data.as_bytes());
     }
-    f
+    Ok(f)
 }
 
 #[pymethods]
@@ -179,48 +219,50 @@ impl Channel {
         let mut inbuf = self.reader()?;
         let (len, hlen) = fill(self.fd, py, spin, &mut inbuf)?;
         let head = serde_json::from_slice::<Op>(&inbuf.data()[8..8 + hlen])
-            .map_err(|e| PyOSError::new_err(format!("the server sent a bad header: {e}")))?;
-        let (op, spin_us) = (head.op.to_string(), head.spin_us);
-        let frame = PyBytes::new(py, &inbuf.data()[..len]);
+            .map(|h| (h.op.to_string(), h.spin_us))
+            .map_err(|e| PyOSError::new_err(format!("the server sent a bad header: {e}")));
+        let frame = py_bytes(py, &inbuf.data()[..len]);
+        // Taken whatever happens to it: the next read must start at the next frame.
         inbuf.consume(len);
-        Ok((op, spin_us, frame))
+        let (op, spin_us) = head?;
+        Ok((op, spin_us, frame?))
     }
 
     /// A callback: sends `header` (JSON-encoded here) with `blobs` after it and waits for the server's
-    /// answer: (its header decoded, the whole frame, where its blob area starts).
+    /// answer: (its header decoded, or None when it is big and left to Python, the whole frame, where its
+    /// blob area starts).
     fn exchange<'py>(
         &self,
         py: Python<'py>,
         header: &Bound<'py, PyAny>,
         blobs: &Bound<'py, PyAny>,
         spin: f64,
-    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyBytes>, usize)> {
+    ) -> PyResult<(Option<Bound<'py, PyAny>>, Bound<'py, PyBytes>, usize)> {
+        // The reader first: a request sent whose answer nobody can read would put the two ends out of step.
+        let mut inbuf = self.reader()?;
         let mut f = vec![0u8; 8];
         json::write(header, &mut f)?;
         let hlen = f.len() - 8;
         for b in blobs.try_iter()? {
             let b = b?;
-            match b.cast::<PyBytes>() {
-                Ok(bytes) => f.extend_from_slice(bytes.as_bytes()),
-                Err(_) => {
-                    let bytes = py
-                        .get_type::<PyBytes>()
-                        .call1((b,))?
-                        .cast_into::<PyBytes>()?;
-                    f.extend_from_slice(bytes.as_bytes());
-                }
-            }
+            let bytes = match b.cast_into::<PyBytes>() {
+                Ok(bytes) => bytes,
+                Err(e) => py
+                    .get_type::<PyBytes>()
+                    .call1((e.into_inner(),))?
+                    .cast_into::<PyBytes>()?,
+            };
+            room(&mut f, bytes.as_bytes().len())?;
+            f.extend_from_slice(bytes.as_bytes());
         }
-        let body = f.len() - 4;
-        f[0..4].copy_from_slice(&(body as u32).to_le_bytes());
-        f[4..8].copy_from_slice(&(hlen as u32).to_le_bytes());
+        let words = lengths(f.len() - 4, hlen)?;
+        f[..8].copy_from_slice(&words);
         self.send(py, &f)?;
-        let mut inbuf = self.reader()?;
         let (len, hlen) = fill(self.fd, py, spin, &mut inbuf)?;
-        let reply = json::read(py, &inbuf.data()[8..8 + hlen])?;
-        let frame = PyBytes::new(py, &inbuf.data()[..len]);
+        let reply = (hlen <= BIG_HEADER).then(|| json::read(py, &inbuf.data()[8..8 + hlen]));
+        let frame = py_bytes(py, &inbuf.data()[..len]);
         inbuf.consume(len);
-        Ok((reply, frame, 8 + hlen))
+        Ok((reply.transpose()?, frame?, 8 + hlen))
     }
 
     /// Sends a whole frame.
@@ -253,15 +295,20 @@ impl Channel {
     fn call<'py>(
         &self,
         py: Python<'py>,
-        frame: &[u8],
+        whole: &Bound<'py, PyBytes>,
         module: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        // None also for a big header (`BIG_HEADER`).
         let Some(np) = self.numpy.get() else {
             return Ok(None);
         };
+        let frame = whole.as_bytes();
         let Some((_, hlen)) = whole_frame(frame)? else {
             return Err(PyOSError::new_err("call: not a whole frame"));
         };
+        if hlen > BIG_HEADER {
+            return Ok(None);
+        }
         let req: CallReq = serde_json::from_slice(&frame[8..8 + hlen])
             .map_err(|e| PyOSError::new_err(format!("the server sent a bad call: {e}")))?;
         let blobs = &frame[8 + hlen..];
@@ -272,13 +319,17 @@ impl Channel {
             let (Some((at, n)), Some(dtype)) = (t.data.blob, dtypes.get_item(&t.dtype)?) else {
                 return Ok(None); // in shared memory, or a STRING tensor
             };
-            let Some(data) = at.checked_add(n).and_then(|end| blobs.get(at..end)) else {
+            if at.checked_add(n).is_none_or(|end| end > blobs.len()) {
                 return Err(PyOSError::new_err("the server sent a bad blob reference"));
-            };
-            // A bytearray, so the array is writable as a script expects (one copy, as in runner.py).
-            let buf = PyByteArray::new(py, data);
-            let a = frombuffer.call1((buf, dtype))?;
-            arrays.push(a.call_method1("reshape", (PyTuple::new(py, &t.shape)?,))?);
+            }
+            let size = dtype.getattr("itemsize")?.extract::<usize>()?;
+            if size == 0 || n % size != 0 {
+                return Err(PyOSError::new_err("the server sent a bad blob reference"));
+            }
+            // A view of the frame, then one copy: the array owns its data and is writable, as in runner.py.
+            let view = frombuffer.call1((whole, &dtype, n / size, 8 + hlen + at))?;
+            let shaped = view.call_method1("reshape", (PyTuple::new(py, &t.shape)?,))?;
+            arrays.push(shaped.call_method0("copy")?);
         }
         let keys = PyList::new(
             py,
@@ -291,7 +342,7 @@ impl Channel {
         let f = module.getattr(req.func.as_str())?;
         let result = f.call1((PyList::new(py, arrays)?, keys, args))?;
         if let Some(f) = encode(np, py, &result)? {
-            return Ok(Some(PyBytes::new(py, &f)));
+            return Ok(Some(py_bytes(py, &f)?));
         }
         Ok(Some(
             self.result_frame
@@ -305,8 +356,13 @@ impl Channel {
 impl Channel {
     /// The receive buffer, for the one thread reading.
     fn reader(&self) -> PyResult<std::sync::MutexGuard<'_, Inbuf>> {
-        self.inbuf.try_lock().map_err(|_| {
-            PyRuntimeError::new_err("the runner's channel is in use by another thread")
+        self.inbuf.try_lock().map_err(|e| match e {
+            std::sync::TryLockError::WouldBlock => {
+                PyRuntimeError::new_err("the runner's channel is in use by another thread")
+            }
+            // A panic while reading (a bug): the buffer may be out of step with the server, so this
+            // runner ends and the server starts a fresh one.
+            std::sync::TryLockError::Poisoned(_) => PySystemExit::new_err(70),
         })
     }
 }
@@ -343,7 +399,7 @@ fn fill(fd: i32, py: Python<'_>, spin: f64, inbuf: &mut Inbuf) -> PyResult<(usiz
             return Ok(whole);
         }
         let want = match whole_frame_len(inbuf.data()) {
-            Some(len) => (len - inbuf.filled).max(1 << 16),
+            Some(len) => len.saturating_sub(inbuf.filled).max(1 << 16),
             None => 1 << 16,
         };
         let have = inbuf.filled;
@@ -351,13 +407,18 @@ fn fill(fd: i32, py: Python<'_>, spin: f64, inbuf: &mut Inbuf) -> PyResult<(usiz
             // Under script-memory-limit a big frame may not fit: a MemoryError, as Python's own would be,
             // rather than the abort a failed Rust allocation is.
             let more = have + want - inbuf.buf.len();
-            inbuf
-                .buf
-                .try_reserve(more)
-                .map_err(|_| PyMemoryError::new_err("no memory for the server's frame"))?;
+            if inbuf.buf.try_reserve(more).is_err() {
+                // The frame is skipped, so the next read starts at the next one.
+                if let Some(len) = whole_frame_len(inbuf.data()) {
+                    skip(fd, py, inbuf, len)?;
+                }
+                return Err(PyMemoryError::new_err("no memory for the server's frame"));
+            }
             inbuf.buf.resize(have + want, 0);
         }
         let room = &mut inbuf.buf[have..];
+        // The poll holds the GIL (at most `spin`, 50 us): releasing it each turn would let a script's
+        // busy background thread keep it for Python's whole switch interval (5 ms) once the answer is in.
         let got = match recv(fd, room, MsgFlags::MSG_DONTWAIT) {
             Err(Errno::EAGAIN) if Instant::now() < until => {
                 std::thread::yield_now();
@@ -367,12 +428,31 @@ fn fill(fd: i32, py: Python<'_>, spin: f64, inbuf: &mut Inbuf) -> PyResult<(usiz
             other => other,
         };
         match got {
-            Ok(0) => return Err(PySystemExit::new_err(0)),
+            // The server closed the channel (or dropped it with data unread): no more work for this runner.
+            Ok(0) | Err(Errno::ECONNRESET) => return Err(PySystemExit::new_err(0)),
             Ok(n) => inbuf.filled += n,
             Err(Errno::EINTR) => py.check_signals()?,
             Err(e) => return Err(PyOSError::new_err(format!("runner channel: {e}"))),
         }
     }
+}
+
+/// Reads and drops the rest of the `len`-byte frame `inbuf` holds the start of (the server sends nothing
+/// after it before this runner answers, so nothing of the next frame is read).
+fn skip(fd: i32, py: Python<'_>, inbuf: &mut Inbuf, len: usize) -> PyResult<()> {
+    let mut left = len.saturating_sub(inbuf.filled);
+    inbuf.filled = 0;
+    while left > 0 {
+        let n = left.min(inbuf.buf.len());
+        let room = &mut inbuf.buf[..n];
+        match py.detach(|| recv(fd, room, MsgFlags::empty())) {
+            Ok(0) | Err(Errno::ECONNRESET) => return Err(PySystemExit::new_err(0)),
+            Ok(n) => left -= n,
+            Err(Errno::EINTR) | Err(Errno::EAGAIN) => py.check_signals()?,
+            Err(e) => return Err(PyOSError::new_err(format!("runner channel: {e}"))),
+        }
+    }
+    Ok(())
 }
 
 /// The answer's frame when every output is a numeric little-endian array small enough to go inline; None
@@ -393,14 +473,15 @@ fn encode(np: &Numpy, py: Python<'_>, result: &Bound<'_, PyAny>) -> PyResult<Opt
         let Some(name) = back.get_item(a.getattr("dtype")?)? else {
             return Ok(None);
         };
-        let data = a.call_method0("tobytes")?.cast_into::<PyBytes>()?;
-        if data.as_bytes().len() >= SHM_MIN {
+        // Sized before it is copied: a big output goes through shared memory, from runner.py.
+        if a.getattr("nbytes")?.extract::<usize>()? >= SHM_MIN {
             return Ok(None);
         }
+        let data = a.call_method0("tobytes")?.cast_into::<PyBytes>()?;
         let shape: Vec<i64> = a.getattr("shape")?.extract()?;
         outputs.push((name.extract::<String>()?, shape, data));
     }
-    Ok(Some(result_frame(&outputs)))
+    Ok(Some(result_frame(&outputs)?))
 }
 
 /// The length of the frame at the front of `buf`, once its length word is in.
@@ -412,5 +493,6 @@ fn whole_frame_len(buf: &[u8]) -> Option<usize> {
 #[pymodule]
 fn _tensorcell_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Channel>()?;
+    m.add("PROTOCOL", PROTOCOL)?;
     Ok(())
 }
