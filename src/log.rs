@@ -1,5 +1,6 @@
 //! Redis-style log lines (`pid:M 22 Nov 2026 05:00:00.123 * message`) to stdout or `logfile`, filtered by
-//! `loglevel`. The server logs; commands never do.
+//! `loglevel`; or, in a front end with a log of its own (the Redis module: Redis's log, its `loglevel` and
+//! `logfile`), every line handed to that instead. The server logs; commands never do.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -49,6 +50,14 @@ pub fn set_replica(replica: bool) {
 }
 static SINK: Mutex<Option<std::fs::File>> = Mutex::new(None);
 
+/// Where lines go instead, once a front end has set it ([`set_hook`]).
+static HOOK: std::sync::OnceLock<fn(Level, &str)> = std::sync::OnceLock::new();
+
+/// Hands every later line that passes `loglevel` to `hook`, which formats it (and may filter it again).
+pub fn set_hook(hook: fn(Level, &str)) {
+    let _ = HOOK.set(hook);
+}
+
 /// Sets the minimum level that is written.
 pub fn set_level(l: Level) {
     LEVEL.store(l as u8, Ordering::Relaxed);
@@ -68,6 +77,9 @@ pub fn set_file(path: &str) -> std::io::Result<()> {
 pub fn log(level: Level, msg: &str) {
     if (level as u8) < LEVEL.load(Ordering::Relaxed) || level == Level::Nothing {
         return;
+    }
+    if let Some(hook) = HOOK.get() {
+        return hook(level, msg);
     }
     let line = format!(
         "{}:{} {} {} {}\n",

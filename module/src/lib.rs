@@ -64,6 +64,8 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
 
 /// Everything the module sets up at load; the error says what stopped it.
 fn start(ctx: ffi::RawCtx, args: &[String]) -> Result<(), String> {
+    // The core's log lines go to Redis's log (its loglevel, logfile and syslog), not to stdout.
+    tensorcell::log::set_hook(redis_log);
     let loaded = args::parse(args).map_err(|e| format!("bad load argument: {e}"))?;
     // Python runners find their native half beside this library, as beside the standalone server.
     if let Some(dir) = own_dir() {
@@ -83,6 +85,19 @@ fn start(ctx: ffi::RawCtx, args: &[String]) -> Result<(), String> {
     ffi::set_info(ctx, info);
     ffi::on_loading_ended(ctx, loading_event);
     Ok(())
+}
+
+/// One of the core's log lines, in Redis's log at the matching level.
+fn redis_log(level: tensorcell::log::Level, msg: &str) {
+    use tensorcell::log::Level;
+    let level = match level {
+        Level::Debug => "debug",
+        Level::Verbose => "verbose",
+        Level::Notice => "notice",
+        Level::Warning | Level::Nothing => "warning",
+    };
+    // No context: Redis allows this from any thread (its own background threads log the same way).
+    ffi::log(std::ptr::null_mut(), level, msg);
 }
 
 /// The directory this library was loaded from: the mapping in /proc/self/maps that holds this function's

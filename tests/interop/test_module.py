@@ -338,3 +338,18 @@ def test_mass_insert_with_redis_cli_pipe(module_server):
     r = client(srv)
     assert r.dbsize() == 2000
     assert r.execute_command("AI.TENSORGET", "t1999", "VALUES") == [1999, -1999]
+
+
+def test_core_log_lines_go_to_redis_log(module_server):
+    # A warning of the engine core (a native half that does not load) goes through Redis's log (its
+    # loglevel, logfile, syslog), marked as a module's line, not straight to redis-server's stdout.
+    srv = module_server(module_args=["script-python-native", "/nonexistent/lib_tensorcell_native.so"])
+    r = client(srv)
+    assert r.execute_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, "add", "SOURCE", SCRIPT) == b"OK"
+    deadline = time.time() + 10
+    while time.time() < deadline and "cannot load their native half" not in srv.log_text():
+        time.sleep(0.05)
+    lines = [line for line in srv.log_text().splitlines() if "cannot load their native half" in line]
+    assert lines, srv.log_text()
+    # Redis's own line format: pid:role date time level-mark <module> text.
+    assert " # <module> Python script runners cannot load" in lines[0], lines[0]
