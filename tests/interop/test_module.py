@@ -3,8 +3,9 @@
 The AI command suites run against the module too (``TENSORCELL_FRONT=module``, scripts/test). These tests
 are about what Redis does with the module's values: persistence (SAVE, an AOF rewrite without the RDB
 preamble, DEBUG RELOAD, DUMP/RESTORE) for every native type, replication of effects rather than commands,
-read-only DAGs on a replica, a blocked client killed mid-run, load arguments, INFO modules, and a mass
-insert with ``redis-cli --pipe``. Each test starts its own redis-server(s) on free loopback ports.
+read-only DAGs on a replica, a blocked client killed mid-run, load arguments, INFO modules, a mass insert
+with ``redis-cli --pipe``, MIGRATE of every type to a second Redis, and the core logging through Redis's
+log. Each test starts its own redis-server(s) on free loopback ports.
 """
 
 from __future__ import annotations
@@ -131,6 +132,25 @@ def test_debug_reload_and_dump_restore(module_server, onnx_fixtures):
     # A payload restored under another name is a value of its own there.
     r.restore("t2", 0, r.dump("t"))
     assert r.execute_command("AI.TENSORGET", "t2", "VALUES") == [b"1", b"2", b"3", b"4"]
+
+
+@pytest.mark.needs_shared_onnx
+def test_migrate_moves_every_type_to_another_redis(module_server, onnx_fixtures):
+    # What `redis-cli --cluster reshard` does to each key: MIGRATE (DUMP on the source, RESTORE on the target).
+    src, dst = module_server(), module_server()
+    r, r2 = client(src), client(dst)
+    fill(r, onnx_fixtures)
+    assert r.execute_command("MIGRATE", dst.host, dst.port, "", 0, 5000, "KEYS", "t", "m", "in", "s", "c", "p") == b"OK"
+    assert r.exists("t", "m", "in", "s", "c", "p") == 0
+    check(r2)
+    # COPY keeps the source's value; REPLACE overwrites a key already there.
+    r2.execute_command("AI.CELLSET", "c", "1")
+    assert r2.execute_command("MIGRATE", src.host, src.port, "c", 0, 5000, "COPY") == b"OK"
+    assert r2.execute_command("AI.CELLSET", "c", "2") == b"OK"
+    with pytest.raises(redis.ResponseError, match="BUSYKEY"):
+        r2.execute_command("MIGRATE", src.host, src.port, "c", 0, 5000)
+    assert r2.execute_command("MIGRATE", src.host, src.port, "c", 0, 5000, "REPLACE") == b"OK"
+    assert r.execute_command("AI.CELLGET", "c") == b"2"
 
 
 @pytest.mark.needs_shared_onnx
