@@ -44,9 +44,16 @@ pub trait Node: Send + Sync {
         crate::commands::dispatch::commit_engine(shared, refusable, apply)
     }
 
-    /// Runs a command for a script (`redis.execute`), as the script's caller may: by default through the
-    /// engine's whole command path; in the module through Redis (`RedisModule_Call`, under its lock).
-    fn execute(&self, shared: &Shared, argv: Vec<bytes::Bytes>) -> crate::reply::Reply {
+    /// Runs a command for a script (`redis.execute`), as the script's caller (`user`, the calling client's
+    /// `Session::user`) may: by default through the engine's whole command path; in the module through
+    /// Redis (`RedisModule_Call`, under its lock, with that user's ACL rights).
+    fn execute(
+        &self,
+        shared: &Shared,
+        user: Option<&[u8]>,
+        argv: Vec<bytes::Bytes>,
+    ) -> crate::reply::Reply {
+        let _ = user; // the standalone server has one user, whose rights every client has
         crate::commands::dispatch::execute_internal(shared, argv)
     }
 

@@ -42,6 +42,9 @@ pub struct Session {
     /// Set by a command after whose reply the connection becomes something else, for the front end to act
     /// on (PSYNC: a replica's feed, a `repl::Handoff`). Typeless here: the core does not know what it is.
     pub takeover: Option<Box<dyn std::any::Any + Send + Sync>>,
+    /// The ACL user this client's commands run as, where the front end has ACL users (the module: Redis's);
+    /// a script it calls runs `redis.execute` as this user. None: the server's own rights.
+    pub user: Option<Bytes>,
 }
 
 impl Session {
@@ -63,6 +66,7 @@ impl Session {
             wrote_upto: 0,
             replica_port: 0,
             takeover: None,
+            user: None,
         }
     }
 

@@ -114,6 +114,10 @@ fn answer(ctx: RawCtx, sent: ffi::Argv, answered: &std::cell::Cell<bool>) {
     let shared = crate::shared();
     let mut session = Session::new(client(), Arc::new(tensorcell::pubsub::NoSink), true);
     session.replaying = replaying;
+    if !replaying {
+        // Scripts this command runs call Redis with this client's ACL rights.
+        session.user = ffi::current_user(ctx);
+    }
     if resp3 {
         session.protocol = Protocol::Resp3;
     }

@@ -433,11 +433,53 @@ pub fn each_key(ctx: RawCtx, f: &mut dyn FnMut(&Bytes, &Key)) {
     }
 }
 
+/// The ACL user name of the client running the current command.
+pub fn current_user(ctx: RawCtx) -> Option<Bytes> {
+    // SAFETY: `ctx` is a command's context; the returned string is ours to free.
+    let s = unsafe { api!(RedisModule_GetCurrentUserName)(ctx) };
+    if s.is_null() {
+        return None;
+    }
+    let name = Bytes::copy_from_slice(bytes_of(s));
+    free_string(std::ptr::null_mut(), s);
+    Some(name)
+}
+
+/// Redis's user `name`, set as `ctx`'s user until dropped (then freed): commands called through `ctx`
+/// with the `C` flag are checked against its ACL rules.
+struct AsUser {
+    ctx: RawCtx,
+    user: NonNull<raw::RedisModuleUser>,
+}
+
+impl AsUser {
+    fn new(ctx: RawCtx, name: &[u8]) -> Option<AsUser> {
+        let s = string(std::ptr::null_mut(), name);
+        // SAFETY: `s` is a live string; the user returned is ours until FreeModuleUser.
+        let user = unsafe { api!(RedisModule_GetModuleUserFromUserName)(s) };
+        free_string(std::ptr::null_mut(), s);
+        let user = NonNull::new(user)?;
+        // SAFETY: `ctx` is live and under the lock; the user outlives the setting (reset in drop).
+        unsafe { api!(RedisModule_SetContextUser)(ctx, user.as_ptr()) };
+        Some(AsUser { ctx, user })
+    }
+}
+
+impl Drop for AsUser {
+    fn drop(&mut self) {
+        // SAFETY: back to the context's own user, then the user is freed once.
+        unsafe {
+            api!(RedisModule_SetContextUser)(self.ctx, std::ptr::null());
+            api!(RedisModule_FreeModuleUser)(self.user.as_ptr());
+        }
+    }
+}
+
 /// Runs a command through Redis for a script (`redis.execute`): replicated as Redis replicates it (`!`),
 /// refused where scripts may not run it (`S`) or over `maxmemory` (`M`), errors as replies (`E`), RESP2
-/// replies as the standalone server's internal client sees them. It runs as the module's context, not as
-/// the calling client's ACL user (docs/module.md).
-pub fn call(ctx: RawCtx, argv: &[Bytes]) -> Reply {
+/// replies as the standalone server's internal client sees them; with `user` (the calling client's), with
+/// that user's ACL rights (`C`: a command or key it may not touch is a NOPERM error).
+pub fn call(ctx: RawCtx, user: Option<&[u8]>, argv: &[Bytes]) -> Reply {
     if argv.is_empty() {
         return Reply::Error(tensorcell::error::CmdError::err(
             "redis.execute needs a command",
@@ -448,16 +490,33 @@ pub fn call(ctx: RawCtx, argv: &[Bytes]) -> Reply {
             "a command name cannot hold NUL",
         ));
     };
+    let as_user = match user {
+        Some(name) => match AsUser::new(ctx, name) {
+            Some(u) => Some(u),
+            None => {
+                return Reply::Error(tensorcell::error::CmdError::err(
+                    "the calling client's ACL user no longer exists",
+                ))
+            }
+        },
+        None => None,
+    };
+    let format = if as_user.is_some() {
+        c"v!SEMC"
+    } else {
+        c"v!SEM"
+    };
     // SAFETY: format "v" with an array of strings and its length, plus flag letters; Redis's lock is held.
     let r = unsafe {
         api!(RedisModule_Call)(
             ctx,
             args.name.as_ptr(),
-            c"v!SEM".as_ptr(),
+            format.as_ptr(),
             args.ptr(),
             args.len(),
         )
     };
+    drop(as_user);
     if r.is_null() {
         let errno = std::io::Error::last_os_error();
         return Reply::Error(tensorcell::error::CmdError::err(format!(

@@ -145,8 +145,8 @@ impl Node for ModuleNode {
         locked(|ctx| f(&mut ModuleStore::new(ctx)))
     }
 
-    fn execute(&self, _: &Shared, argv: Vec<Bytes>) -> Reply {
-        match locked(|ctx| ffi::call(ctx, &argv)) {
+    fn execute(&self, _: &Shared, user: Option<&[u8]>, argv: Vec<Bytes>) -> Reply {
+        match locked(|ctx| ffi::call(ctx, user, &argv)) {
             // Redis's script-mode refusal, in the words the standalone server (and Redis's Lua) use.
             Reply::Error(e) if e.line().ends_with("is not allowed on script mode") => Reply::Error(
                 CmdError::err("This Redis command is not allowed from script"),

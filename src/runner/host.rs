@@ -143,6 +143,27 @@ impl Drop for StateGuard<'_> {
 thread_local! {
     /// The state of the script this thread serves callbacks for (a driver serves one script for life).
     static RECORDING: std::cell::RefCell<Option<State>> = const { std::cell::RefCell::new(None) };
+    /// The ACL user of the client whose call this thread is serving (`Session::user`).
+    static CALLER: std::cell::RefCell<Option<Bytes>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (a script call, on a runner's driver thread) with its callbacks acting as `user`: the
+/// `redis.execute` commands it makes run with that client's rights.
+pub fn as_caller<T>(user: Option<Bytes>, f: impl FnOnce() -> T) -> T {
+    struct Reset(Option<Bytes>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let before = self.0.take();
+            CALLER.with(|c| *c.borrow_mut() = before);
+        }
+    }
+    let _reset = Reset(CALLER.with(|c| c.replace(user)));
+    f()
+}
+
+/// The user the call being served acts as ([`as_caller`]).
+pub fn caller() -> Option<Bytes> {
+    CALLER.with(|c| c.borrow().clone())
 }
 
 /// Makes this thread record what the callbacks it serves touch into `state`.

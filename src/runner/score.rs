@@ -30,6 +30,9 @@ pub struct ScoreJob {
     /// `end()` after the records (such a call is never batched with others).
     pub eof: bool,
     pub limit: Duration,
+    /// The calling client's ACL user (the action's `redis.execute` runs as it): only calls of one user
+    /// share a request.
+    pub user: Option<Bytes>,
     /// Runs on the driver thread with the runner once the call has its result.
     pub done: ScoreDone,
 }
@@ -47,6 +50,7 @@ impl ScoreJob {
             && records + other.records.len() <= MAX_RECORDS
             && bytes + other.bytes() <= MAX_BYTES
             && self.action == other.action
+            && self.user == other.user
             && self.input == other.input
             && self.output == other.output
     }
@@ -56,7 +60,8 @@ impl ScoreJob {
 /// the sum of its calls' (each call keeps its own allowance, one after the other).
 pub fn run(runner: &mut Runner, jobs: Vec<ScoreJob>) {
     let limit = jobs.iter().map(|j| j.limit).sum();
-    let outcome = request(runner, &jobs, limit);
+    let user = jobs[0].user.clone();
+    let outcome = super::host::as_caller(user, || request(runner, &jobs, limit));
     for (i, job) in jobs.into_iter().enumerate() {
         let result = match &outcome {
             Ok(results) => results

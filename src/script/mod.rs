@@ -135,26 +135,30 @@ impl Script {
             .submit(crate::runner::Task::Run(Box::new(move |r| f(&me, r))));
     }
 
-    /// Runs `func(tensors, keys, args)` on `runner`; a call still running after `limit` is interrupted
-    /// and fails with `script timed out`.
+    /// Runs `func(tensors, keys, args)` on `runner`, its `redis.execute` calls as `user` (the calling
+    /// client's ACL user, `Session::user`); a call still running after `limit` is interrupted and fails with
+    /// `script timed out`.
+    #[allow(clippy::too_many_arguments)]
     pub fn call(
         &self,
         runner: &mut Runner,
+        user: Option<Bytes>,
         func: &str,
         tensors: &[&Tensor],
         keys: &[Bytes],
         args: &[Bytes],
         limit: std::time::Duration,
     ) -> Result<Vec<Tensor>, String> {
-        runner
-            .call(func, tensors, keys, args, limit)
+        crate::runner::host::as_caller(user, || runner.call(func, tensors, keys, args, limit))
             .map_err(|f| f.message())
     }
 
     /// AI.SCORE: queues the FastScore action over `records` (then `end()` when `eof`); `done` gets the
     /// values on the runner's driver thread. Calls waiting together may share one request to a runner.
+    #[allow(clippy::too_many_arguments)]
     pub fn score(
         self: &std::sync::Arc<Self>,
+        user: Option<Bytes>,
         action: String,
         records: Vec<Bytes>,
         eof: bool,
@@ -175,6 +179,7 @@ impl Script {
                 output: fs.output.clone(),
                 eof,
                 limit,
+                user,
                 done: Box::new(move |_runner, result| done(&me, result.map_err(|f| f.message()))),
             }));
         Ok(())

@@ -373,3 +373,43 @@ def test_core_log_lines_go_to_redis_log(module_server):
     assert lines, srv.log_text()
     # Redis's own line format: pid:role date time level-mark <module> text.
     assert " # <module> Python script runners cannot load" in lines[0], lines[0]
+
+
+ACL_SCRIPT = """
+# fastscore.input: int
+# fastscore.output: int
+def write(tensors, keys, args):
+    redis.execute("SET", keys[0] if keys else args[0], "from-script")
+    return tensors[0]
+def action(x):
+    redis.execute("SET", "scored", str(x))
+    yield x
+"""
+
+
+def test_redis_execute_runs_with_the_callers_acl_rights(module_server):
+    # A script's redis.execute is checked against the ACL rules of the client that ran the script: one that
+    # may not SET gets Redis's ACL refusal from its script (and nothing is written); the default user's writes.
+    srv = module_server()
+    admin = client(srv)
+    admin.execute_command("ACL", "SETUSER", "bob", "on", ">pw", "~*", "&*", "+@all", "-set")
+    assert admin.execute_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 2, "write", "action",
+                                 "SOURCE", ACL_SCRIPT) == b"OK"
+    admin.execute_command("AI.TENSORSET", "t", "FLOAT", 1, "VALUES", 1)
+    bob = client(srv, username="bob", password="pw")
+    with pytest.raises(redis.ResponseError, match="acl verification failed"):
+        bob.execute_command("AI.SCRIPTEXECUTE", "s", "write", "KEYS", 1, "k", "INPUTS", 1, "t", "OUTPUTS", 1, "o")
+    assert admin.exists("k", "o") == 0
+    # A DAG answers its op's error in its reply.
+    (op,) = bob.execute_command("AI.DAGEXECUTE", "LOAD", 1, "t", "|>", "AI.SCRIPTEXECUTE", "s", "write", "INPUTS", 1,
+                                "t", "OUTPUTS", 1, "o", "ARGS", 1, "k")
+    assert isinstance(op, redis.ResponseError) and "acl verification failed" in str(op), op
+    with pytest.raises(redis.ResponseError, match="acl verification failed"):
+        bob.execute_command("AI.SCORE", "s", "RECORDS", 1, "5")
+    assert admin.exists("k", "o", "scored") == 0
+    # The same calls by a user who may.
+    assert admin.execute_command("AI.SCRIPTEXECUTE", "s", "write", "KEYS", 1, "k", "INPUTS", 1, "t",
+                                 "OUTPUTS", 1, "o") == b"OK"
+    assert admin.get("k") == b"from-script"
+    assert admin.execute_command("AI.SCORE", "s", "RECORDS", 1, "5") == [5]
+    assert admin.get("scored") == b"5"

@@ -219,6 +219,7 @@ pub fn dag_with(
     }
     let shared = ctx.shared.arc();
     let timeout = timeout.map(|t: Duration| (Instant::now(), t));
+    let user = ctx.session.user.clone();
     Ok(Outcome::later(move |done| {
         let job = dag_exec::DagJob {
             shared,
@@ -228,6 +229,7 @@ pub fn dag_with(
             keyspace: false,
             control,
             timeout,
+            user,
         };
         dag_exec::start(job, done);
     }))

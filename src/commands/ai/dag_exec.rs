@@ -59,6 +59,7 @@ struct Plan {
     persist: Vec<(Bytes, usize)>,
     control: Option<Arc<AsyncDag>>,
     timeout: Option<(Instant, Duration)>,
+    user: Option<Bytes>,
     run: Mutex<Run>,
 }
 
@@ -76,6 +77,8 @@ pub(super) struct DagJob {
     pub control: Option<Arc<AsyncDag>>,
     /// When the DAG was queued, and its TIMEOUT.
     pub timeout: Option<(Instant, Duration)>,
+    /// The calling client's ACL user: its script ops' `redis.execute` runs as it.
+    pub user: Option<Bytes>,
 }
 
 /// Plans and starts a DAG; `done` gets its reply.
@@ -103,6 +106,7 @@ fn plan_and_launch(job: DagJob, done: Completion) {
         keyspace,
         control,
         timeout,
+        user,
     } = job;
     if control.as_ref().is_some_and(|c| !c.start()) {
         return done(Reply::Simple("CANCELLED"));
@@ -175,6 +179,7 @@ fn plan_and_launch(job: DagJob, done: Completion) {
         persist,
         control,
         timeout,
+        user,
         run: Mutex::new(Run {
             nodes: nodes.into_iter().map(Some).collect(),
             slots,
@@ -277,7 +282,8 @@ fn launch(plan: &Arc<Plan>, i: usize) {
                     Duration::from_millis(plan2.shared.config.read().settings.script_time_limit);
                 let tensors: Vec<&Tensor> = inputs.iter().map(|t| t.as_ref()).collect();
                 let start = Instant::now();
-                let out = script.call(runner, &func, &tensors, &keys, &args, limit);
+                let user = plan2.user.clone();
+                let out = script.call(runner, user, &func, &tensors, &keys, &args, limit);
                 script
                     .stats
                     .record(start.elapsed().as_micros() as u64, 0, out.is_err());

@@ -63,6 +63,7 @@ pub(super) fn arrow(
         return Err(CmdError::err("DAG is empty"));
     }
     let shared = ctx.shared.arc();
+    let user = ctx.session.user.clone();
     Ok(Outcome::later(move |done| {
         let job = super::dag_exec::DagJob {
             shared,
@@ -72,6 +73,7 @@ pub(super) fn arrow(
             keyspace: true,
             control,
             timeout: None,
+            user,
         };
         super::dag_exec::start(job, done);
     }))

@@ -571,6 +571,8 @@ struct ScriptCall {
     args: Vec<Bytes>,
     outputs: Vec<Bytes>,
     timeout: Option<Duration>,
+    /// The calling client's ACL user (`Session::user`).
+    user: Option<Bytes>,
 }
 
 /// Queues a script call for the script's runners; on a runner's driver thread, runs it (never holding the
@@ -591,7 +593,15 @@ fn run_script(ctx: &mut Ctx, call: ScriptCall) -> CmdResult<Outcome> {
             let start = Instant::now();
             let inputs: Vec<&Tensor> = call.tensors.iter().map(|t| t.as_ref()).collect();
             let before = script.state.lock().len();
-            let result = script.call(runner, &call.func, &inputs, &call.keys, &call.args, limit);
+            let result = script.call(
+                runner,
+                call.user.clone(),
+                &call.func,
+                &inputs,
+                &call.keys,
+                &call.args,
+                limit,
+            );
             propagate_state(&shared, &call.key, script, before);
             let us = start.elapsed().as_micros() as u64;
             script.stats.record(us, 0, result.is_err());

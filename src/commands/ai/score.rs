@@ -55,46 +55,48 @@ pub fn score(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         ));
     }
     let shared = ctx.shared.arc();
+    let user = ctx.session.user.clone();
     let start = std::time::Instant::now();
     Ok(Outcome::later(move |done| {
         let before = script.state.lock().len();
-        let queued = script
-            .clone()
-            .score(action, records, eof, limit, move |script, result| {
-                super::propagate_state(&shared, &key, script, before);
-                if eof
-                    && result.is_ok()
-                    && script.fastscore.as_ref().is_some_and(|f| f.snapshots_eof)
-                {
-                    // `fastscore.snapshots: eof`: the end-of-stream snapshot is taken before the reply, so a
-                    // client that saw the reply finds it in AI.SNAPSHOT LIST.
-                    let settings = shared.settings();
-                    let codec =
-                        Codec::parse(settings.snapshot_codec.as_bytes()).unwrap_or(Codec::Gzip);
-                    if let Err(e) = snapshots::save_state(&shared, &key, script, codec) {
-                        crate::warning!(
-                            "End-of-stream snapshot of {} failed: {e}",
-                            String::from_utf8_lossy(&key)
-                        );
+        let queued =
+            script
+                .clone()
+                .score(user, action, records, eof, limit, move |script, result| {
+                    super::propagate_state(&shared, &key, script, before);
+                    if eof
+                        && result.is_ok()
+                        && script.fastscore.as_ref().is_some_and(|f| f.snapshots_eof)
+                    {
+                        // `fastscore.snapshots: eof`: the end-of-stream snapshot is taken before the reply, so a
+                        // client that saw the reply finds it in AI.SNAPSHOT LIST.
+                        let settings = shared.settings();
+                        let codec =
+                            Codec::parse(settings.snapshot_codec.as_bytes()).unwrap_or(Codec::Gzip);
+                        if let Err(e) = snapshots::save_state(&shared, &key, script, codec) {
+                            crate::warning!(
+                                "End-of-stream snapshot of {} failed: {e}",
+                                String::from_utf8_lossy(&key)
+                            );
+                        }
                     }
-                }
-                script
-                    .stats
-                    .record(start.elapsed().as_micros() as u64, 0, result.is_err());
-                done(match result {
-                    Err(e) => Reply::Error(error_of(e)),
-                    Ok(values) => Reply::Array(
-                        values
-                            .into_iter()
-                            .map(|v| match v {
-                                Scored::Int(i) => Reply::Int(i),
-                                Scored::Double(d) => Reply::Double(d),
-                                Scored::Text(t) => Reply::Bulk(Bytes::from(t)),
-                            })
-                            .collect(),
-                    ),
-                })
-            });
+                    script
+                        .stats
+                        .record(start.elapsed().as_micros() as u64, 0, result.is_err());
+                    done(match result {
+                        Err(e) => Reply::Error(error_of(e)),
+                        Ok(values) => Reply::Array(
+                            values
+                                .into_iter()
+                                .map(|v| match v {
+                                    Scored::Int(i) => Reply::Int(i),
+                                    Scored::Double(d) => Reply::Double(d),
+                                    Scored::Text(t) => Reply::Bulk(Bytes::from(t)),
+                                })
+                                .collect(),
+                        ),
+                    })
+                });
         // Checked above: a FastScore model always queues.
         debug_assert!(queued.is_ok());
     }))

@@ -85,7 +85,12 @@ impl Host for EngineHost {
                 spec.name
             ));
         }
-        host_value(self.shared.node.execute(&self.shared, argv))
+        let user = crate::runner::host::caller();
+        host_value(
+            self.shared
+                .node
+                .execute(&self.shared, user.as_deref(), argv),
+        )
     }
 
     fn model_execute(&self, key: &[u8], inputs: Vec<Tensor>) -> Result<Vec<Tensor>, String> {

@@ -76,6 +76,7 @@ pub fn scriptexecute(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             args: argv.unwrap_or_default(),
             outputs: outputs.unwrap_or_default(),
             timeout,
+            user: ctx.session.user.clone(),
         },
     )
 }

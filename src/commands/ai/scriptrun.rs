@@ -77,6 +77,7 @@ pub fn scriptrun(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
             args: Vec::new(),
             outputs: outputs.unwrap_or_default(),
             timeout,
+            user: ctx.session.user.clone(),
         },
     )
 }
