@@ -57,6 +57,14 @@ pub trait Node: Send + Sync {
         crate::commands::dispatch::execute_internal(shared, argv)
     }
 
+    /// Refuses a script's callback on `key` (a cell, a pool, a model) when the keyspace is sharded and
+    /// `key` lives apart from the script's own key `home`: in Redis Cluster, another hash slot (CROSSSLOT),
+    /// so a script never writes silently where no client would find it. A command a script runs
+    /// (`execute`) is checked by the node itself. By default one keyspace: never.
+    fn confines(&self, _home: &[u8], _key: &[u8]) -> Option<CmdError> {
+        None
+    }
+
     /// Publishes a message the core raises outside any command (an async DAG's `__dag__:<id>`): by default
     /// to the engine's subscribers; in the module through Redis's pub/sub.
     fn publish(&self, shared: &Shared, channel: &bytes::Bytes, message: &bytes::Bytes) {

@@ -529,6 +529,33 @@ pub fn call(ctx: RawCtx, user: Option<&[u8]>, argv: &[Bytes]) -> Reply {
     out
 }
 
+/// The positions in `argv` (`argv[0]`: the command's name) of the keys the command declares, as Redis
+/// finds them (key specs, first/last/step or a module's getkeys-api); empty for an unknown command or a
+/// wrong arity, which the call itself then refuses. Called with Redis's lock held.
+pub fn command_keys(ctx: RawCtx, argv: &[Bytes]) -> Vec<usize> {
+    let all: Vec<*mut raw::RedisModuleString> = argv.iter().map(|a| string(ctx, a)).collect();
+    let mut n: c_int = 0;
+    // SAFETY: `all` holds argv.len() live strings of `ctx`; Redis returns an array of `n` ints it
+    // allocated (or null), freed below with RedisModule_Free.
+    let keys = unsafe {
+        api!(RedisModule_GetCommandKeys)(ctx, all.as_ptr().cast_mut(), all.len() as c_int, &mut n)
+    };
+    let out = if keys.is_null() {
+        Vec::new()
+    } else {
+        // SAFETY: a non-null result points at `n` ints.
+        let positions = unsafe { std::slice::from_raw_parts(keys, n.max(0) as usize) };
+        let out = positions.iter().map(|&i| i as usize).collect();
+        // SAFETY: the array Redis allocated for this call, freed once.
+        unsafe { api!(RedisModule_Free)(keys.cast()) };
+        out
+    };
+    for s in all {
+        free_string(ctx, s);
+    }
+    out
+}
+
 fn call_reply(r: *mut raw::RedisModuleCallReply) -> Reply {
     // SAFETY (each call): `r` is a live call reply (or a nested element of one) owned by the caller.
     unsafe {

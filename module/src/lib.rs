@@ -74,7 +74,8 @@ fn start(ctx: ffi::RawCtx, args: &[String]) -> Result<(), String> {
     types::register(ctx)?;
     // The core's rows only: Redis's own commands are Redis's.
     tensorcell::commands::table::install(&[]);
-    let shared = Shared::new(loaded.config, Box::new(node::ModuleNode));
+    let cluster = ffi::flags(ctx) & redis_module::raw::REDISMODULE_CTX_FLAGS_CLUSTER != 0;
+    let shared = Shared::new(loaded.config, Box::new(node::ModuleNode { cluster }));
     *shared.backends_path.lock() = loaded.backends_path;
     tensorcell::commands::install_script_host(shared.clone());
     SHARED

@@ -18,7 +18,35 @@ use tensorcell::shared::Shared;
 use crate::ffi::{self, RawCtx};
 use crate::store::ModuleStore;
 
-pub struct ModuleNode;
+pub struct ModuleNode {
+    /// Redis runs with `cluster-enabled yes`: its keyspace is sharded by hash slot.
+    pub cluster: bool,
+}
+
+/// Redis Cluster's hash slot of `key`: CRC16 (XMODEM) of its hash tag (what lies between the first `{`
+/// and the next `}`, when not empty) or else of the whole key, modulo 16384.
+pub fn slot(key: &[u8]) -> u16 {
+    let tag = key.iter().position(|&b| b == b'{').and_then(|open| {
+        let rest = &key[open + 1..];
+        let close = rest.iter().position(|&b| b == b'}')?;
+        (close > 0).then(|| &rest[..close])
+    });
+    crc16::State::<crc16::XMODEM>::calculate(tag.unwrap_or(key)) & 0x3FFF
+}
+
+impl ModuleNode {
+    /// The refusal of a script (stored at `home`) touching `key`, of another slot than its own.
+    fn cross_slot(&self, home: &[u8], key: &[u8]) -> Option<CmdError> {
+        let (here, there) = (slot(home), slot(key));
+        (self.cluster && here != there).then(|| {
+            CmdError::Raw(format!(
+                "CROSSSLOT Keys in request don't hash to the same slot: script '{}' (slot {here}) touched '{}' (slot {there}); give them one hash tag, e.g. score{{m1}} and counter{{m1}}",
+                String::from_utf8_lossy(home),
+                String::from_utf8_lossy(key)
+            ))
+        })
+    }
+}
 
 thread_local! {
     /// The context whose Redis lock this thread holds right now (a command callback's, or a thread-safe
@@ -146,13 +174,32 @@ impl Node for ModuleNode {
     }
 
     fn execute(&self, _: &Shared, user: Option<&[u8]>, argv: Vec<Bytes>) -> Reply {
-        match locked(|ctx| ffi::call(ctx, user, &argv)) {
+        let home = self.cluster.then(tensorcell::runner::host::home).flatten();
+        let reply = locked(|ctx| {
+            // RedisModule_Call does not check slots: a script's command on a key of another slot would
+            // read or write where no client of that key looks.
+            if let Some(home) = &home {
+                let far = ffi::command_keys(ctx, &argv)
+                    .into_iter()
+                    .filter_map(|i| argv.get(i))
+                    .find_map(|k| self.cross_slot(home, k));
+                if let Some(e) = far {
+                    return Reply::Error(e);
+                }
+            }
+            ffi::call(ctx, user, &argv)
+        });
+        match reply {
             // Redis's script-mode refusal, in the words the standalone server (and Redis's Lua) use.
             Reply::Error(e) if e.line().ends_with("is not allowed on script mode") => Reply::Error(
                 CmdError::err("This Redis command is not allowed from script"),
             ),
             r => r,
         }
+    }
+
+    fn confines(&self, home: &[u8], key: &[u8]) -> Option<CmdError> {
+        self.cross_slot(home, key)
     }
 
     fn publish(&self, _: &Shared, channel: &Bytes, message: &Bytes) {

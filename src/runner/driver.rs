@@ -34,7 +34,7 @@ pub(super) fn start_driver(inner: &Arc<Inner>, q: &mut Queue, index: usize) {
 
 /// A driver: owns one runner process, takes the script's tasks one at a time, keeps a runner ready.
 fn driver(inner: Arc<Inner>, index: usize) {
-    host::record_into(inner.spec.state.clone());
+    host::serve(inner.spec.key.clone(), inner.spec.state.clone());
     let mut runner = Runner {
         inner: inner.clone(),
         proc: None,

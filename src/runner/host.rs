@@ -143,6 +143,8 @@ impl Drop for StateGuard<'_> {
 thread_local! {
     /// The state of the script this thread serves callbacks for (a driver serves one script for life).
     static RECORDING: std::cell::RefCell<Option<State>> = const { std::cell::RefCell::new(None) };
+    /// That script's key.
+    static HOME: std::cell::RefCell<Option<Bytes>> = const { std::cell::RefCell::new(None) };
     /// The ACL user of the client whose call this thread is serving (`Session::user`).
     static CALLER: std::cell::RefCell<Option<Bytes>> = const { std::cell::RefCell::new(None) };
 }
@@ -166,9 +168,16 @@ pub fn caller() -> Option<Bytes> {
     CALLER.with(|c| c.borrow().clone())
 }
 
-/// Makes this thread record what the callbacks it serves touch into `state`.
-pub fn record_into(state: State) {
+/// Makes this thread serve the callbacks of the script stored at `key`, recording what they touch into
+/// `state`.
+pub fn serve(key: Bytes, state: State) {
     RECORDING.with(|r| *r.borrow_mut() = Some(state));
+    HOME.with(|h| *h.borrow_mut() = Some(key));
+}
+
+/// The key of the script whose callbacks this thread serves (None off a runner's driver thread).
+pub fn home() -> Option<Bytes> {
+    HOME.with(|h| h.borrow().clone())
 }
 
 /// Notes that the script served on this thread (if any) used a cell or pool (the host calls this).

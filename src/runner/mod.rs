@@ -135,6 +135,9 @@ fn launch(language: Language, s: &Settings) -> Result<Launch, String> {
 pub struct Spec {
     /// The script's key, for process titles and module names.
     pub name: String,
+    /// The script's key as stored: in a sharded keyspace (Redis Cluster), the keys its callbacks touch
+    /// must hash to its slot.
+    pub key: Bytes,
     pub language: Language,
     pub source: Bytes,
     pub entry_points: Vec<String>,

@@ -241,6 +241,7 @@ fn build(p: Parts, begin: bool) -> Result<Script, String> {
     let spec = Spec {
         state: state.clone(),
         name: String::from_utf8_lossy(&p.key).into_owned(),
+        key: p.key.clone(),
         language: p.language,
         source: p.source.clone(),
         entry_points: p.entry_points.clone(),

@@ -29,6 +29,18 @@ impl EngineHost {
     pub fn new(shared: Arc<Shared>) -> Self {
         EngineHost { shared }
     }
+
+    /// Refuses a callback on `key` that the node says lies outside the running script's reach (Redis
+    /// Cluster: another slot than the script's key), before it is read, written or recorded as state.
+    fn confined(&self, key: &[u8]) -> Result<(), String> {
+        match crate::runner::host::home() {
+            Some(home) => match self.shared.node.confines(&home, key) {
+                Some(e) => Err(e.line()),
+                None => Ok(()),
+            },
+            None => Ok(()),
+        }
+    }
 }
 
 fn host_value(r: Reply) -> Result<HostValue, String> {
@@ -97,6 +109,7 @@ impl Host for EngineHost {
         thread_local! {
             static STATES: RefCell<crate::model::onnx::States> = RefCell::default();
         }
+        self.confined(key)?;
         let model = match dispatch::read(&self.shared, |s| s.get(key).cloned()) {
             Some(Value::Model(m)) => m,
             Some(_) => return Err(crate::error::CmdError::WrongType.line()),
@@ -128,6 +141,7 @@ impl Host for EngineHost {
     }
 
     fn cell_get(&self, name: &[u8]) -> Result<Option<Bytes>, String> {
+        self.confined(name)?;
         crate::script::touched("cell", name);
         dispatch::read(&self.shared, |s| {
             let v = s.get(name);
@@ -140,6 +154,7 @@ impl Host for EngineHost {
     }
 
     fn cell_swap(&self, name: &[u8], old: Option<&[u8]>, new: &[u8]) -> Result<Swapped, String> {
+        self.confined(name)?;
         crate::script::touched("cell", name);
         let value = state::parse(new).ok_or("ERR invalid JSON value")?;
         let key = Bytes::copy_from_slice(name);
@@ -181,6 +196,7 @@ impl Host for EngineHost {
     }
 
     fn pool_get(&self, name: &[u8], field: &[u8]) -> Result<Option<Bytes>, String> {
+        self.confined(name)?;
         crate::script::touched("pool", name);
         dispatch::read(&self.shared, |s| {
             let v = s.get(name);
@@ -199,6 +215,7 @@ impl Host for EngineHost {
         old: Option<&[u8]>,
         new: &[u8],
     ) -> Result<Swapped, String> {
+        self.confined(name)?;
         crate::script::touched("pool", name);
         let value = state::parse(new).ok_or("ERR invalid JSON value")?;
         let (key, field) = (Bytes::copy_from_slice(name), Bytes::copy_from_slice(field));
@@ -256,6 +273,7 @@ impl Host for EngineHost {
     }
 
     fn pool_keys(&self, name: &[u8]) -> Result<Vec<Bytes>, String> {
+        self.confined(name)?;
         crate::script::touched("pool", name);
         dispatch::read(&self.shared, |s| {
             let v = s.get(name);
@@ -268,6 +286,7 @@ impl Host for EngineHost {
     }
 
     fn pool_delete(&self, name: &[u8], field: &[u8]) -> Result<bool, String> {
+        self.confined(name)?;
         crate::script::touched("pool", name);
         let mut argv = vec![word("AI.POOLDEL"), Bytes::copy_from_slice(name)];
         argv.push(Bytes::copy_from_slice(field));
