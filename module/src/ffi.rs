@@ -533,12 +533,16 @@ pub fn call(ctx: RawCtx, user: Option<&[u8]>, argv: &[Bytes]) -> Reply {
 /// finds them (key specs, first/last/step or a module's getkeys-api); empty for an unknown command or a
 /// wrong arity, which the call itself then refuses. Called with Redis's lock held.
 pub fn command_keys(ctx: RawCtx, argv: &[Bytes]) -> Vec<usize> {
-    let all: Vec<*mut raw::RedisModuleString> = argv.iter().map(|a| string(ctx, a)).collect();
+    // Redis reads argv[0] unchecked.
+    if argv.is_empty() {
+        return Vec::new();
+    }
+    let mut all: Vec<*mut raw::RedisModuleString> = argv.iter().map(|a| string(ctx, a)).collect();
     let mut n: c_int = 0;
     // SAFETY: `all` holds argv.len() live strings of `ctx`; Redis returns an array of `n` ints it
     // allocated (or null), freed below with RedisModule_Free.
     let keys = unsafe {
-        api!(RedisModule_GetCommandKeys)(ctx, all.as_ptr().cast_mut(), all.len() as c_int, &mut n)
+        api!(RedisModule_GetCommandKeys)(ctx, all.as_mut_ptr(), all.len() as c_int, &mut n)
     };
     let out = if keys.is_null() {
         Vec::new()

@@ -34,6 +34,22 @@ pub fn slot(key: &[u8]) -> u16 {
     crc16::State::<crc16::XMODEM>::calculate(tag.unwrap_or(key)) & 0x3FFF
 }
 
+/// Commands that declare no key yet reach every slot (flush, enumerate): refused to a script on a Redis
+/// Cluster, whose reach is its own slot.
+fn whole_keyspace(argv: &[Bytes]) -> Option<CmdError> {
+    const WHOLE: [&str; 6] = ["flushall", "flushdb", "swapdb", "keys", "scan", "randomkey"];
+    let name = argv.first()?;
+    WHOLE
+        .iter()
+        .any(|w| name.eq_ignore_ascii_case(w.as_bytes()))
+        .then(|| {
+            CmdError::Raw(format!(
+                "CROSSSLOT a script on a Redis Cluster may not run {}: it reaches keys of every slot",
+                String::from_utf8_lossy(name).to_ascii_uppercase()
+            ))
+        })
+}
+
 impl ModuleNode {
     /// The refusal of a script (stored at `home`) touching `key`, of another slot than its own.
     fn cross_slot(&self, home: &[u8], key: &[u8]) -> Option<CmdError> {
@@ -176,10 +192,16 @@ impl Node for ModuleNode {
     fn execute(&self, _: &Shared, user: Option<&[u8]>, argv: Vec<Bytes>) -> Reply {
         let home = self.cluster.then(tensorcell::runner::host::home).flatten();
         let reply = locked(|ctx| {
-            // RedisModule_Call does not check slots: a script's command on a key of another slot would
-            // read or write where no client of that key looks.
+            // RedisModule_Call refuses keys of slots other nodes serve, but not a key of another slot this
+            // node also serves: the script would read or write where a resharding does not follow it.
             if let Some(home) = &home {
-                let far = ffi::command_keys(ctx, &argv)
+                let keys = ffi::command_keys(ctx, &argv);
+                if keys.is_empty() {
+                    if let Some(e) = whole_keyspace(&argv) {
+                        return Reply::Error(e);
+                    }
+                }
+                let far = keys
                     .into_iter()
                     .filter_map(|i| argv.get(i))
                     .find_map(|k| self.cross_slot(home, k));
@@ -204,5 +226,28 @@ impl Node for ModuleNode {
 
     fn publish(&self, _: &Shared, channel: &Bytes, message: &Bytes) {
         locked(|ctx| ffi::publish(ctx, channel, message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slot;
+
+    #[test]
+    fn slots_are_redis_cluster_slots() {
+        // Values from Redis's CLUSTER KEYSLOT.
+        assert_eq!(slot(b"123456789"), 12739);
+        assert_eq!(slot(b"foo"), 12182);
+        assert_eq!(slot(b"{foo}bar"), slot(b"foo"));
+        assert_eq!(slot(b"score{m1}"), slot(b"counter{m1}"));
+        // An empty tag hashes the whole key; only the first `{` and the next `}` count.
+        assert_eq!(slot(b"{}foo"), crc(b"{}foo"));
+        assert_eq!(slot(b"{{a}}"), slot(b"{a"));
+        assert_eq!(slot(b"a{b}{c}"), slot(b"b"));
+        assert_eq!(slot(b"{a"), crc(b"{a"));
+    }
+
+    fn crc(k: &[u8]) -> u16 {
+        crc16::State::<crc16::XMODEM>::calculate(k) & 0x3FFF
     }
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pathlib
 import random
+import re
 import socket
 import subprocess
 import tempfile
@@ -49,7 +50,8 @@ def action(x):
 def free_base() -> int:
     """A base port with it and the next five free, and their cluster bus ports (+10000)."""
     for _ in range(200):
-        base = random.randrange(20000, 29000)
+        # Bus ports (+10000) stay below Linux's ephemeral range (32768-), so nothing takes them meanwhile.
+        base = random.randrange(10000, 18000)
         try:
             socks = []
             for p in [*range(base, base + 6), *range(base + 10000, base + 10006)]:
@@ -73,8 +75,8 @@ def cluster():
     base = free_base()
     d = tempfile.mkdtemp(prefix="tensorcell-cluster-")
     args = ["--port", str(base), "--dir", d, "--module", str(so)]
-    started = subprocess.run([str(CLUSTER), "start", *args], capture_output=True, text=True, timeout=120)
     try:
+        started = subprocess.run([str(CLUSTER), "start", *args], capture_output=True, text=True, timeout=120)
         assert started.returncode == 0, started.stdout + started.stderr
         rc = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", base)], socket_timeout=30)
         yield rc, pathlib.Path(d)
@@ -187,6 +189,10 @@ def command(tensors, keys, args):
     redis.execute("SET", args[0], "from-script")
     return tensors[0]
 
+def flush(tensors, keys, args):
+    redis.execute("FLUSHALL")
+    return tensors[0]
+
 def action(x):
     fastscore.cells("far{b}").set(x)
     yield x
@@ -197,14 +203,26 @@ def test_a_script_touching_another_slot_is_refused(cluster):
     # Script "reach{a}" (slot 15495) touching keys of slot 3300 ({b}): a CROSSSLOT error, nothing written
     # anywhere; the same callbacks on its own slot work.
     rc, _ = cluster
-    assert rc.execute_command("AI.SCRIPTSTORE", "reach{a}", "CPU", "ENTRY_POINTS", 4, "cell", "pool", "command",
-                              "action", "SOURCE", REACHING_SCRIPT) == b"OK"
+    assert rc.execute_command("AI.SCRIPTSTORE", "reach{a}", "CPU", "ENTRY_POINTS", 5, "cell", "pool", "command",
+                              "flush", "action", "SOURCE", REACHING_SCRIPT) == b"OK"
     rc.execute_command("AI.TENSORSET", "in{a}", "FLOAT", 1, "VALUES", 1)
     for fn in ("cell", "pool", "command"):
         with pytest.raises(redis.ResponseError, match=r"CROSSSLOT .*script 'reach\{a\}' \(slot 15495\) touched "
                                                       r"'far\{b\}' \(slot 3300\)"):
             rc.execute_command("AI.SCRIPTEXECUTE", "reach{a}", fn, "INPUTS", 1, "in{a}", "OUTPUTS", 1, "out{a}",
                                "ARGS", 1, "far{b}")
+    # A key of another slot that the same master serves: Redis itself would let the call through.
+    owner = rc.get_node_from_key("reach{a}").port
+    same = next(f"x{{n{i}}}" for i in range(100_000) if key_slot(f"n{i}".encode()) != key_slot(b"a")
+                and rc.get_node_from_key(f"x{{n{i}}}").port == owner)
+    for fn in ("cell", "pool", "command"):
+        with pytest.raises(redis.ResponseError, match=r"CROSSSLOT .*touched '" + re.escape(same) + "'"):
+            rc.execute_command("AI.SCRIPTEXECUTE", "reach{a}", fn, "INPUTS", 1, "in{a}", "OUTPUTS", 1, "out{a}",
+                               "ARGS", 1, same)
+    rc.set("keep{a}", "kept")
+    with pytest.raises(redis.ResponseError, match="CROSSSLOT a script on a Redis Cluster may not run FLUSHALL"):
+        rc.execute_command("AI.SCRIPTEXECUTE", "reach{a}", "flush", "INPUTS", 1, "in{a}", "OUTPUTS", 1, "out{a}")
+    assert rc.get("keep{a}") == b"kept"
     with pytest.raises(redis.ResponseError, match="CROSSSLOT"):
         rc.execute_command("AI.SCORE", "reach{a}", "RECORDS", 1, 5)
     (op,) = rc.execute_command("AI.DAGEXECUTE", "LOAD", 1, "in{a}", "|>", "AI.SCRIPTEXECUTE", "reach{a}", "cell",
@@ -212,7 +230,7 @@ def test_a_script_touching_another_slot_is_refused(cluster):
     assert isinstance(op, redis.ResponseError) and "CROSSSLOT" in str(op), op
     for n in rc.get_primaries():
         held = rc.get_redis_connection(n).keys("*")
-        assert b"far{b}" not in held and b"out{a}" not in held, (n.port, held)
+        assert not {b"far{b}", same.encode(), b"out{a}"} & set(held), (n.port, held)
     # Its own slot: each callback lands.
     for fn, key in (("cell", "near{a}"), ("pool", "pool{a}"), ("command", "str{a}")):
         assert rc.execute_command("AI.SCRIPTEXECUTE", "reach{a}", fn, "INPUTS", 1, "in{a}", "OUTPUTS", 1,
@@ -288,9 +306,11 @@ def test_failover_keeps_models_and_every_acknowledged_cell_update(cluster):
     t = "f"
     master = rc.get_node_from_key(f"score{{{t}}}")
     direct = redis.Redis(host="127.0.0.1", port=master.port, socket_timeout=30)
-    rc.execute_command("AI.MODELSTORE", f"m{{{t}}}", "ONNX", "CPU", "BLOB", ADD)
-    rc.execute_command("AI.TENSORSET", f"x{{{t}}}", "FLOAT", 2, "VALUES", 1, 2)
-    rc.execute_command("AI.SCRIPTSTORE", f"score{{{t}}}", "CPU", "ENTRY_POINTS", 1, "action", "SOURCE", CELL_MODEL % t)
+    # Stored through the connection that then WAITs, so the WAIT covers them.
+    direct.execute_command("AI.MODELSTORE", f"m{{{t}}}", "ONNX", "CPU", "BLOB", ADD)
+    direct.execute_command("AI.TENSORSET", f"x{{{t}}}", "FLOAT", 2, "VALUES", 1, 2)
+    direct.execute_command("AI.SCRIPTSTORE", f"score{{{t}}}", "CPU", "ENTRY_POINTS", 1, "action", "SOURCE",
+                           CELL_MODEL % t)
     assert direct.execute_command("WAIT", 1, 5000) >= 1
     acked, sent, stop = [0], [0], threading.Event()
 
