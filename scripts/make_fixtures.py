@@ -223,6 +223,25 @@ def tensor_json(arr):
     }
 
 
+def endless():
+    """endless: a Loop whose condition stays true and whose trip count is unbounded: it runs until stopped (the
+    model-execution-timeout kill switch test). No case is recorded: onnxruntime would never return."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Add", ["v_in", "one"], ["v_out"]),
+        ],
+        "endless_body",
+        [vi("i", TensorProto.INT64, []), vi("cond_in", TensorProto.BOOL, []), vi("v_in", TensorProto.FLOAT, [1])],
+        [vi("cond_out", TensorProto.BOOL, []), vi("v_out", TensorProto.FLOAT, [1])],
+        initializer=[init("one", np.ones(1, dtype=np.float32))],
+    )
+    nodes = [helper.make_node("Loop", ["", "cond"], ["y"], body=body, name="forever")]
+    nodes[0].input.append("x")
+    return model("endless", nodes, [vi("x", TensorProto.FLOAT, [1])], [vi("y", TensorProto.FLOAT, [1])],
+                 [init("cond", np.array(True))])
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "models")
     os.makedirs(outdir, exist_ok=True)
@@ -247,6 +266,8 @@ def main():
             "outputs": [o.name for o in sess.get_outputs()],
             "runs": runs,
         }
+    with open(os.path.join(outdir, "endless.onnx"), "wb") as f:
+        f.write(endless().SerializeToString())
     with open(os.path.join(outdir, "cases.json"), "w") as f:
         json.dump(cases, f, indent=1, sort_keys=True)
         f.write("\n")

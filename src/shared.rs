@@ -132,9 +132,17 @@ impl Shared {
         hot.load(&config.settings);
         crate::runner::configure(runner_settings(&config.settings));
         let s = &config.settings;
+        // ONNX Runtime's environment is process-wide: the runtime of new models is chosen once, here.
+        match crate::model::onnx::select(s.onnx_backend, &s.onnxruntime_library) {
+            Ok(line) => crate::notice!("{line}"),
+            Err(e) => crate::warning!("{e}: ONNX model loads are refused"),
+        }
         let pool = Pool::new(
             s.threads_per_queue,
-            s.intra_op_parallelism,
+            crate::model::Threads {
+                intra: s.intra_op_parallelism,
+                inter: s.inter_op_parallelism,
+            },
             s.model_execution_timeout,
         );
         Arc::new_cyclic(|me| Shared {

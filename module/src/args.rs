@@ -26,14 +26,10 @@ pub fn parse(args: &[String]) -> Result<Loaded, String> {
         let canonical = name.to_ascii_lowercase().replace('_', "-");
         match canonical.as_str() {
             "backendspath" => backends_path = value.clone(),
-            // One inter-op thread is what the backend runs; any other count is refused, not ignored.
-            "inter-op-parallelism" => {
-                if value != "1" {
-                    return Err(format!(
-                        "INTER_OP_PARALLELISM {value}: only 1 is supported (models run their operators in order)"
-                    ));
-                }
-            }
+            // RedisAI's `ONNX <path>`: the backend to load at start (here libonnxruntime.so itself).
+            "onnx" => config
+                .set_at_start("onnxruntime-library", value)
+                .map_err(|e| format!("{name} {value}: {e}"))?,
             d if ENGINE_DIRECTIVES.contains(&d) => config
                 .set_at_start(d, value)
                 .map_err(|e| format!("{name} {value}: {e}"))?,

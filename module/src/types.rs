@@ -147,7 +147,7 @@ extern "C" fn rdb_load(io: *mut raw::RedisModuleIO, encver: c_int) -> *mut c_voi
             Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) });
         // SAFETY: the buffer came from Redis's allocator.
         unsafe { api!(RedisModule_Free)(p.cast()) };
-        let threads = crate::shared().pool.intra_op;
+        let threads = crate::shared().pool.threads;
         match tensorcell::codec::records::decode_one(frame, threads) {
             // A script knows its key: one restored or renamed under another is rebuilt under that one.
             Ok((saved, v @ Value::Script(_))) => {
@@ -243,7 +243,7 @@ extern "C" fn free(value: *mut c_void) {
 /// A script rebuilt (compiled, not run) under `key`.
 fn rekeyed(v: &Value, key: &[u8]) -> Option<Value> {
     let frame = Bytes::from(tensorcell::codec::records::encode_one(key, v));
-    tensorcell::codec::records::decode_one(frame, 1)
+    tensorcell::codec::records::decode_one(frame, tensorcell::model::Threads { intra: 1, inter: 1 })
         .ok()
         .map(|(_, v)| v)
 }

@@ -154,7 +154,7 @@ pub fn encode_one(key: &[u8], value: &Value) -> Vec<u8> {
 }
 
 /// The key and value back from [`encode_one`]'s bytes: a model is loaded and a script compiled, nothing runs.
-pub fn decode_one(frame: Bytes, threads: usize) -> Result<(Bytes, Value), String> {
+pub fn decode_one(frame: Bytes, threads: crate::model::Threads) -> Result<(Bytes, Value), String> {
     let rec: Record<'_> = rmp_serde::from_slice(&frame).map_err(|e| format!("bad record: {e}"))?;
     let (key, entry) = entry_of(rec, &frame, threads)?;
     Ok((key, entry.value))
@@ -163,7 +163,11 @@ pub fn decode_one(frame: Bytes, threads: usize) -> Result<(Bytes, Value), String
 /// Rebuilds a key from its record. `frame` is the payload the record was decoded from (big fields become
 /// slices of it). Models are loaded and scripts compiled, but nothing runs: a script's `begin()` is left to
 /// the caller ([`crate::commands::run_begins`]).
-pub fn entry_of(rec: Record<'_>, frame: &Bytes, threads: usize) -> Result<(Bytes, Entry), String> {
+pub fn entry_of(
+    rec: Record<'_>,
+    frame: &Bytes,
+    threads: crate::model::Threads,
+) -> Result<(Bytes, Entry), String> {
     let bytes = |r: &Raw| frame.slice_ref(r);
     let parse_json = |s: &str| {
         serde_json::from_str::<serde_json::Value>(s)

@@ -228,6 +228,27 @@ pub const DIRECTIVES: &[super::Directive] = &[
         "Threads one model run may use for its matrix products; 0 or 1 runs single-threaded.",
     ),
     d(
+        "inter-op-parallelism",
+        Kind::Int { min: 0, max: 256 },
+        "1",
+        false,
+        "Threads one model run may use for independent operators at once (ONNX Runtime; 0 or 1: in order, as tract).",
+    ),
+    d(
+        "onnx-backend",
+        Kind::Enum(&["auto", "onnxruntime", "tract"]),
+        "auto",
+        false,
+        "Which runtime runs ONNX models: auto (ONNX Runtime when its library loads, else tract), onnxruntime, tract.",
+    ),
+    d(
+        "onnxruntime-library",
+        Kind::Str,
+        "",
+        false,
+        "Path of libonnxruntime.so (else ORT_DYLIB_PATH, or AI.CONFIG LOADBACKEND ONNX <path>).",
+    ),
+    d(
         "model-execution-timeout",
         Kind::Int {
             min: 0,

@@ -1,6 +1,7 @@
 //! Auto-batching with RedisAI's rules (`background_workers.c`, `RAI_DagOpBatchable`):
 //!
-//! - only requests on a model stored with `BATCHSIZE > 0` batch; a request's size is dim 0 of its inputs
+//! - only requests on a model stored with `BATCHSIZE > 0` batch, and only when a batch of BATCHSIZE rows ran
+//!   cheaper than that many single runs when the model was loaded (`Model::batching`); a request's size is dim 0 of its inputs
 //!   (0, so never batched, when its inputs disagree on dim 0); a request already at least BATCHSIZE runs
 //!   alone;
 //! - from the oldest request, later requests on the same model object with the same input count, dtypes
@@ -73,7 +74,7 @@ pub fn take_ready(jobs: &mut VecDeque<Job>, now: Instant) -> Take {
         }
         let opts = head.model.batch;
         let size = batch_size(head) as u64;
-        if opts.batchsize == 0 || size == 0 || size >= opts.batchsize {
+        if !head.model.batching || size == 0 || size >= opts.batchsize {
             let Some(Job::Model(r)) = jobs.remove(i) else {
                 unreachable!("checked above")
             };
@@ -138,6 +139,18 @@ pub fn run(reqs: Vec<ModelRequest>, cache: &mut WorkerCache, exec_timeout: Durat
     let model = first.model.clone();
     let start = Instant::now();
     let deadline = (!exec_timeout.is_zero()).then_some(exec_timeout);
+    let mut sizes: Vec<usize> = live.iter().map(batch_size).collect();
+    let rows: usize = sizes.iter().sum();
+    let batchsize = model.batch.batchsize as usize;
+    // Zero rows the runtime would rather run (see `OnnxModel::batch_rows`): only in a batch of several
+    // requests (a request alone runs as sent), never for STRING inputs, whose rows have no fixed size.
+    let pad =
+        if batchsize > 0 && live.len() > 1 && first.inputs.iter().all(|t| t.dtype != DType::String)
+        {
+            model.onnx.batch_rows(rows, batchsize) - rows
+        } else {
+            0
+        };
     let result = if live.len() == 1 {
         let inputs: Vec<&Tensor> = first.inputs.iter().map(|t| t.as_ref()).collect();
         model
@@ -147,15 +160,22 @@ pub fn run(reqs: Vec<ModelRequest>, cache: &mut WorkerCache, exec_timeout: Durat
             .map(|outs| vec![outs])
     } else {
         let joined: Vec<Tensor> = (0..first.inputs.len())
-            .map(|k| concat(live.iter().map(|r| r.inputs[k].as_ref())))
+            .map(|k| padded(concat(live.iter().map(|r| r.inputs[k].as_ref())), rows, pad))
             .collect();
         let inputs: Vec<&Tensor> = joined.iter().collect();
-        let sizes: Vec<usize> = live.iter().map(batch_size).collect();
+        if pad > 0 {
+            sizes.push(pad);
+        }
         model
             .onnx
             .check_inputs(&inputs)
             .and_then(|()| model.onnx.run(model.id, &mut cache.onnx, &inputs, deadline))
             .and_then(|outs| split_outputs(outs, &sizes))
+            .map(|mut per_request| {
+                // The padding's outputs go nowhere.
+                per_request.truncate(live.len());
+                per_request
+            })
     };
     let micros = start.elapsed().as_micros() as u64;
     match result {
@@ -201,6 +221,24 @@ pub fn concat<'a>(parts: impl Iterator<Item = &'a Tensor> + Clone) -> Tensor {
     }
     Tensor {
         dtype,
+        shape,
+        data: data.freeze(),
+    }
+}
+
+/// `t` (dim 0: `rows`) with `pad` zero rows appended.
+fn padded(t: Tensor, rows: usize, pad: usize) -> Tensor {
+    if pad == 0 || rows == 0 {
+        return t;
+    }
+    let row = t.data.len() / rows;
+    let mut data = BytesMut::with_capacity(t.data.len() + row * pad);
+    data.extend_from_slice(&t.data);
+    data.resize(t.data.len() + row * pad, 0);
+    let mut shape = t.shape;
+    shape[0] = rows + pad;
+    Tensor {
+        dtype: t.dtype,
         shape,
         data: data.freeze(),
     }
@@ -308,5 +346,19 @@ mod tests {
         let parts = split(&s, &[2, 1]);
         assert_eq!(parts[0].data.as_ref(), b"a\0bb\0");
         assert_eq!(parts[1].data.as_ref(), b"ccc\0");
+    }
+
+    #[test]
+    fn padding_adds_zero_rows_that_split_drops() {
+        let a = t(&[3, 2], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let p = padded(a.clone(), 3, 1);
+        assert_eq!(p.shape, vec![4, 2]);
+        assert_eq!(&p.data[..24], &a.data[..]);
+        assert!(p.data[24..].iter().all(|&b| b == 0));
+        // Outputs of the padded batch: the requests get their rows, the padding's go nowhere.
+        let per = split_outputs(vec![p], &[1, 2, 1]).unwrap();
+        assert_eq!(per[0][0], t(&[1, 2], &[1.0, 2.0]));
+        assert_eq!(per[1][0], t(&[2, 2], &[3.0, 4.0, 5.0, 6.0]));
+        assert_eq!(padded(a.clone(), 3, 0), a);
     }
 }

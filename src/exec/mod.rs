@@ -87,18 +87,22 @@ pub struct Pool {
     threads_per_queue: usize,
     /// `model-execution-timeout` in milliseconds: a run is stopped between operators after this long.
     pub exec_timeout_ms: u64,
-    /// Threads each loaded model may use inside one run (`intra-op-parallelism`).
-    pub intra_op: usize,
+    /// Threads each loaded model may use inside one run (`intra-op-parallelism`, `inter-op-parallelism`).
+    pub threads: crate::model::Threads,
     stopping: Arc<AtomicBool>,
 }
 
 impl Pool {
-    pub fn new(threads_per_queue: usize, intra_op: usize, exec_timeout_ms: u64) -> Pool {
+    pub fn new(
+        threads_per_queue: usize,
+        threads: crate::model::Threads,
+        exec_timeout_ms: u64,
+    ) -> Pool {
         let pool = Pool {
             queues: Mutex::new(HashMap::new()),
             threads_per_queue: threads_per_queue.max(1),
             exec_timeout_ms,
-            intra_op,
+            threads,
             stopping: Arc::new(AtomicBool::new(false)),
         };
         // CPU's queue exists from the start, as in RedisAI.

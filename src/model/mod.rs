@@ -3,6 +3,8 @@
 //! statistics (AI.INFO), and the loaded backend model shared by every worker.
 
 pub mod onnx;
+mod ort;
+pub mod tract;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -110,6 +112,11 @@ pub struct Model {
     pub blob: Bytes,
     pub onnx: onnx::OnnxModel,
     pub stats: RunStats,
+    /// Whether requests batch (BATCHSIZE > 0 and, measured at load, a batch runs cheaper than its requests
+    /// one by one: see [`onnx::OnnxModel::batching_pays`]). BATCHSIZE never makes a model slower.
+    pub batching: bool,
+    /// What that measurement found: (single run us, batch run us), for the log.
+    pub batch_probe: Option<(u64, u64)>,
 }
 
 impl Model {
@@ -125,20 +132,42 @@ impl Model {
         // The loaded plan's weights are about the size of the blob again.
         self.blob.len() * 2 + 256
     }
+
+    /// The runtime that runs it (tract or ONNX Runtime).
+    pub fn runtime(&self) -> onnx::Runtime {
+        self.onnx.runtime()
+    }
 }
 
-/// Loads a model from its blob (CPU work: call it off the I/O threads).
+/// Threads one model run may use: `intra` for an operator's work, `inter` for independent operators at
+/// once (ONNX Runtime only; tract runs operators in order).
+#[derive(Debug, Clone, Copy)]
+pub struct Threads {
+    pub intra: usize,
+    pub inter: usize,
+}
+
+/// Loads a model from its blob on the active ONNX runtime (CPU work: call it off the I/O threads).
 pub fn load(
     backend: Backend,
     device: Bytes,
     tag: Bytes,
     batch: BatchOptions,
     blob: Bytes,
-    threads: usize,
+    threads: Threads,
 ) -> Result<Model, String> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-    let onnx = onnx::load(&blob, threads)?;
+    let onnx = onnx::load(&blob, threads.intra, threads.inter)?;
+    let (batching, batch_probe) = match batch.batchsize {
+        0 => (false, None),
+        n => match onnx.batching_pays(n as usize) {
+            Some((pays, single, batched)) => (pays, Some((single, batched))),
+            None => (true, None),
+        },
+    };
     Ok(Model {
+        batching,
+        batch_probe,
         id: NEXT_ID.fetch_add(1, Relaxed),
         backend,
         device,

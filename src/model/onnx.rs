@@ -1,28 +1,18 @@
-//! The ONNX backend: everything that touches tract lives in this file.
+//! ONNX models, whichever runtime runs them: the one model-backend interface.
 //!
-//! A model is parsed from its blob and optimized into a plan shared by every worker (`Arc`), and run through a
-//! per-worker run state that is reused across calls (tract allocates its scratch space once per state).
-//! Input dims that the model leaves symbolic (a `dim_param` such as `N`) stay symbolic in that generic plan,
-//! so it serves every batch size; the first run at a given size also builds a plan specialized to it (tract
-//! picks kernels and packs weights for concrete shapes: measured 2x faster on mnist), used from then on, up to
-//! [`MAX_CONCRETE`] sizes per model. Every tract failure becomes an error string with tract's reason; a panic
-//! inside tract is caught and reported the same way, so no model can take a worker down.
+//! A model is loaded by tract (`tract.rs`: pure Rust, built in, always there) or by ONNX Runtime (`ort.rs`:
+//! `libonnxruntime.so`, loaded at run time), as `onnx-backend` says: `auto` (ONNX Runtime when its library
+//! loads, else tract), `onnxruntime`, or `tract`. Both answer the same [`IoSpec`]s and run on our tensors,
+//! so the commands, the batcher and the DAG runner see only [`OnnxModel`]. The choice is made once per
+//! process ([`select`], at start; `AI.CONFIG LOADBACKEND ONNX <path>` later) because ONNX Runtime's
+//! environment is process-wide; a model keeps the runtime it was loaded with.
 
-/// The tract release this backend is built with (Cargo.toml pins it; INFO reports it).
-pub const TRACT_VERSION: &str = "0.23.9";
-
-use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
-use parking_lot::Mutex;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::time::Duration;
 
 use bytes::Bytes;
-use tract_onnx::prelude::*;
-use tract_onnx::tract_core::internal::{format_err, DimLike};
-use tract_onnx::tract_core::plan::eval as tract_eval;
 
+use super::{ort, tract};
 use crate::tensor::{DType, Tensor as CellTensor};
 
 /// What the model says about one of its inputs or outputs.
@@ -31,221 +21,286 @@ pub struct IoSpec {
     pub name: String,
     /// `None` when the model's type has no tensor type of ours (or is unknown).
     pub dtype: Option<DType>,
-    /// Each dim: `Some(n)` when fixed, `None` when symbolic.
+    /// Each dim: `Some(n)` when fixed, `None` when symbolic; `None` for a non-tensor value.
     pub shape: Option<Vec<Option<usize>>>,
 }
 
-/// Most shape-specialized plans kept per model; other sizes run on the generic plan.
-pub const MAX_CONCRETE: usize = 8;
+/// The runtime that runs a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    Tract,
+    OnnxRuntime,
+}
 
-/// A loaded, optimized ONNX model.
+impl Runtime {
+    /// As the log, INFO and AI.INFO spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Tract => "tract",
+            Runtime::OnnxRuntime => "onnxruntime",
+        }
+    }
+}
+
+/// `onnx-backend`: which runtime new models get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Choice {
+    #[default]
+    Auto,
+    OnnxRuntime,
+    Tract,
+}
+
+impl Choice {
+    pub fn parse(s: &str) -> Option<Choice> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Some(Choice::Auto),
+            "onnxruntime" => Some(Choice::OnnxRuntime),
+            "tract" => Some(Choice::Tract),
+            _ => None,
+        }
+    }
+}
+
+const TRACT: u8 = 0;
+const ORT: u8 = 1;
+/// `onnx-backend onnxruntime` without a library that loaded: model loads are refused, never silently
+/// moved to tract.
+const NONE: u8 = 2;
+
+/// The runtime new models load on (a code above), and the reason when it is [`NONE`].
+static ACTIVE: AtomicU8 = AtomicU8::new(TRACT);
+static CHOICE: AtomicU8 = AtomicU8::new(0);
+static REFUSAL: parking_lot::Mutex<String> = parking_lot::Mutex::new(String::new());
+
+fn choice_code(c: Choice) -> u8 {
+    match c {
+        Choice::Auto => 0,
+        Choice::OnnxRuntime => 1,
+        Choice::Tract => 2,
+    }
+}
+
+/// Chooses the runtime of the models this process loads from `onnx-backend` and the library path
+/// (`onnxruntime-library`, else `ORT_DYLIB_PATH`). Returns the log line saying what was chosen and why; an
+/// error when `onnxruntime` was asked for and did not load (the server still starts, and refuses model
+/// loads with that error, which a snapshot holding models then fails to load with too).
+pub fn select(choice: Choice, library: &str) -> Result<String, String> {
+    CHOICE.store(choice_code(choice), Relaxed);
+    let path = match library {
+        "" => std::env::var("ORT_DYLIB_PATH").unwrap_or_default(),
+        p => p.to_string(),
+    };
+    match (choice, path.as_str()) {
+        (Choice::Tract, _) => {
+            ACTIVE.store(TRACT, Relaxed);
+            Ok(format!("ONNX models run on tract {}", tract::TRACT_VERSION))
+        }
+        (Choice::Auto, "") => {
+            ACTIVE.store(TRACT, Relaxed);
+            Ok(format!(
+                "ONNX models run on tract {} (onnx-backend auto: no onnxruntime-library or ORT_DYLIB_PATH set)",
+                tract::TRACT_VERSION
+            ))
+        }
+        (Choice::OnnxRuntime, "") => {
+            let e = "onnx-backend onnxruntime: no library given (set onnxruntime-library, ORT_DYLIB_PATH, or AI.CONFIG LOADBACKEND ONNX <path>)".to_string();
+            refuse(&e);
+            Err(e)
+        }
+        (_, path) => match ort::init(path) {
+            Ok(lib) => {
+                ACTIVE.store(ORT, Relaxed);
+                Ok(format!(
+                    "ONNX models run on ONNX Runtime {} ({})",
+                    lib.version, lib.path
+                ))
+            }
+            Err(e) if choice == Choice::Auto => {
+                ACTIVE.store(TRACT, Relaxed);
+                Ok(format!(
+                    "ONNX models run on tract {} (onnx-backend auto: {e})",
+                    tract::TRACT_VERSION
+                ))
+            }
+            Err(e) => {
+                refuse(&e);
+                Err(e)
+            }
+        },
+    }
+}
+
+fn refuse(reason: &str) {
+    *REFUSAL.lock() = reason.to_string();
+    ACTIVE.store(NONE, Relaxed);
+}
+
+/// `AI.CONFIG LOADBACKEND ONNX <path>`: loads ONNX Runtime from `path` (RedisAI's way); new models then run
+/// on it, unless `onnx-backend tract` pins them to tract.
+pub fn load_backend(path: &str) -> Result<ort::Library, String> {
+    let lib = ort::init(path)?;
+    if CHOICE.load(Relaxed) != choice_code(Choice::Tract) {
+        ACTIVE.store(ORT, Relaxed);
+    }
+    Ok(lib)
+}
+
+/// The runtime new models load on, or why none can.
+pub fn active() -> Result<Runtime, String> {
+    match ACTIVE.load(Relaxed) {
+        TRACT => Ok(Runtime::Tract),
+        ORT => Ok(Runtime::OnnxRuntime),
+        _ => Err(REFUSAL.lock().clone()),
+    }
+}
+
+/// ONNX Runtime's version when it is loaded (INFO).
+pub fn onnxruntime_version() -> Option<String> {
+    ort::loaded().map(|l| l.version)
+}
+
+/// A loaded ONNX model.
 pub struct OnnxModel {
-    /// The plan with symbolic dims, for any size.
-    plan: Arc<TypedSimplePlan>,
-    /// The decluttered model the specialized plans are built from (only when it has symbolic input dims).
-    generic: Option<TypedModel>,
-    /// Where the symbols sit: (input, dim, symbol).
-    symbols: Vec<(usize, usize, Symbol)>,
-    /// Specialized plans by the values of `symbols`.
-    concrete: Mutex<HashMap<Vec<usize>, Arc<TypedSimplePlan>>>,
-    threads: usize,
     pub inputs: Vec<IoSpec>,
     pub outputs: Vec<IoSpec>,
+    engine: Engine,
+}
+
+enum Engine {
+    Tract(tract::TractModel),
+    Ort(ort::OrtModel),
 }
 
 impl std::fmt::Debug for OnnxModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OnnxModel")
+            .field("runtime", &self.runtime())
             .field("inputs", &self.inputs)
             .field("outputs", &self.outputs)
             .finish()
     }
 }
 
-/// A worker's reusable run states, one per model and plan it has run (keyed by the model's unique id and the
-/// concrete sizes of its symbolic dims; empty for the generic plan).
+/// A worker's reusable run states (tract keeps scratch space per model and plan; ONNX Runtime's sessions
+/// keep theirs).
 #[derive(Default)]
 pub struct States {
-    states: HashMap<(u64, Vec<usize>), TypedSimpleState>,
+    tract: tract::States,
 }
 
-impl States {
-    /// Most states a worker keeps; beyond that the cache is cleared (models are few in practice).
-    const MAX: usize = 64;
-
-    /// Forgets a run state (after a failure, so a half-run state is never reused).
-    fn forget(&mut self, key: &(u64, Vec<usize>)) {
-        self.states.remove(key);
-    }
-}
-
-/// tract's reason, with its context chain, on one line.
-fn reason(e: &TractError) -> String {
-    format!("{e:#}")
-}
-
-fn dtype_of(dt: DatumType) -> Option<DType> {
-    Some(match dt {
-        DatumType::F32 => DType::Float,
-        DatumType::F64 => DType::Double,
-        DatumType::I8 => DType::Int8,
-        DatumType::I16 => DType::Int16,
-        DatumType::I32 => DType::Int32,
-        DatumType::I64 => DType::Int64,
-        DatumType::U8 => DType::Uint8,
-        DatumType::U16 => DType::Uint16,
-        DatumType::Bool => DType::Bool,
-        DatumType::String => DType::String,
-        _ => return None,
-    })
-}
-
-fn datum_of(dt: DType) -> DatumType {
-    match dt {
-        DType::Float => DatumType::F32,
-        DType::Double => DatumType::F64,
-        DType::Int8 => DatumType::I8,
-        DType::Int16 => DatumType::I16,
-        DType::Int32 => DatumType::I32,
-        DType::Int64 => DatumType::I64,
-        DType::Uint8 => DatumType::U8,
-        DType::Uint16 => DatumType::U16,
-        DType::Bool => DatumType::Bool,
-        DType::String => DatumType::String,
-    }
-}
-
-fn spec(name: String, fact: &TypedFact) -> IoSpec {
-    IoSpec {
-        name,
-        dtype: dtype_of(fact.datum_type),
-        shape: Some(fact.shape.iter().map(|d| d.to_usize().ok()).collect()),
-    }
-}
-
-/// Parses and optimizes a model. `threads` > 1 gives the plan its own pool for intra-op parallelism.
-pub fn load(blob: &[u8], threads: usize) -> Result<OnnxModel, String> {
-    catch_unwind(|| load_inner(blob, threads))
-        .unwrap_or_else(|_| Err("the ONNX backend failed while loading the model".into()))
-}
-
-fn load_inner(blob: &[u8], threads: usize) -> Result<OnnxModel, String> {
-    let model = tract_onnx::onnx()
-        .model_for_read(&mut &blob[..])
-        .map_err(|e| reason(&e))?;
-    let input_names: Vec<String> = model
-        .input_outlets()
-        .map_err(|e| reason(&e))?
-        .iter()
-        .map(|o| model.node(o.node).name.clone())
-        .collect();
-    let output_names: Vec<String> = model
-        .output_outlets()
-        .map_err(|e| reason(&e))?
-        .iter()
-        .map(|o| {
-            model
-                .outlet_label(*o)
-                .map(str::to_string)
-                .unwrap_or_else(|| model.node(o.node).name.clone())
-        })
-        .collect();
-    let decluttered = model
-        .into_typed()
-        .and_then(|m| m.into_decluttered())
-        .map_err(|e| reason(&e))?;
-    let mut symbols = Vec::new();
-    for i in 0..decluttered.inputs.len() {
-        let fact = decluttered.input_fact(i).map_err(|e| reason(&e))?;
-        for (d, dim) in fact.shape.iter().enumerate() {
-            if let TDim::Sym(sym) = dim {
-                symbols.push((i, d, sym.clone()));
-            }
+/// Parses and prepares a model on the active runtime. `intra` > 1 lets one run use that many threads for
+/// its operators; `inter` lets ONNX Runtime run independent operators in parallel.
+pub fn load(blob: &Bytes, intra: usize, inter: usize) -> Result<OnnxModel, String> {
+    match active()? {
+        Runtime::Tract => {
+            let (t, inputs, outputs) = tract::load(blob, intra)?;
+            Ok(OnnxModel {
+                inputs,
+                outputs,
+                engine: Engine::Tract(t),
+            })
+        }
+        Runtime::OnnxRuntime => {
+            let (o, inputs, outputs) = ort::load(blob, intra, inter)?;
+            Ok(OnnxModel {
+                inputs,
+                outputs,
+                engine: Engine::Ort(o),
+            })
         }
     }
-    let generic = (!symbols.is_empty()).then(|| decluttered.clone());
-    let typed = decluttered.into_optimized().map_err(|e| reason(&e))?;
-    let inputs = input_names
-        .into_iter()
-        .enumerate()
-        .map(|(i, n)| Ok(spec(n, typed.input_fact(i)?)))
-        .collect::<TractResult<Vec<_>>>()
-        .map_err(|e| reason(&e))?;
-    let outputs = output_names
-        .into_iter()
-        .enumerate()
-        .map(|(i, n)| Ok(spec(n, typed.output_fact(i)?)))
-        .collect::<TractResult<Vec<_>>>()
-        .map_err(|e| reason(&e))?;
-    let plan = runnable(typed, threads)?;
-    Ok(OnnxModel {
-        plan,
-        generic,
-        symbols,
-        concrete: Mutex::new(HashMap::new()),
-        threads,
-        inputs,
-        outputs,
-    })
-}
-
-fn runnable(typed: TypedModel, threads: usize) -> Result<Arc<TypedSimplePlan>, String> {
-    let options = RunOptions {
-        executor: (threads > 1).then(|| multithread::Executor::multithread(threads)),
-        ..Default::default()
-    };
-    typed
-        .into_runnable_with_options(&options)
-        .map_err(|e| reason(&e))
 }
 
 impl OnnxModel {
-    /// The plan for these inputs and the key of its run state: a plan specialized to the inputs' sizes of
-    /// the symbolic dims (built on first use), or the generic one.
-    fn plan_for(&self, inputs: &[&CellTensor]) -> (Arc<TypedSimplePlan>, Vec<usize>) {
-        let Some(generic) = &self.generic else {
-            return (self.plan.clone(), Vec::new());
+    pub fn runtime(&self) -> Runtime {
+        match self.engine {
+            Engine::Tract(_) => Runtime::Tract,
+            Engine::Ort(_) => Runtime::OnnxRuntime,
+        }
+    }
+
+    /// The rows to run a batch of `rows` rows as (the batcher pads the rest with zero rows, whose outputs it
+    /// drops). tract builds and keeps a plan per input size (`tract::MAX_CONCRETE` of them, then a slow
+    /// generic plan), so batches of every size from 1 to BATCHSIZE would build plans on the request path
+    /// and then fall back: padded to a power of two (up to `batchsize`), a batched model needs a handful of
+    /// plans. ONNX Runtime runs any size as it comes.
+    pub fn batch_rows(&self, rows: usize, batchsize: usize) -> usize {
+        // Only where the model says dim 0 of every input and output is free (a batch dim): zero rows must
+        // fit its shapes and come back as rows of their own.
+        let free = |specs: &[IoSpec]| {
+            specs
+                .iter()
+                .all(|s| s.shape.as_ref().is_some_and(|d| d.first() == Some(&None)))
         };
-        let Some(values) = self
-            .symbols
-            .iter()
-            .map(|(i, d, _)| inputs.get(*i).and_then(|t| t.shape.get(*d).copied()))
-            .collect::<Option<Vec<usize>>>()
-        else {
-            return (self.plan.clone(), Vec::new());
+        if !free(&self.inputs) || !free(&self.outputs) {
+            return rows;
+        }
+        match self.engine {
+            Engine::Tract(_) => {
+                let bucket = rows.next_power_of_two();
+                if bucket <= batchsize {
+                    bucket
+                } else {
+                    rows
+                }
+            }
+            Engine::Ort(_) => rows,
+        }
+    }
+
+    /// Whether running `batchsize` rows at once costs less than that many single runs, measured now on zero
+    /// inputs (median of a few runs each, after warm-up runs that also build tract's plans): `None` when it
+    /// cannot be measured (an input without a fixed type and shape but for dim 0, or a run that fails) or
+    /// one run takes so long that batching surely pays for itself. Returns (pays, single us, batch us).
+    pub fn batching_pays(&self, batchsize: usize) -> Option<(bool, u64, u64)> {
+        const RUNS: usize = 5;
+        let zeros = |rows: usize| -> Option<Vec<CellTensor>> {
+            self.inputs
+                .iter()
+                .map(|s| {
+                    let dtype = s.dtype.filter(|d| *d != DType::String)?;
+                    let dims = s.shape.as_ref()?;
+                    let (first, rest) = dims.split_first()?;
+                    if first.is_some() {
+                        return None;
+                    }
+                    let mut shape = vec![rows];
+                    for d in rest {
+                        shape.push((*d)?);
+                    }
+                    let n: usize = shape.iter().product();
+                    Some(CellTensor {
+                        dtype,
+                        data: Bytes::from(vec![0u8; n * dtype.size()?]),
+                        shape,
+                    })
+                })
+                .collect()
         };
-        if let Some(p) = self.concrete.lock().get(&values) {
-            return (p.clone(), values);
-        }
-        if self.concrete.lock().len() >= MAX_CONCRETE {
-            return (self.plan.clone(), Vec::new());
-        }
-        let mut subs = HashMap::new();
-        for ((_, _, sym), v) in self.symbols.iter().zip(&values) {
-            // One symbol used by several inputs must agree; if not, the generic plan reports the mismatch.
-            let v = TDim::Val(*v as i64);
-            if subs
-                .insert(sym.clone(), v.clone())
-                .is_some_and(|old| old != v)
-            {
-                return (self.plan.clone(), Vec::new());
+        let (one, many) = (zeros(1)?, zeros(batchsize)?);
+        let mut states = States::default();
+        let mut time = |inputs: &[CellTensor]| -> Option<u64> {
+            let refs: Vec<&CellTensor> = inputs.iter().collect();
+            let mut took = Vec::with_capacity(RUNS);
+            for i in 0..RUNS + 2 {
+                let start = std::time::Instant::now();
+                self.run(0, &mut states, &refs, None).ok()?;
+                let us = start.elapsed().as_micros() as u64;
+                // A model this slow gains from batching whatever it costs to measure.
+                if us > 50_000 {
+                    return None;
+                }
+                if i >= 2 {
+                    took.push(us);
+                }
             }
-        }
-        let built = catch_unwind(AssertUnwindSafe(|| {
-            generic
-                .set_symbols(&subs)
-                .and_then(|m| m.into_optimized())
-                .map_err(|e| reason(&e))
-                .and_then(|m| runnable(m, self.threads))
-        }));
-        match built {
-            Ok(Ok(plan)) => {
-                self.concrete.lock().insert(values.clone(), plan.clone());
-                (plan, values)
-            }
-            // A size tract cannot specialize still runs, on the generic plan.
-            _ => (self.plan.clone(), Vec::new()),
-        }
+            took.sort_unstable();
+            Some(took[RUNS / 2].max(1))
+        };
+        let single = time(&one)?;
+        let batch = time(&many)?;
+        Some((batch < single * batchsize as u64, single, batch))
     }
 
     /// Checks inputs against what the model declares, so a mismatch gets a clear error instead of an error
@@ -285,112 +340,18 @@ impl OnnxModel {
         Ok(())
     }
 
-    /// Runs the model on `inputs` with the worker's reusable state for model `id`. The run stops between
-    /// two operators once it has taken `limit` (the `model-execution-timeout` kill switch; building a plan
-    /// for a new size does not count).
+    /// Runs the model on `inputs` (model `id`'s run state from `states` on tract). The run stops once it has
+    /// taken `limit` (the `model-execution-timeout` kill switch).
     pub fn run(
         &self,
         id: u64,
         states: &mut States,
         inputs: &[&CellTensor],
-        limit: Option<std::time::Duration>,
+        limit: Option<Duration>,
     ) -> Result<Vec<CellTensor>, String> {
-        let values = inputs
-            .iter()
-            .map(|t| to_tract(t).map(TValue::from))
-            .collect::<Result<TVec<_>, String>>()?;
-        let (plan, sizes) = self.plan_for(inputs);
-        let key = (id, sizes);
-        if states.states.len() >= States::MAX && !states.states.contains_key(&key) {
-            states.states.clear();
+        match &self.engine {
+            Engine::Tract(t) => t.run(id, &mut states.tract, inputs, limit),
+            Engine::Ort(o) => o.run(inputs, limit),
         }
-        let state = match states.states.entry(key.clone()) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(plan.spawn().map_err(|e| reason(&e))?)
-            }
-        };
-        let deadline = limit.map(|l| Instant::now() + l);
-        let run = catch_unwind(AssertUnwindSafe(|| {
-            state.run_plan_with_eval(values, |ctx, op_state, node, inputs| {
-                if deadline.is_some_and(|d| Instant::now() > d) {
-                    return Err(format_err!(
-                        "Exiting due to terminate flag being set to true (model-execution-timeout)"
-                    ));
-                }
-                tract_eval(ctx, op_state, node, inputs)
-            })
-        }));
-        let outputs = match run {
-            Ok(Ok(outputs)) => outputs,
-            Ok(Err(e)) => {
-                states.forget(&key);
-                return Err(reason(&e));
-            }
-            Err(_) => {
-                states.forget(&key);
-                return Err("the ONNX backend failed while running the model".into());
-            }
-        };
-        outputs
-            .into_iter()
-            .map(|v| from_tract(v.into_tensor()))
-            .collect()
     }
-}
-
-/// Our tensor as a tract tensor (one copy into tract's aligned storage).
-fn to_tract(t: &CellTensor) -> Result<Tensor, String> {
-    if t.dtype == DType::String {
-        let items: Vec<String> = t
-            .strings()
-            .map(|s| String::from_utf8_lossy(&s).into_owned())
-            .collect();
-        let arr = tract_ndarray::ArrayD::from_shape_vec(t.shape.clone(), items)
-            .map_err(|e| format!("bad STRING tensor: {e}"))?;
-        return Ok(arr.into());
-    }
-    let mut out = Tensor::zero_dt(datum_of(t.dtype), &t.shape).map_err(|e| reason(&e))?;
-    let dst = out.as_bytes_mut();
-    if dst.len() != t.data.len() {
-        return Err("tensor data does not match its shape".into());
-    }
-    // Both sides are little-endian row-major (tensorcell only targets little-endian machines).
-    dst.copy_from_slice(&t.data);
-    Ok(out)
-}
-
-/// A tract output as our tensor. Types without a tensorcell dtype are widened where that is lossless
-/// (F16 -> FLOAT, U32 -> INT64) and refused otherwise.
-fn from_tract(t: Tensor) -> Result<CellTensor, String> {
-    let t = match t.datum_type() {
-        DatumType::F16 => t
-            .cast_to_dt(DatumType::F32)
-            .map_err(|e| reason(&e))?
-            .into_owned(),
-        DatumType::U32 => t
-            .cast_to_dt(DatumType::I64)
-            .map_err(|e| reason(&e))?
-            .into_owned(),
-        _ => t,
-    };
-    let Some(dtype) = dtype_of(t.datum_type()) else {
-        return Err(format!(
-            "the model produced a {:?} tensor, which tensorcell cannot hold",
-            t.datum_type()
-        ));
-    };
-    let shape = t.shape().to_vec();
-    let data = if dtype == DType::String {
-        let view = t.to_plain_array_view::<String>().map_err(|e| reason(&e))?;
-        let mut buf = Vec::new();
-        for s in view.iter() {
-            buf.extend_from_slice(s.as_bytes());
-            buf.push(0);
-        }
-        Bytes::from(buf)
-    } else {
-        Bytes::copy_from_slice(t.as_bytes())
-    };
-    Ok(CellTensor { dtype, shape, data })
 }

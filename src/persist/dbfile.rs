@@ -97,7 +97,7 @@ impl<W: Write> Write for Counting<W> {
 /// kept (`keep_expired`, a replica) for the primary's DEL.
 pub fn read_snapshot(
     path: &Path,
-    threads: usize,
+    threads: crate::model::Threads,
     keep_expired: bool,
     put: impl FnMut(Bytes, Entry),
 ) -> Result<Header, String> {
@@ -112,7 +112,7 @@ pub fn read_snapshot(
 pub fn read_snapshot_from(
     reader: impl std::io::Read,
     shown: &str,
-    threads: usize,
+    threads: crate::model::Threads,
     keep_expired: bool,
     mut put: impl FnMut(Bytes, Entry),
 ) -> Result<Header, String> {
@@ -138,7 +138,7 @@ pub fn read_snapshot_from(
 pub fn load_snapshot(shared: &Shared, path: &Path) -> Result<Header, String> {
     let started = Instant::now();
     let mut n = 0u64;
-    let threads = shared.pool.intra_op;
+    let threads = shared.pool.threads;
     // Keys go in batches so the lock is not taken once per key nor held across model loads.
     let mut batch: Vec<(Bytes, Entry)> = Vec::new();
     let flush = |batch: &mut Vec<(Bytes, Entry)>| {

@@ -539,7 +539,7 @@ pub fn debug_reload(shared: &Shared) -> Result<(), String> {
     let mut fresh = Db::new();
     read_snapshot(
         &dump_path(shared),
-        shared.pool.intra_op,
+        shared.pool.threads,
         crate::repl::of(shared).is_replica(),
         |k, e| fresh.set(k, e.value, e.expire_at),
     )?;

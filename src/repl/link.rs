@@ -283,7 +283,7 @@ fn full_sync(
     let size = payload.len();
     let started = Instant::now();
     let mut db = Db::new();
-    let threads = shared.pool.intra_op;
+    let threads = shared.pool.threads;
     crate::persist::read_snapshot_from(
         &payload[..],
         "the primary's snapshot",

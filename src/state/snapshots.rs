@@ -89,7 +89,10 @@ pub fn decode(data: &[u8]) -> Result<Decoded, SnapError> {
         if !matches!(rec, Record::Cell { .. } | Record::Pool { .. }) {
             return Err(SnapError::Corrupt);
         }
-        entries.push(entry_of(rec, &frame, 1).map_err(|_| SnapError::Corrupt)?);
+        entries.push(
+            entry_of(rec, &frame, crate::model::Threads { intra: 1, inter: 1 })
+                .map_err(|_| SnapError::Corrupt)?,
+        );
     }
     Ok(Decoded {
         state: header

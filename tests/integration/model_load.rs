@@ -75,6 +75,46 @@ fn batching_across_clients() {
         "4 samples in 4 calls"
     );
 
+    // A batch of 3 on BATCHSIZE 8 (tract pads it to 4 rows, ONNX Runtime runs 3): every request still gets
+    // its own rows, and only real rows count as samples.
+    assert_eq!(
+        store(
+            &mut c,
+            "three",
+            &lin,
+            &["BATCHSIZE", "8", "MINBATCHSIZE", "3"]
+        )
+        .unwrap(),
+        "OK"
+    );
+    let mut raws: Vec<_> = (0..2).map(|_| s.raw()).collect();
+    for (i, r) in raws.iter_mut().enumerate() {
+        r.send(format!("AI.MODELEXECUTE three INPUTS 1 in{i} OUTPUTS 1 third{i}\r\n").as_bytes());
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let mine = run_rows(&mut c, "three", "in2", "third2");
+    for r in &mut raws {
+        assert_eq!(r.read_n(5), b"+OK\r\n");
+    }
+    for (i, w) in want.iter().take(3).enumerate() {
+        let got = if i == 2 {
+            mine.clone()
+        } else {
+            floats(&tensorget(&mut c, &format!("third{i}")).2)
+        };
+        assert_eq!(
+            &got, w,
+            "request {i} of the padded batch gets its own rows back"
+        );
+        assert_eq!(tensorget(&mut c, &format!("third{i}")).1[0], 1);
+    }
+    let stats: Vec<Value> = q(&mut c, "AI.INFO three").unwrap();
+    assert_eq!(
+        (&stats[13], &stats[15]),
+        (&Value::Int(3), &Value::Int(3)),
+        "3 samples in 3 calls"
+    );
+
     // MINBATCHTIMEOUT lets a lone request run once it has waited that long.
     assert_eq!(
         store(
@@ -330,4 +370,166 @@ fn info_modules_has_redisai_sections() {
     assert!(!default.contains("# ai_versions"));
     let everything: String = q(&mut c, "INFO everything").unwrap();
     assert!(everything.contains("# ai_versions"));
+}
+
+#[test]
+fn an_onnxruntime_library_that_does_not_load_is_a_clear_error() {
+    // `onnx-backend onnxruntime` with no library there: the server starts, and a model load is refused with
+    // the path and the ONNX Runtime this build needs, never a crash and never a silent move to tract.
+    let missing = "/nonexistent/libonnxruntime.so";
+    let s = Server::with_args(&[
+        "--onnx-backend",
+        "onnxruntime",
+        "--onnxruntime-library",
+        missing,
+    ]);
+    let mut c = s.con();
+    let err = store(&mut c, "m", &fixture("linear"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(missing) && err.contains("tensorcell needs libonnxruntime.so 1."),
+        "{err}"
+    );
+    assert_eq!(q::<i64>(&mut c, "EXISTS m").unwrap(), 0);
+    // RedisAI's way, with a file that is no library at all: an error naming it; the server goes on.
+    let dir = tempfile_dir();
+    let fake = dir.join("libonnxruntime.so");
+    std::fs::write(&fake, b"not a shared library").unwrap();
+    let err = qerr(
+        &mut c,
+        &format!("AI.CONFIG LOADBACKEND ONNX {}", fake.display()),
+    );
+    assert!(
+        err.contains("error loading backend") && err.contains(&fake.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(q::<String>(&mut c, "PING").unwrap(), "PONG");
+}
+
+#[test]
+fn onnx_backend_auto_falls_back_to_tract() {
+    let s = Server::with_args(&[
+        "--onnx-backend",
+        "auto",
+        "--onnxruntime-library",
+        "/nonexistent/libonnxruntime.so",
+    ]);
+    let mut c = s.con();
+    assert_eq!(store(&mut c, "m", &fixture("linear"), &[]).unwrap(), "OK");
+    let info: Vec<Value> = q(&mut c, "AI.INFO m").unwrap();
+    assert_eq!(info[19], Value::BulkString(b"tract".to_vec()));
+    let ai: String = q(&mut c, "INFO ai").unwrap();
+    assert!(ai.contains("ai_onnx_backend:tract "), "{ai}");
+    // tract pinned: even a library that loads is not used.
+    let s = Server::with_args(&["--onnx-backend", "tract"]);
+    let mut c = s.con();
+    assert_eq!(store(&mut c, "m", &fixture("linear"), &[]).unwrap(), "OK");
+    let info: Vec<Value> = q(&mut c, "AI.INFO m").unwrap();
+    assert_eq!(info[19], Value::BulkString(b"tract".to_vec()));
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "tensorcell-ort-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The onnxruntime wheel's library in the test venv (scripts/test installs it), if it is there.
+fn venv_onnxruntime() -> Option<std::path::PathBuf> {
+    let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/lib");
+    let py = std::fs::read_dir(&lib).ok()?.flatten().next()?.path();
+    let capi = py.join("site-packages/onnxruntime/capi");
+    std::fs::read_dir(capi)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so."))
+        })
+}
+
+#[test]
+fn loadbackend_switches_new_models_to_onnxruntime() {
+    let Some(lib) = venv_onnxruntime() else {
+        eprintln!("skipped: no onnxruntime wheel in .venv (scripts/test installs it)");
+        return;
+    };
+    // Started on tract (auto, no library given), then RedisAI's way: BACKENDSPATH + a relative path.
+    let s = Server::with_env(&["--onnx-backend", "auto"], &[("ORT_DYLIB_PATH", None)]);
+    let mut c = s.con();
+    assert_eq!(
+        store(&mut c, "before", &fixture("linear"), &[]).unwrap(),
+        "OK"
+    );
+    let (dir, file) = (lib.parent().unwrap(), lib.file_name().unwrap());
+    q::<()>(&mut c, &format!("AI.CONFIG BACKENDSPATH {}", dir.display())).unwrap();
+    let ok: String = q(
+        &mut c,
+        &format!("AI.CONFIG LOADBACKEND ONNX {}", file.to_string_lossy()),
+    )
+    .unwrap();
+    assert_eq!(ok, "OK");
+    assert_eq!(
+        store(&mut c, "after", &fixture("linear"), &[]).unwrap(),
+        "OK"
+    );
+    let runtime = |c: &mut redis::Connection, k: &str| {
+        let info: Vec<Value> = q(c, &format!("AI.INFO {k}")).unwrap();
+        info[19].clone()
+    };
+    assert_eq!(
+        runtime(&mut c, "before"),
+        Value::BulkString(b"tract".to_vec())
+    );
+    assert_eq!(
+        runtime(&mut c, "after"),
+        Value::BulkString(b"onnxruntime".to_vec())
+    );
+    // Both give the same results.
+    q::<()>(&mut c, "AI.TENSORSET x FLOAT 1 4 VALUES 1 2 3 4").unwrap();
+    assert_eq!(
+        run_rows(&mut c, "before", "x", "y1"),
+        run_rows(&mut c, "after", "x", "y2")
+    );
+    let modules: String = q(&mut c, "INFO modules").unwrap();
+    assert!(modules.contains("ai_onnxruntime_version:1."), "{modules}");
+}
+
+#[test]
+fn an_endless_loop_is_stopped_by_the_kill_switch() {
+    // A Loop that never ends: ONNX Runtime runs it until model-execution-timeout sets its terminate flag, the
+    // client gets RedisAI's error and the worker is free for the next run. tract has no Loop: a clear refusal.
+    let s = Server::with_args(&["--model-execution-timeout", "300"]);
+    let mut c = s.con();
+    let stored = store(&mut c, "endless", &fixture("endless"), &[]);
+    if !crate::models::onnxruntime() {
+        let err = stored.unwrap_err().to_string();
+        assert!(err.contains("Loop"), "{err}");
+        return;
+    }
+    assert_eq!(stored.unwrap(), "OK");
+    q::<()>(&mut c, "AI.TENSORSET x FLOAT 1 VALUES 0").unwrap();
+    let err = qerr(&mut c, "AI.MODELEXECUTE endless INPUTS 1 x OUTPUTS 1 y");
+    assert!(
+        err.contains("Exiting due to terminate flag being set to true"),
+        "{err}"
+    );
+    assert_eq!(q::<i64>(&mut c, "EXISTS y").unwrap(), 0);
+    // Twice: the run's session went back to the pool sound, and the same worker serves the next one.
+    let err = qerr(&mut c, "AI.MODELEXECUTE endless INPUTS 1 x OUTPUTS 1 y");
+    assert!(err.contains("terminate flag"), "{err}");
+    assert_eq!(store(&mut c, "lin", &fixture("linear"), &[]).unwrap(), "OK");
+    q::<()>(&mut c, "AI.TENSORSET v FLOAT 1 4 VALUES 1 2 3 4").unwrap();
+    assert_eq!(run_rows(&mut c, "lin", "v", "w").len(), 3);
+    let info: Vec<Value> = q(&mut c, "AI.INFO endless").unwrap();
+    assert_eq!(info[17], Value::Int(2), "two failed runs: {info:?}");
 }

@@ -24,6 +24,12 @@ fn cases() -> Json {
 
 /// The shared third-party models, or `None` (with a message) when this clone has no `../shared`.
 /// `.ci/run` sets TENSORCELL_REQUIRE_SHARED=1, which turns their absence into a failure.
+/// Models run on ONNX Runtime in this run (scripts/test runs the model tests again with `ORT_DYLIB_PATH`
+/// set, which `onnx-backend auto` picks up), else on tract.
+pub fn onnxruntime() -> bool {
+    std::env::var("ORT_DYLIB_PATH").is_ok_and(|p| !p.is_empty())
+}
+
 pub fn shared_fixture(name: &str) -> Option<Vec<u8>> {
     let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/onnx");
     match std::fs::read(dir.join(name)) {
@@ -250,14 +256,34 @@ fn third_party_models_run_or_fail_clearly() {
         vec!["variable"]
     );
 
-    let err = store(&mut c, "logreg", &logreg, &[])
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("ZipMap"),
-        "the error names the unsupported operator: {err}"
-    );
-    assert_eq!(q::<i64>(&mut c, "EXISTS logreg").unwrap(), 0);
+    if onnxruntime() {
+        // ONNX Runtime runs scikit-learn's ZipMap; its sequence of maps comes back as a FLOAT tensor of the
+        // probabilities, one row per input row, in class order.
+        assert_eq!(store(&mut c, "logreg", &logreg, &[]).unwrap(), "OK");
+        let r: String = q(
+            &mut c,
+            "AI.MODELEXECUTE logreg INPUTS 1 x OUTPUTS 2 label probs",
+        )
+        .unwrap();
+        assert_eq!(r, "OK");
+        let (dtype, shape, blob) = tensorget(&mut c, "label");
+        assert_eq!((dtype.as_str(), shape), ("INT64", vec![1]));
+        assert_eq!(i64::from_le_bytes(blob[..8].try_into().unwrap()), 0);
+        let (dtype, shape, blob) = tensorget(&mut c, "probs");
+        assert_eq!((dtype.as_str(), shape), ("FLOAT", vec![1, 3]));
+        let p = floats(&blob);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
+        assert!(p[0] > p[1] && p[0] > p[2], "a setosa: {p:?}");
+    } else {
+        let err = store(&mut c, "logreg", &logreg, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ZipMap"),
+            "the error names the unsupported operator: {err}"
+        );
+        assert_eq!(q::<i64>(&mut c, "EXISTS logreg").unwrap(), 0);
+    }
 
     assert_eq!(store(&mut c, "boston", &boston, &[]).unwrap(), "OK");
     q::<()>(&mut c, "AI.TENSORSET h FLOAT 1 13 VALUES 0.00632 18 2.31 0 0.538 6.575 65.2 4.09 1 296 15.3 396.9 4.98").unwrap();
@@ -325,9 +351,14 @@ fn model_command_errors_follow_redisai() {
         .contains("INPUTS argument should not be specified for this backend"));
     assert!(e(&mut c, &["m", "ONNX", "CPU", "TAG", "t", "NOTBLOB"])
         .contains("Invalid argument, expected BLOB"));
+    let unreadable = e(&mut c, &["m", "ONNX", "CPU", "BLOB", "not a model"]);
     assert!(
-        e(&mut c, &["m", "ONNX", "CPU", "BLOB", "not a model"]).contains("Reading proto model"),
-        "a blob tract cannot read gets tract's reason, not a crash"
+        unreadable.contains(if onnxruntime() {
+            "protobuf parsing failed"
+        } else {
+            "Reading proto model"
+        }),
+        "a blob the runtime cannot read gets the runtime's reason, not a crash: {unreadable}"
     );
     // The key's type is checked after loading.
     q::<()>(&mut c, "SET str x").unwrap();
@@ -438,7 +469,19 @@ fn model_command_errors_follow_redisai() {
     assert_eq!(x(&mut c, "AI.INFO x"), "ERR cannot find run info for key");
     // Stats count runs and run errors, not argument errors.
     let info: Vec<Value> = q(&mut c, "AI.INFO m").unwrap();
-    assert_eq!(info.len(), 18);
+    // RedisAI's 18 fields, then the runtime that runs the model.
+    assert_eq!(info.len(), 20);
+    assert_eq!(
+        info[19],
+        Value::BulkString(
+            if onnxruntime() {
+                "onnxruntime"
+            } else {
+                "tract"
+            }
+            .into()
+        )
+    );
     assert_eq!(
         (&info[15], &info[17]),
         (&Value::Int(4), &Value::Int(2)),
@@ -447,7 +490,7 @@ fn model_command_errors_follow_redisai() {
     assert_eq!(q::<String>(&mut c, "AI.INFO m RESETSTAT").unwrap(), "OK");
     let info: Vec<Value> = q(&mut c, "AI.INFO m").unwrap();
     assert_eq!(
-        info[11..].to_vec(),
+        info[11..18].to_vec(),
         vec![
             Value::Int(0),
             Value::SimpleString("samples".into()).into_bulk(),

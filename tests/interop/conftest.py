@@ -75,11 +75,15 @@ class ServerInfo:
 # Debian's redis-server with the module loaded (TENSORCELL_MODULE names the .so). Tests of what only the
 # standalone server has (its Redis commands, AOF, replication) are marked `standalone_only`.
 FRONT = os.environ.get("TENSORCELL_FRONT", "standalone")
+# The runtime models run on: ONNX Runtime when ORT_DYLIB_PATH names its library (`onnx-backend auto` picks
+# it up; scripts/test runs the model tests again that way), else tract.
+ONNX_RUNTIME = "onnxruntime" if os.environ.get("ORT_DYLIB_PATH") else "tract"
 DEFAULT_MODULE = REPO_ROOT / "target" / "debug" / "libtensorcell_module.so"
 # Directives that are module load arguments inside redis-server (tensorcell::config::ENGINE_DIRECTIVES, less
 # loglevel, which the suite means for redis-server); the rest are Redis's.
 MODULE_ARGS = {
-    "threads-per-queue", "intra-op-parallelism", "model-execution-timeout", "model-chunk-size",
+    "threads-per-queue", "intra-op-parallelism", "inter-op-parallelism", "onnx-backend", "onnxruntime-library",
+    "model-execution-timeout", "model-chunk-size",
     "enable-python-scripts", "script-time-limit", "script-memory-limit", "script-user", "script-python",
     "script-venv", "script-python-native", "script-rscript", "dag-result-ttl", "snapshot-dir", "snapshot-store", "snapshot-codec",
 }

@@ -413,3 +413,23 @@ def test_redis_execute_runs_with_the_callers_acl_rights(module_server):
     assert admin.get("k") == b"from-script"
     assert admin.execute_command("AI.SCORE", "s", "RECORDS", 1, "5") == [5]
     assert admin.get("scored") == b"5"
+
+
+def test_redisai_onnx_load_argument_loads_onnxruntime(module_server):
+    # RedisAI's `ONNX <path>` load argument, naming libonnxruntime.so itself: models run on ONNX Runtime, and
+    # INFO modules reports its version.
+    import onnxruntime
+
+    capi = pathlib.Path(onnxruntime.__file__).parent / "capi"
+    lib = next(capi.glob("libonnxruntime.so.*"))
+    srv = module_server(module_args=["ONNX", str(lib), "INTER_OP_PARALLELISM", "2"])
+    r = client(srv)
+    blob = (pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "models" / "linear.onnx").read_bytes()
+    assert r.execute_command("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", blob) == b"OK"
+    info = r.execute_command("AI.INFO", "m")
+    assert dict(zip(info[::2], info[1::2]))[b"runtime"] == b"onnxruntime"
+    modules = r.info("modules")
+    assert modules["ai_onnxruntime_version"] == onnxruntime.__version__
+    assert modules["ai_inter_op_parallelism"] == 2
+    r.execute_command("AI.TENSORSET", "x", "FLOAT", 1, 4, "VALUES", 1, 2, 3, 4)
+    assert r.execute_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y") == b"OK"

@@ -18,6 +18,8 @@ import pytest
 import redisai
 from redis.exceptions import ResponseError
 
+from conftest import ONNX_RUNTIME
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 MODELS = REPO / "tests" / "fixtures" / "models"
 
@@ -97,7 +99,8 @@ def test_two_inputs_two_outputs_and_integer_types(ai):
 def test_infoget_inforeset_and_modelscan(ai):
     ai.modelstore("m", "ONNX", "cpu", model_bytes("linear"), tag="v1.2")
     assert ai.infoget("m") == {"key": "m", "type": "MODEL", "backend": "ONNX", "device": "cpu",
-                               "tag": "v1.2", "duration": 0, "samples": 0, "calls": 0, "errors": 0}
+                               "tag": "v1.2", "duration": 0, "samples": 0, "calls": 0, "errors": 0,
+                               "runtime": ONNX_RUNTIME}
     ai.tensorset("x", np.ones((3, 4), dtype=np.float32))
     ai.modelexecute("m", inputs=["x"], outputs=["y"])
     info = ai.infoget("m")
@@ -117,7 +120,7 @@ def test_infoget_inforeset_and_modelscan(ai):
 def test_errors_come_back_as_exceptions(ai):
     with pytest.raises(ResponseError, match="unsupported backend"):
         ai.modelstore("m", "TORCH", "CPU", b"x")
-    with pytest.raises(ResponseError, match="Reading proto model"):
+    with pytest.raises(ResponseError, match="Reading proto model|protobuf parsing failed"):
         ai.modelstore("m", "ONNX", "CPU", b"not a model")
     ai.modelstore("m", "ONNX", "CPU", model_bytes("linear"))
     ai.tensorset("wide", np.ones((1, 5), dtype=np.float32))

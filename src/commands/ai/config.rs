@@ -13,9 +13,8 @@ use crate::model::Backend;
 use crate::reply::Reply;
 use crate::util::eq_ic;
 
-/// MODEL_CHUNK_SIZE is the `model-chunk-size` directive (CONFIG GET shows the same value). ONNX is built
-/// in, so LOADBACKEND ONNX answers as RedisAI does for a backend already loaded; the others are not
-/// available.
+/// MODEL_CHUNK_SIZE is the `model-chunk-size` directive (CONFIG GET shows the same value). LOADBACKEND ONNX
+/// <path> loads ONNX Runtime (tract is built in and needs no loading); the other backends are not available.
 pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
     let sub = args.bytes()?;
     let reply = if eq_ic(&sub, "BACKENDSPATH") {
@@ -30,8 +29,32 @@ pub fn config(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         }
         match Backend::parse(&args.bytes()?) {
             None => return Err(CmdError::err("unsupported backend")),
-            Some(Backend::Onnx) => return Err(CmdError::err("error loading backend")),
+            Some(Backend::Onnx) => {}
             Some(_) => return Err(CmdError::err("unsupported backend")),
+        }
+        // RedisAI's way to ONNX Runtime: a path relative to BACKENDSPATH, or absolute.
+        let path = String::from_utf8_lossy(&args.bytes()?).into_owned();
+        let path = match ctx.shared.backends_path.lock().as_str() {
+            dir if !dir.is_empty() && !path.starts_with('/') => format!("{dir}/{path}"),
+            _ => path,
+        };
+        match crate::model::onnx::load_backend(&path) {
+            Ok(lib) => {
+                match crate::model::onnx::active() {
+                    Ok(crate::model::onnx::Runtime::OnnxRuntime) => crate::notice!(
+                        "ONNX models now load on ONNX Runtime {} ({})",
+                        lib.version,
+                        lib.path
+                    ),
+                    _ => crate::notice!(
+                        "ONNX Runtime {} loaded ({}); onnx-backend tract keeps models on tract",
+                        lib.version,
+                        lib.path
+                    ),
+                }
+                Reply::OK
+            }
+            Err(e) => return Err(CmdError::err(format!("error loading backend: {e}"))),
         }
     } else if eq_ic(&sub, "MODEL_CHUNK_SIZE") {
         let v = args

@@ -72,6 +72,10 @@ pub fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult<Outcome> {
         Reply::lit("errors"),
         n(&s.errors),
     ];
+    if let Holder::Model(m) = &holder {
+        // Beyond RedisAI's reply: which runtime runs it (tract or onnxruntime).
+        fields.extend([Reply::lit("runtime"), Reply::lit(m.runtime().name())]);
+    }
     if let Holder::Script(sc) = &holder {
         // Beyond RedisAI's reply: the script's runners (docs/runners.md).
         let r = sc.runners.summary();

@@ -17,6 +17,19 @@ fn field(name: impl Into<String>, value: impl ToString) -> (String, String) {
     (name.into(), value.to_string())
 }
 
+/// The runtime new ONNX models load on, with its version (or why none can).
+fn onnx_runtime() -> String {
+    use crate::model::onnx::{self, Runtime};
+    match onnx::active() {
+        Ok(Runtime::Tract) => format!("tract {}", crate::model::tract::TRACT_VERSION),
+        Ok(Runtime::OnnxRuntime) => format!(
+            "onnxruntime {}",
+            onnx::onnxruntime_version().unwrap_or_default()
+        ),
+        Err(e) => format!("none ({e})"),
+    }
+}
+
 /// The `ai` section (the standalone server's `INFO ai`; the module's section named after it, last): key
 /// counts by kind (`counts`: tensors, models, scripts, which each front end counts its own way), settings,
 /// script runners per script, and each device queue's workers, load and batching.
@@ -29,10 +42,7 @@ pub fn ai_section(shared: &Shared, counts: [usize; 3]) -> Section {
         field("ai_threads_per_queue", s.threads_per_queue),
         field("ai_intra_op_parallelism", s.intra_op_parallelism),
         field("ai_model_execution_timeout", s.model_execution_timeout),
-        field(
-            "ai_onnx_backend",
-            format!("tract {}", crate::model::onnx::TRACT_VERSION),
-        ),
+        field("ai_onnx_backend", onnx_runtime()),
     ];
     let pools = crate::runner::all();
     fields.push(field("ai_scripts", scripts));
@@ -109,8 +119,7 @@ pub fn sections(shared: &Shared) -> Vec<Section> {
             name: "ai_load_time_configs",
             fields: vec![
                 field("ai_threads_per_queue", s.threads_per_queue),
-                // tract runs a model's operators one after the other.
-                field("ai_inter_op_parallelism", 1),
+                field("ai_inter_op_parallelism", s.inter_op_parallelism),
                 field("ai_intra_op_parallelism", s.intra_op_parallelism),
                 field("ai_model_execution_timeout", s.model_execution_timeout),
                 // No limit on backend memory (0, as RedisAI prints when none is set).
@@ -119,8 +128,17 @@ pub fn sections(shared: &Shared) -> Vec<Section> {
         },
         Section {
             name: "ai_backends_info",
-            // tract is built in, so it is always loaded.
-            fields: vec![field("ai_tract_version", crate::model::onnx::TRACT_VERSION)],
+            // tract is built in, so it is always loaded; ONNX Runtime once its library has loaded.
+            fields: {
+                let mut f = vec![field(
+                    "ai_tract_version",
+                    crate::model::tract::TRACT_VERSION,
+                )];
+                if let Some(v) = crate::model::onnx::onnxruntime_version() {
+                    f.push(field("ai_onnxruntime_version", v));
+                }
+                f
+            },
         },
         Section {
             name: "ai_cpu",
@@ -186,7 +204,7 @@ mod tests {
     #[test]
     fn the_tract_version_is_the_one_cargo_pins() {
         let manifest = include_str!("../../../Cargo.toml");
-        let pin = format!("tract-onnx = \"={}\"", crate::model::onnx::TRACT_VERSION);
+        let pin = format!("tract-onnx = \"={}\"", crate::model::tract::TRACT_VERSION);
         assert!(manifest.contains(&pin), "Cargo.toml does not pin {pin}");
     }
 }

@@ -332,7 +332,7 @@ fn store_model(ctx: &mut Ctx, req: StoreRequest) -> CmdResult<Outcome> {
 
 /// The worker side of MODELSTORE: load, then store under the lock with its effect and event.
 fn load_and_commit(shared: &crate::shared::Shared, req: StoreRequest) -> Reply {
-    let threads = shared.pool.intra_op;
+    let threads = shared.pool.threads;
     let m = match model::load(
         req.backend,
         req.device,
@@ -344,6 +344,23 @@ fn load_and_commit(shared: &crate::shared::Shared, req: StoreRequest) -> Reply {
         Ok(m) => m,
         Err(e) => return Reply::Error(CmdError::err(e)),
     };
+    let mut line = format!(
+        "model '{}' runs on {}",
+        String::from_utf8_lossy(&req.key),
+        m.runtime().name()
+    );
+    if let (false, Some((single, batched))) = (m.batching, m.batch_probe) {
+        line += &format!(
+            "; BATCHSIZE {n} is not used: a batch of {n} rows took {batched} us, {n} single runs {} us",
+            single * m.batch.batchsize,
+            n = m.batch.batchsize
+        );
+    }
+    if req.replaying {
+        crate::verbose!("{line}");
+    } else {
+        crate::notice!("{line}");
+    }
     let chunk = shared.config.read().settings.model_chunk_size;
     let key = req.key;
     let refused = (!req.replaying).then(|| Reply::Error(CmdError::ReadOnly));
