@@ -57,6 +57,13 @@ pub trait Node: Send + Sync {
         crate::commands::dispatch::execute_internal(shared, argv)
     }
 
+    /// Whether `argv` is a write command, for commands the core's table does not hold (inside Redis, Redis's
+    /// own): a runner that replays `begin()` must not run its writes again. `None`: not known, taken as a
+    /// read. The standalone server's table holds every command it runs.
+    fn writes(&self, _argv: &[bytes::Bytes]) -> Option<bool> {
+        None
+    }
+
     /// Refuses a script's callback on `key` (a cell, a pool, a model) when the keyspace is sharded and
     /// `key` lives apart from the script's own key `home`: in Redis Cluster, another hash slot (CROSSSLOT),
     /// so a script never writes silently where no client would find it. A command a script runs

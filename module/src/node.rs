@@ -220,6 +220,43 @@ impl Node for ModuleNode {
         }
     }
 
+    fn writes(&self, argv: &[Bytes]) -> Option<bool> {
+        // Redis's own commands: their `write` flag from COMMAND INFO, asked once per name.
+        static SEEN: std::sync::Mutex<Vec<(Vec<u8>, bool)>> = std::sync::Mutex::new(Vec::new());
+        let name = argv.first()?.to_ascii_lowercase();
+        if let Some((_, w)) = SEEN.lock().ok()?.iter().find(|(n, _)| *n == name) {
+            return Some(*w);
+        }
+        let info = locked(|ctx| {
+            ffi::call(
+                ctx,
+                None,
+                &[
+                    Bytes::from_static(b"COMMAND"),
+                    Bytes::from_static(b"INFO"),
+                    Bytes::from(name.clone()),
+                ],
+            )
+        });
+        // [[name, arity, [flags...], first, last, step, ...]]
+        let Reply::Array(all) = info else { return None };
+        let Some(Reply::Array(one)) = all.first() else {
+            return None;
+        };
+        let Some(Reply::Array(flags)) = one.get(2) else {
+            return None;
+        };
+        let w = flags.iter().any(|f| match f {
+            Reply::Bulk(b) => b.eq_ignore_ascii_case(b"write"),
+            Reply::Status(s) => s.eq_ignore_ascii_case("write"),
+            _ => false,
+        });
+        if let Ok(mut seen) = SEEN.lock() {
+            seen.push((name, w));
+        }
+        Some(w)
+    }
+
     fn confines(&self, home: &[u8], key: &[u8]) -> Option<CmdError> {
         self.cross_slot(home, key)
     }

@@ -576,3 +576,54 @@ fn a_short_call_is_not_held_behind_a_long_one() {
     );
     assert_eq!(long.join().unwrap(), [-1]);
 }
+
+/// begin() writes a Redis string through redis.execute: a runner started later replays begin() for its
+/// globals, and the write must not run again (in both front ends: inside Redis, INCR is Redis's own command).
+const BEGIN_WRITES: &str = r#"# fastscore.input: int
+# fastscore.output: int
+import fastscore
+
+def begin():
+    redis.execute("INCR", "begun")
+
+def action(x):
+    yield int(redis.execute("GET", "begun"))
+"#;
+
+#[test]
+fn a_replayed_begin_does_not_run_its_writes_again() {
+    let s = Server::start();
+    let mut c = s.con();
+    assert_eq!(store(&mut c, "b", &[], &["action"], BEGIN_WRITES), "OK");
+    assert_eq!(q::<i64>(&mut c, "GET begun").unwrap(), 1);
+    q::<()>(&mut c, "AI.CONFIG SCRIPT_RUNNERS b 3").unwrap();
+    // Calls on every runner, each of which replayed begin(): all read the count the first run left.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while info_field(&mut c, "b", "runners_alive") < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(info_field(&mut c, "b", "runners_alive"), 3);
+    let port = s.port;
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = crate::common::connect(port);
+                redis::cmd("AI.SCORE")
+                    .arg("b")
+                    .arg("RECORDS")
+                    .arg(1)
+                    .arg(7)
+                    .query::<Vec<i64>>(&mut c)
+                    .unwrap()
+            })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.join().unwrap(), vec![1]);
+    }
+    assert_eq!(
+        q::<i64>(&mut c, "GET begun").unwrap(),
+        1,
+        "begin()'s INCR ran once"
+    );
+}

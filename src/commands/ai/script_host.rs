@@ -77,9 +77,11 @@ fn wrong_type(v: Option<&Value>, ok: fn(&Value) -> bool) -> Result<(), String> {
 
 impl Host for EngineHost {
     fn writes(&self, argv: &[Bytes]) -> bool {
-        argv.first()
-            .and_then(|name| lookup(name))
-            .is_some_and(|spec| spec.has(crate::commands::flags::WRITE))
+        match argv.first().and_then(|name| lookup(name)) {
+            Some(spec) => spec.has(crate::commands::flags::WRITE),
+            // Not in the table: the front end knows (inside Redis, Redis's own commands).
+            None => self.shared.node.writes(argv).unwrap_or(false),
+        }
     }
 
     fn execute(&self, argv: Vec<Bytes>) -> Result<HostValue, String> {
