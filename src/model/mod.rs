@@ -2,6 +2,7 @@
 //! replicas, which load models from the MODELSTORE effect), the options RedisAI stores with a model, its run
 //! statistics (AI.INFO), and the loaded backend model shared by every worker.
 
+mod io;
 pub mod onnx;
 mod ort;
 pub mod tract;

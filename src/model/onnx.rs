@@ -7,23 +7,14 @@
 //! process ([`select`], at start; `AI.CONFIG LOADBACKEND ONNX <path>` later) because ONNX Runtime's
 //! environment is process-wide; a model keeps the runtime it was loaded with.
 
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::Bytes;
 
+pub use super::io::IoSpec;
 use super::{ort, tract};
 use crate::tensor::{DType, Tensor as CellTensor};
-
-/// What the model says about one of its inputs or outputs.
-#[derive(Debug, Clone)]
-pub struct IoSpec {
-    pub name: String,
-    /// `None` when the model's type has no tensor type of ours (or is unknown).
-    pub dtype: Option<DType>,
-    /// Each dim: `Some(n)` when fixed, `None` when symbolic; `None` for a non-tensor value.
-    pub shape: Option<Vec<Option<usize>>>,
-}
 
 /// The runtime that runs a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,23 +61,16 @@ const NONE: u8 = 2;
 
 /// The runtime new models load on (a code above), and the reason when it is [`NONE`].
 static ACTIVE: AtomicU8 = AtomicU8::new(TRACT);
-static CHOICE: AtomicU8 = AtomicU8::new(0);
 static REFUSAL: parking_lot::Mutex<String> = parking_lot::Mutex::new(String::new());
-
-fn choice_code(c: Choice) -> u8 {
-    match c {
-        Choice::Auto => 0,
-        Choice::OnnxRuntime => 1,
-        Choice::Tract => 2,
-    }
-}
+/// `onnx-backend tract`: a library loaded later (LOADBACKEND) does not move new models off tract.
+static TRACT_PINNED: AtomicBool = AtomicBool::new(false);
 
 /// Chooses the runtime of the models this process loads from `onnx-backend` and the library path
 /// (`onnxruntime-library`, else `ORT_DYLIB_PATH`). Returns the log line saying what was chosen and why; an
 /// error when `onnxruntime` was asked for and did not load (the server still starts, and refuses model
 /// loads with that error, which a snapshot holding models then fails to load with too).
 pub fn select(choice: Choice, library: &str) -> Result<String, String> {
-    CHOICE.store(choice_code(choice), Relaxed);
+    TRACT_PINNED.store(choice == Choice::Tract, Relaxed);
     let path = match library {
         "" => std::env::var("ORT_DYLIB_PATH").unwrap_or_default(),
         p => p.to_string(),
@@ -140,7 +124,7 @@ fn refuse(reason: &str) {
 /// on it, unless `onnx-backend tract` pins them to tract.
 pub fn load_backend(path: &str) -> Result<ort::Library, String> {
     let lib = ort::init(path)?;
-    if CHOICE.load(Relaxed) != choice_code(Choice::Tract) {
+    if !TRACT_PINNED.load(Relaxed) {
         ACTIVE.store(ORT, Relaxed);
     }
     Ok(lib)

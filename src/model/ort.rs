@@ -23,7 +23,7 @@ use ort::session::{RunOptions, Session, SessionInputValue};
 use ort::value::{DynMapValueType, DynValue, Tensor, TensorElementType, ValueType};
 use parking_lot::{Condvar, Mutex};
 
-use super::onnx::IoSpec;
+use super::io::IoSpec;
 use crate::tensor::{DType, Tensor as CellTensor};
 
 /// The C API level this build asks ONNX Runtime for: a library older than 1.<this> is refused at load.
@@ -315,6 +315,18 @@ fn from_ort(v: &DynValue) -> Result<CellTensor, String> {
             }
         }};
     }
+    // Element by element into a type of ours.
+    macro_rules! wide {
+        ($ty:ty, $dt:expr, $conv:expr) => {{
+            let (shape, data) = v.try_extract_tensor::<$ty>().map_err(e)?;
+            let ours: Vec<_> = data.iter().map($conv).collect();
+            CellTensor {
+                dtype: $dt,
+                shape: dims(shape),
+                data: bytes_of(&ours),
+            }
+        }};
+    }
     Ok(match v.dtype() {
         ValueType::Tensor { ty, .. } => match ty {
             TensorElementType::Float32 => pod!(f32, DType::Float),
@@ -325,37 +337,10 @@ fn from_ort(v: &DynValue) -> Result<CellTensor, String> {
             TensorElementType::Int64 => pod!(i64, DType::Int64),
             TensorElementType::Uint8 => pod!(u8, DType::Uint8),
             TensorElementType::Uint16 => pod!(u16, DType::Uint16),
-            TensorElementType::Float16 => {
-                // Widened to FLOAT (lossless), as on tract.
-                let (shape, data) = v.try_extract_tensor::<half::f16>().map_err(e)?;
-                let wide: Vec<f32> = data.iter().map(|x| x.to_f32()).collect();
-                CellTensor {
-                    dtype: DType::Float,
-                    shape: dims(shape),
-                    data: bytes_of(&wide),
-                }
-            }
-            TensorElementType::Uint32 => {
-                let (shape, data) = v.try_extract_tensor::<u32>().map_err(e)?;
-                let wide: Vec<i64> = data.iter().map(|&x| i64::from(x)).collect();
-                CellTensor {
-                    dtype: DType::Int64,
-                    shape: dims(shape),
-                    data: bytes_of(&wide),
-                }
-            }
-            TensorElementType::Bool => {
-                let (shape, data) = v.try_extract_tensor::<bool>().map_err(e)?;
-                CellTensor {
-                    dtype: DType::Bool,
-                    shape: dims(shape),
-                    data: data
-                        .iter()
-                        .map(|&b| u8::from(b))
-                        .collect::<Vec<u8>>()
-                        .into(),
-                }
-            }
+            // Widened where that is lossless, as on tract.
+            TensorElementType::Float16 => wide!(half::f16, DType::Float, |x| x.to_f32()),
+            TensorElementType::Uint32 => wide!(u32, DType::Int64, |&x| i64::from(x)),
+            TensorElementType::Bool => wide!(bool, DType::Bool, |&b| u8::from(b)),
             TensorElementType::String => {
                 let (shape, items) = v.try_extract_strings().map_err(e)?;
                 let mut buf = Vec::new();

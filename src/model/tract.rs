@@ -23,7 +23,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::{format_err, DimLike};
 use tract_onnx::tract_core::plan::eval as tract_eval;
 
-use super::onnx::IoSpec;
+use super::io::IoSpec;
 use crate::tensor::{DType, Tensor as CellTensor};
 
 /// Most shape-specialized plans kept per model; other sizes run on the generic plan.

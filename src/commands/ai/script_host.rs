@@ -41,6 +41,13 @@ impl EngineHost {
             None => Ok(()),
         }
     }
+
+    /// A callback on the cell or pool `name`: within the script's reach, then noted as the script's state.
+    fn touch(&self, kind: &'static str, name: &[u8]) -> Result<(), String> {
+        self.confined(name)?;
+        crate::script::touched(kind, name);
+        Ok(())
+    }
 }
 
 fn host_value(r: Reply) -> Result<HostValue, String> {
@@ -143,8 +150,7 @@ impl Host for EngineHost {
     }
 
     fn cell_get(&self, name: &[u8]) -> Result<Option<Bytes>, String> {
-        self.confined(name)?;
-        crate::script::touched("cell", name);
+        self.touch("cell", name)?;
         dispatch::read(&self.shared, |s| {
             let v = s.get(name);
             wrong_type(v, |v| matches!(v, Value::Cell(_)))?;
@@ -156,8 +162,7 @@ impl Host for EngineHost {
     }
 
     fn cell_swap(&self, name: &[u8], old: Option<&[u8]>, new: &[u8]) -> Result<Swapped, String> {
-        self.confined(name)?;
-        crate::script::touched("cell", name);
+        self.touch("cell", name)?;
         let value = state::parse(new).ok_or("ERR invalid JSON value")?;
         let key = Bytes::copy_from_slice(name);
         dispatch::commit(
@@ -198,8 +203,7 @@ impl Host for EngineHost {
     }
 
     fn pool_get(&self, name: &[u8], field: &[u8]) -> Result<Option<Bytes>, String> {
-        self.confined(name)?;
-        crate::script::touched("pool", name);
+        self.touch("pool", name)?;
         dispatch::read(&self.shared, |s| {
             let v = s.get(name);
             wrong_type(v, |v| matches!(v, Value::Pool(_)))?;
@@ -217,8 +221,7 @@ impl Host for EngineHost {
         old: Option<&[u8]>,
         new: &[u8],
     ) -> Result<Swapped, String> {
-        self.confined(name)?;
-        crate::script::touched("pool", name);
+        self.touch("pool", name)?;
         let value = state::parse(new).ok_or("ERR invalid JSON value")?;
         let (key, field) = (Bytes::copy_from_slice(name), Bytes::copy_from_slice(field));
         dispatch::commit(
@@ -275,8 +278,7 @@ impl Host for EngineHost {
     }
 
     fn pool_keys(&self, name: &[u8]) -> Result<Vec<Bytes>, String> {
-        self.confined(name)?;
-        crate::script::touched("pool", name);
+        self.touch("pool", name)?;
         dispatch::read(&self.shared, |s| {
             let v = s.get(name);
             wrong_type(v, |v| matches!(v, Value::Pool(_)))?;
@@ -288,8 +290,7 @@ impl Host for EngineHost {
     }
 
     fn pool_delete(&self, name: &[u8], field: &[u8]) -> Result<bool, String> {
-        self.confined(name)?;
-        crate::script::touched("pool", name);
+        self.touch("pool", name)?;
         let mut argv = vec![word("AI.POOLDEL"), Bytes::copy_from_slice(name)];
         argv.push(Bytes::copy_from_slice(field));
         match self.execute(argv)? {
